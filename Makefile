@@ -1,0 +1,45 @@
+# The two commands a new user runs: `make demo` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-slow lint format bench emulator clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,postgres]'
+	touch $(STAMP)
+
+## demo: start the emulator (medium company), sync into learning360.duckdb, build models, summary
+demo: $(STAMP)
+	$(PY) -m pipelines.demo
+
+## test: the whole fast suite (end-to-end against the emulator, real DuckDB)
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not slow" -q
+
+## test-slow: the long cases CI runs too
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) -m emulator.bench
+
+emulator: $(STAMP)
+	$(VENV)/bin/learning360 emulator --size medium
+
+clean:
+	rm -rf .demo .bench .pytest_cache .ruff_cache learning360.duckdb

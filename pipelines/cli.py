@@ -1,0 +1,178 @@
+"""`learning360` command line: sync, models, emulator.
+
+Every failure a user can act on ends as one line on stderr and a non-zero exit code; a
+traceback is printed only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--destination",
+        default="duckdb",
+        choices=["duckdb", "postgres", "bigquery"],
+        help="where to load (credentials from .dlt/secrets.toml or DESTINATION__* env vars)",
+    )
+    parser.add_argument("--dataset-name", default=None, help="dataset (schema) name")
+    parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name")
+    parser.add_argument("--pipelines-dir", default=None, help="dlt working directory")
+    parser.add_argument(
+        "--duckdb-path", default=None, help="DuckDB file (default: <pipeline-name>.duckdb)"
+    )
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default), ERROR")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="learning360", description="Sync the 360Learning API into a warehouse."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sync = commands.add_parser("sync", help="load the API into the warehouse, then build models")
+    _add_pipeline_arguments(sync)
+    sync.add_argument("--resources", default=None, help="comma-separated subset of resources")
+    sync.add_argument(
+        "--full-refresh", action="store_true", help="drop this source's tables and state first"
+    )
+    sync.add_argument("--no-models", action="store_true", help="skip rebuilding derived tables")
+
+    models = commands.add_parser("models", help="rebuild the derived tables only")
+    _add_pipeline_arguments(models)
+    models.add_argument("--only", default=None, help="comma-separated subset of models")
+    models.add_argument("--list", action="store_true", help="list the models and exit")
+
+    from emulator.cli import add_arguments as add_emulator_arguments
+
+    emulator = commands.add_parser("emulator", help="serve a synthetic 360Learning company locally")
+    add_emulator_arguments(emulator)
+    return parser
+
+
+def _pipeline_from(args: argparse.Namespace) -> Any:
+    from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
+
+    return make_pipeline(
+        destination=args.destination,
+        pipeline_name=args.pipeline_name or PIPELINE_NAME,
+        dataset_name=args.dataset_name or DATASET_NAME,
+        pipelines_dir=args.pipelines_dir,
+        duckdb_path=args.duckdb_path,
+    )
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _where(pipeline: Any, destination: str) -> str:
+    if destination == "duckdb":
+        creds = pipeline.destination_client().config.credentials
+        return f"duckdb file {creds.database}, dataset {pipeline.dataset_name}"
+    return f"{destination} dataset {pipeline.dataset_name}"
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from pipelines.run import run_sync, table_row_counts
+
+    pipeline = _pipeline_from(args)
+    result = run_sync(
+        pipeline,
+        resources=_split(args.resources),
+        full_refresh=args.full_refresh,
+        build_models=not args.no_models,
+    )
+    totals = table_row_counts(pipeline)
+    req = result.requests
+    print(f"learning360 sync: done in {result.seconds:.1f} s into {_where(pipeline, args.destination)}")
+    print(
+        f"requests: {req.get('total', 0)} (429 answers: {req.get('throttled', 0)}, "
+        f"retries: {req.get('retries', 0)})"
+    )
+    print(f"{'table':<28}{'rows this sync':>16}{'rows now':>12}")
+    for table in sorted(set(totals) | set(result.rows_per_table)):
+        print(f"{table:<28}{result.rows_per_table.get(table, 0):>16}{totals.get(table, 0):>12}")
+    if result.models:
+        print("derived tables: " + ", ".join(f"{m} ({n})" for m, n in result.models.items()))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from pipelines.models.runner import list_models
+    from pipelines.run import run_models
+
+    if args.list:
+        for name, header in list_models():
+            print(f"{name}: {header}")
+        return 0
+    pipeline = _pipeline_from(args)
+    built = run_models(pipeline, only=_split(args.only))
+    for name, rows in built.items():
+        print(f"{name:<32}{rows:>10} rows")
+    return 0
+
+
+def explain(exc: BaseException) -> tuple[int, str]:
+    """Finds the actionable cause in an exception chain (dlt wraps source errors twice)."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+    from sources.learning360.errors import Learning360Error
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    innermost: BaseException = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Learning360Error):
+            return EXIT_CONFIG, str(current)
+        if isinstance(current, ConfigFieldMissingException):
+            fields = ", ".join(current.fields)
+            return EXIT_CONFIG, (
+                f"missing configuration: {fields} for {current.spec_name}; set it in "
+                ".dlt/secrets.toml or as an environment variable, e.g. "
+                "SOURCES__LEARNING360__CREDENTIALS__API_KEY"
+            )
+        if isinstance(current, ValueError) and "unknown resource" in str(current):
+            return EXIT_CONFIG, str(current)
+        innermost = current
+        current = current.__cause__ or current.__context__
+    # dlt's own wrappers say only "failed at stage extract"; the innermost error says why
+    text = str(innermost).strip()
+    first = text.splitlines()[0] if text else ""
+    return EXIT_FAILED, f"{type(innermost).__name__}: {first}".rstrip(": ")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "emulator":
+        from emulator.cli import run as run_emulator
+
+        return run_emulator(args)
+    if args.log_level:
+        os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
+    try:
+        return cmd_sync(args) if args.command == "sync" else cmd_models(args)
+    except KeyboardInterrupt:
+        print("learning360: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        code, line = explain(exc)
+        print(f"learning360 {args.command} failed: {line}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
