@@ -1,0 +1,41 @@
+-- course_stats: reach and results of each course.
+-- Grain: one row per course in courses (every status; courses nobody played have zeros).
+-- Keys: course_id (= courses._id). Units: score in percent (0-100), time in milliseconds.
+-- Per learner (non-deleted users only): learners_with_access = rows in learner_visibility,
+--   learners_started = learners with an attempt, learners_completed = learners with a completed
+--   attempt. completion_rate = learners_completed / learners_started (null when nobody started).
+--   avg_score = mean of learners' best scores (learners with a score); avg_time_spent_ms = mean of
+--   learners' total time; attempts = all attempts of those learners.
+WITH per_course AS (
+    SELECT
+        lcs.course_id,
+        COUNT(*) AS learners_started,
+        SUM(CASE WHEN lcs.is_completed THEN 1 ELSE 0 END) AS learners_completed,
+        AVG(CAST(lcs.best_score AS DOUBLE)) AS avg_score,
+        AVG(CAST(lcs.total_time_spent_ms AS DOUBLE)) AS avg_time_spent_ms,
+        SUM(lcs.attempts) AS attempts
+    FROM learner_course_stats AS lcs
+    GROUP BY lcs.course_id
+),
+
+reach AS (
+    SELECT lv.item_id AS course_id, COUNT(*) AS learners_with_access
+    FROM learner_visibility AS lv
+    WHERE lv.item_type = 'course'
+    GROUP BY lv.item_id
+)
+
+SELECT
+    c._id AS course_id,
+    c.name AS course_name,
+    c.status AS course_status,
+    CAST(COALESCE(r.learners_with_access, 0) AS BIGINT) AS learners_with_access,
+    CAST(COALESCE(pc.learners_started, 0) AS BIGINT) AS learners_started,
+    CAST(COALESCE(pc.learners_completed, 0) AS BIGINT) AS learners_completed,
+    CAST(pc.learners_completed AS DOUBLE) / NULLIF(pc.learners_started, 0) AS completion_rate,
+    pc.avg_score,
+    pc.avg_time_spent_ms,
+    CAST(COALESCE(pc.attempts, 0) AS BIGINT) AS attempts
+FROM courses AS c
+LEFT JOIN per_course AS pc ON pc.course_id = c._id
+LEFT JOIN reach AS r ON r.course_id = c._id
