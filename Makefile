@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow lint format bench emulator clean
+.PHONY: setup demo test test-slow test-bigquery lint format bench emulator clean
 
 setup: $(STAMP)
 
@@ -21,11 +21,16 @@ demo: $(STAMP)
 ## test: the whole fast suite (end-to-end against the emulator, real DuckDB)
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow and not bigquery" -q
 
 ## test-slow: the long cases CI runs too
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+## test-bigquery: end-to-end on a local BigQuery emulator (its own venv under .bqemu/, ~650 MB)
+test-bigquery: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,postgres,bigquery]'
+	$(PY) -m pytest -m bigquery -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -11,6 +11,9 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline
 
+# throwaway PostgreSQL server and BigQuery emulator fixtures
+pytest_plugins = ["tests.destinations"]
+
 SEED = 7
 # tests run the client faster than production defaults; the emulator still enforces a limit
 TEST_RATE = 400.0
