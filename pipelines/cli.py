@@ -94,9 +94,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     )
     totals = table_row_counts(pipeline)
     req = result.requests
-    print(f"learning360 sync: done in {result.seconds:.1f} s into {_where(pipeline, args.destination)}")
     print(
-        f"requests: {req.get('total', 0)} (429 answers: {req.get('throttled', 0)}, "
+        f"learning360 sync: done in {result.seconds:.1f} s into {_where(pipeline, args.destination)}"
+    )
+    print(
+        f"requests: {req.get('total', 0)} (429 answers: {req.get('429', 0)}, "
         f"retries: {req.get('retries', 0)})"
     )
     print(f"{'table':<28}{'rows this sync':>16}{'rows now':>12}")

@@ -76,22 +76,25 @@ def run_sync(
 ) -> SyncResult:
     """Extract, normalize and load the selected resources, then rebuild the derived models."""
     from sources.learning360 import learning360
-    from sources.learning360.client import RequestStats
+    from sources.learning360.settings import RESOURCES
+    from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
-        unknown = sorted(set(resources) - set(source.resources.keys()))
+        tables = sorted(RESOURCES)
+        unknown = sorted(set(resources) - set(tables))
         if unknown:
             raise ValueError(
-                f"unknown resource(s) {', '.join(unknown)}; "
-                f"choose from {', '.join(sorted(source.resources.keys()))}"
+                f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
         source = source.with_resources(*resources)
     started = time.monotonic()
     load_info = pipeline.run(
         source,
-        loader_file_format=LOADER_FILE_FORMATS.get(pipeline.destination.destination_type.split(".")[-1]),
+        loader_file_format=LOADER_FILE_FORMATS.get(
+            pipeline.destination.destination_type.split(".")[-1]
+        ),
         refresh="drop_sources" if full_refresh else None,
     )
     load_info.raise_on_failed_jobs()

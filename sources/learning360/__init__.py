@@ -1,0 +1,133 @@
+"""dlt source for the 360Learning LMS REST API (v1).
+
+Config lives under ``[sources.learning360]`` (``base_url``, ``api_version``,
+``user_courses_strategy``, ``modified_lag_seconds``, ``max_requests_per_second``, ``workers``)
+and ``[sources.learning360.credentials]`` (``company_id``, ``api_key``, ``auth_method``), or
+the matching env vars (``SOURCES__LEARNING360__CREDENTIALS__API_KEY`` ...). The tables, keys
+and dispositions are in ``settings.py`` and ``docs/architecture.md``.
+
+Decisions, and why:
+
+* ``max_table_nesting=1``: top-level lists (``paths.steps``, ``program_sessions.modules``,
+  ``users.groups`` ...) become child tables a BI engineer can join on ``_dlt_parent_id``;
+  deeper structures (translations' translator lists, achievement lists) stay JSON columns
+  instead of exploding into dozens of sparse tables. Link tables use nesting 0.
+* Schema contract ``evolve`` for tables, columns and data types (dlt's default, stated on
+  purpose): a new API field becomes a new column, and a field whose type changes lands in a
+  variant column (``score__v_text``) instead of failing the load. ``freeze`` would turn a
+  harmless API change into a failed nightly run; ``discard_*`` would drop data silently. The
+  contract columns are declared with types (``settings.RESOURCES``), so they exist even when
+  every value is null (``score``, ``completed_at``) and keep stable types.
+* Loader file format is the pipeline's choice, not a resource hint: ``pipelines/run.py``
+  passes ``loader_file_format="parquet"`` where the destination supports it (DuckDB,
+  BigQuery); a parquet hint here would break destinations without parquet support.
+* Incremental tables (courses, paths, user_courses) send their cursor minus
+  ``modified_lag_seconds`` to the API (dlt ``incremental(lag=...)``) and merge on ``_id``;
+  ``lag_window.py`` drops re-read rows whose cursor did not move, so a run with no change
+  loads nothing and calls getCourse for nothing.
+* Parallelism and streaming-retry semantics: see ``parallel.py`` and ``client.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from .client import Learning360Client
+from .credentials import Learning360Credentials
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    Learning360Error,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    config_key,
+)
+from .settings import (
+    DEFAULT_BASE_URL,
+    MAX_TABLE_NESTING,
+    SUPPORTED_API_VERSIONS,
+    USER_COURSES_STRATEGIES,
+)
+from .stats import RequestStats
+from .v1.resources import build_resources as build_v1_resources
+
+# The one place that picks an API adapter. v2 will add {"v2": build_v2_resources}.
+ADAPTERS: dict[str, Callable[..., list[DltResource]]] = {"v1": build_v1_resources}
+
+
+@dlt.source(
+    name="learning360",
+    section="learning360",
+    max_table_nesting=MAX_TABLE_NESTING,
+    schema_contract="evolve",
+)
+def learning360(
+    base_url: str = DEFAULT_BASE_URL,
+    api_version: str = "v1",
+    credentials: Learning360Credentials = dlt.secrets.value,
+    user_courses_strategy: str = "bulk",
+    modified_lag_seconds: int = 3600,
+    max_requests_per_second: float = 40.0,
+    workers: int = 8,
+    stats: RequestStats | None = None,
+) -> list[DltResource]:
+    """All 360Learning tables of one company.
+
+    Args:
+        base_url: tenant host, e.g. ``https://app.us.360learning.com`` for the US platform.
+        api_version: only ``v1`` today.
+        credentials: company id + API key and how to send them (``oauth``, ``header``, ``query``).
+        user_courses_strategy: ``bulk`` (one getCoursesStats call filtered by last activity)
+            or ``per_user`` (getUserCourses per user; for tenants where bulk stats are capped).
+            Both produce the same ``user_courses`` table and share its cursor.
+        modified_lag_seconds: the incremental cursors are sent to the API this many seconds
+            early, so late-committed changes are not missed; merge keys absorb the overlap.
+        max_requests_per_second: client-side limit shared by all threads (API allows 50/s).
+        workers: concurrent per-item requests in fan-outs.
+        stats: pass a ``RequestStats`` to read the request counters after the run.
+    """
+    version = (api_version or "").strip().lower()
+    if version not in ADAPTERS:
+        raise ConfigurationError(
+            f"api_version {api_version!r} is not supported (supported: "
+            f'{", ".join(SUPPORTED_API_VERSIONS)}): set {config_key("api_version")} = "v1"'
+        )
+    if user_courses_strategy not in USER_COURSES_STRATEGIES:
+        raise ConfigurationError(
+            f"user_courses_strategy {user_courses_strategy!r} is unknown: set "
+            f"{config_key('user_courses_strategy')} to one of {', '.join(USER_COURSES_STRATEGIES)}"
+        )
+    client = Learning360Client(
+        base_url or DEFAULT_BASE_URL,
+        credentials,
+        api_version=version,
+        max_requests_per_second=max_requests_per_second,
+        workers=workers,
+        stats=stats,
+    )
+    return ADAPTERS[version](
+        client,
+        user_courses_strategy=user_courses_strategy,
+        modified_lag_seconds=modified_lag_seconds,
+    )
+
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "Learning360Credentials",
+    "Learning360Error",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RequestStats",
+    "learning360",
+]

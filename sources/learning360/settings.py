@@ -1,0 +1,117 @@
+"""The resource table as data: for each table, its v1 routes, primary key, write disposition,
+incremental cursor and nesting, in one screen. The resources in ``v1/resources.py`` take
+their dlt hints from here; ``docs/architecture.md`` ("Raw tables") is the contract.
+
+Feeds are internal, unselected resources that several tables read from, so one HTTP call
+feeds every selected table and ``with_resources("user_groups")`` alone still works
+(dlt evaluates a feed once and forks it to each selected child, loading nothing of its own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DEFAULT_BASE_URL = "https://app.360learning.com"
+SUPPORTED_API_VERSIONS = ("v1",)
+USER_COURSES_STRATEGIES = ("bulk", "per_user")
+
+# Top-level lists (paths.steps, program_sessions.modules, users.groups ...) become child
+# tables joined by _dlt_parent_id; anything deeper stays a JSON column.
+MAX_TABLE_NESTING = 1
+# Parent listings are handed to fan-out transformers in chunks of this many elements.
+FEED_CHUNK_SIZE = 500
+
+# v1 route templates, relative to <base_url>/api/v1 (reference §1a). Request stats use them.
+ROUTES = {
+    "courses": "courses",
+    "course": "courses/{course_id}",
+    "courses_stats": "courses/stats",
+    "users": "users",
+    "user": "users/{user_id}",
+    "user_courses": "users/{user_id}/courses",
+    "user_programs": "users/{user_id}/programs",
+    "groups": "groups",
+    "group": "groups/{group_id}",
+    "group_catalog": "groups/{group_id}/catalog",
+    "group_programs": "groups/{group_id}/programs",
+    "program_sessions": "programs/sessions",
+    "paths": "paths",
+    "path_sessions": "paths/sessions",
+    "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
+}
+
+Disposition = Literal["merge", "replace"]
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    name: str
+    routes: tuple[str, ...]  # keys of ROUTES, in call order
+    primary_key: tuple[str, ...]
+    write_disposition: Disposition
+    feed: str | None = None  # internal feed (or table) it fans out from
+    cursor: str | None = None  # API field tracked by dlt.sources.incremental
+    server_filter: str | None = None  # query param the cursor (minus the lag) is sent as
+    nesting: int = MAX_TABLE_NESTING
+    columns: dict[str, str] = field(default_factory=dict)  # contract columns -> dlt data type
+
+
+TS, TEXT, BOOL, NUM, INT = "timestamp", "text", "bool", "double", "bigint"
+
+# fmt: off
+RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
+    ResourceSpec("courses", ("courses", "course"), ("_id",), "merge",
+                 cursor="modificationDate", server_filter="modifiedAfter",
+                 columns={"_id": TEXT, "name": TEXT, "status": TEXT, "author": TEXT,
+                          "creation_date": TS, "modification_date": TS, "group": TEXT,
+                          "lang": TEXT, "course_duration": NUM}),
+    ResourceSpec("users", ("users", "user"), ("_id",), "replace", feed="user_list",
+                 columns={"_id": TEXT, "mail": TEXT, "first_name": TEXT, "last_name": TEXT,
+                          "primary_group_id": TEXT, "deleted": BOOL}),
+    ResourceSpec("groups", ("groups", "group"), ("_id",), "replace", feed="group_details",
+                 columns={"_id": TEXT, "name": TEXT, "parent": TEXT, "public": BOOL}),
+    ResourceSpec("user_groups", ("groups", "group"), ("user_id", "group_id"), "replace",
+                 feed="group_details", nesting=0,
+                 columns={"user_id": TEXT, "group_id": TEXT, "role": TEXT}),
+    ResourceSpec("group_catalog", ("groups", "group_catalog"), ("group_id", "item_type", "item_id"),
+                 "replace", feed="group_list", nesting=0,
+                 columns={"group_id": TEXT, "item_type": TEXT, "item_id": TEXT}),
+    ResourceSpec("group_programs", ("groups", "group_programs"), ("group_id", "program_session_id"),
+                 "replace", feed="group_list", nesting=0,
+                 columns={"group_id": TEXT, "program_session_id": TEXT}),
+    ResourceSpec("program_sessions", ("program_sessions",), ("_id",), "replace",
+                 columns={"_id": TEXT, "name": TEXT, "start_date": TS, "end_date": TS,
+                          "program_template": TEXT, "modified_at": TS}),
+    ResourceSpec("paths", ("paths",), ("_id",), "merge",
+                 cursor="modifiedAt", server_filter="modifiedAfter",
+                 columns={"_id": TEXT, "name": TEXT, "author_id": TEXT, "group_id": TEXT,
+                          "created_at": TS, "modified_at": TS}),
+    ResourceSpec("path_sessions", ("path_sessions",), ("_id",), "replace",
+                 columns={"_id": TEXT, "path_id": TEXT, "name": TEXT, "group_id": TEXT,
+                          "start_date": TS, "end_date": TS, "created_at": TS, "modified_at": TS}),
+    ResourceSpec("user_path_sessions", ("path_sessions", "path_session_user_stats"),
+                 ("user_id", "path_session_id"), "replace", feed="path_sessions",
+                 columns={"user_id": TEXT, "path_id": TEXT, "path_session_id": TEXT,
+                          "progress": NUM, "score": NUM, "completed_at": TS,
+                          "total_time_spent_in_seconds": NUM}),
+    # bulk: courses_stats filtered server-side; per_user: users -> user_courses (same rows)
+    ResourceSpec("user_courses", ("courses_stats", "user_courses"), ("_id",), "merge",
+                 cursor="lastActivity", server_filter="lastActivityAtAfter",
+                 columns={"_id": TEXT, "user_id": TEXT, "course_id": TEXT, "progress": NUM,
+                          "score": NUM, "completed_at": TS, "first_activity": TS,
+                          "last_activity": TS, "global_time": INT, "path": TEXT,
+                          "path_session": TEXT}),
+    ResourceSpec("user_programs", ("users", "user_programs"), ("user_id", "program_session_id"),
+                 "replace", feed="user_list",
+                 columns={"user_id": TEXT, "program_session_id": TEXT, "progress": NUM,
+                          "total_time_spent_in_seconds": NUM, "score": NUM, "completed_at": TS}),
+)}
+# fmt: on
+
+# Internal feeds (never loaded): name -> routes.
+FEEDS = {
+    "user_list": ("users",),  # getUsers?deleted=true, chunked
+    "group_list": ("groups",),
+    "group_details": ("group",),  # getGroup per group_list element
+}

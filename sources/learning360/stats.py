@@ -1,0 +1,58 @@
+"""Request counters shared by every thread of one source run (read them after ``pipeline.run``)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RequestStats:
+    """Totals of what the client did; updated under a lock because fan-out runs in threads."""
+
+    requests: int = 0
+    by_route: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0  # 429 answers
+    retries: int = 0
+    reauthentications: int = 0
+    bytes_received: int = 0
+    skipped_missing: int = 0  # single items gone mid-sync (404), skipped with a warning
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record_request(self, route: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_route[route] += 1
+
+    def record_bytes(self, count: int) -> None:
+        with self._lock:
+            self.bytes_received += count
+
+    def record_retry(self, *, rate_limited: bool = False) -> None:
+        with self._lock:
+            self.retries += 1
+            if rate_limited:
+                self.rate_limited += 1
+
+    def record_reauthentication(self) -> None:
+        with self._lock:
+            self.reauthentications += 1
+
+    def record_missing(self) -> None:
+        with self._lock:
+            self.skipped_missing += 1
+
+    def as_dict(self) -> dict[str, object]:
+        """Same keys as the emulator's ``metrics()`` where they overlap: ``total``,
+        ``requests`` (per route template), ``429``."""
+        with self._lock:
+            return {
+                "total": self.requests,
+                "requests": dict(self.by_route),
+                "429": self.rate_limited,
+                "retries": self.retries,
+                "reauthentications": self.reauthentications,
+                "bytes": self.bytes_received,
+                "skipped_missing": self.skipped_missing,
+            }

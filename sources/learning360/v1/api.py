@@ -1,0 +1,103 @@
+"""v1 routes as Python calls: one method per route, raw elements out, no URL building here
+(the client formats the route templates from ``settings.ROUTES``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..settings import ROUTES
+from .parsing import classify_catalog_path, format_api_timestamp, id_of
+
+if TYPE_CHECKING:
+    from ..client import Learning360Client
+
+
+class V1Api:
+    def __init__(self, client: Learning360Client):
+        self.client = client
+        self._path_ids_lock = threading.Lock()
+        self._path_ids: tuple[set[str], set[str]] | None = None
+
+    # ---- listings (streamed) ------------------------------------------------------------
+
+    def courses(self, modified_after: Any = None) -> Iterator[dict[str, Any]]:
+        params = {"modifiedAfter": format_api_timestamp(modified_after)} if modified_after else None
+        return self.client.iter_array(ROUTES["courses"], params=params)
+
+    def courses_stats(self, last_activity_after: Any = None) -> Iterator[dict[str, Any]]:
+        params = (
+            {"lastActivityAtAfter": format_api_timestamp(last_activity_after)}
+            if last_activity_after
+            else None
+        )
+        return self.client.iter_array(ROUTES["courses_stats"], params=params)
+
+    def users(self) -> Iterator[dict[str, Any]]:
+        """Deleted users included (``deleted=true``), so they stay in the warehouse flagged."""
+        return self.client.iter_array(ROUTES["users"], params={"deleted": "true"})
+
+    def groups(self) -> Iterator[dict[str, Any]]:
+        return self.client.iter_array(ROUTES["groups"])
+
+    def program_sessions(self) -> Iterator[dict[str, Any]]:
+        return self.client.iter_array(ROUTES["program_sessions"])
+
+    def paths(self, modified_after: Any = None) -> Iterator[dict[str, Any]]:
+        params = {"modifiedAfter": format_api_timestamp(modified_after)} if modified_after else None
+        return self.client.iter_array(ROUTES["paths"], params=params)
+
+    def path_sessions(self) -> Iterator[dict[str, Any]]:
+        return self.client.iter_array(ROUTES["path_sessions"])
+
+    # ---- single items: None when the item vanished mid-sync (logged at INFO if ``quiet``,
+    # used for users the listing already flags deleted, else as a warning) ------------------
+
+    def _item(self, route: str, quiet: bool, **ids: str) -> Any:
+        return self.client.get_json(ROUTES[route], ids, missing_ok=True, quiet=quiet)
+
+    def course(self, course_id: str, quiet: bool = False) -> dict[str, Any] | None:
+        return self._item("course", quiet, course_id=course_id)
+
+    def user(self, user_id: str, quiet: bool = False) -> dict[str, Any] | None:
+        return self._item("user", quiet, user_id=user_id)
+
+    def user_courses(self, user_id: str, quiet: bool = False) -> list[Any] | None:
+        return self._item("user_courses", quiet, user_id=user_id)
+
+    def user_programs(self, user_id: str, quiet: bool = False) -> list[Any] | None:
+        return self._item("user_programs", quiet, user_id=user_id)
+
+    def group(self, group_id: str, quiet: bool = False) -> dict[str, Any] | None:
+        return self._item("group", quiet, group_id=group_id)
+
+    def group_catalog(self, group_id: str, quiet: bool = False) -> dict[str, Any] | None:
+        return self._item("group_catalog", quiet, group_id=group_id)
+
+    def group_programs(self, group_id: str, quiet: bool = False) -> list[Any] | None:
+        return self._item("group_programs", quiet, group_id=group_id)
+
+    def path_session_user_stats(self, session_id: str, quiet: bool = False) -> Any:
+        return self._item("path_session_user_stats", quiet, session_id=session_id)
+
+    # ---- derived lookups ----------------------------------------------------------------
+
+    def classify_catalog_path(self, item_id: str) -> str:
+        """``path`` or ``path_session`` for a catalog ``paths`` entry; the id sets are read once
+        per run (two listings) and only if some catalog lists paths."""
+        with self._path_ids_lock:
+            if self._path_ids is None:
+                path_ids: set[str] = set()
+                session_ids: set[str] = set()
+                for path in self.paths():
+                    if path_id := id_of(path):
+                        path_ids.add(path_id)
+                    session_ids.update(
+                        s for s in path.get("sessionIds") or () if isinstance(s, str)
+                    )
+                for session in self.path_sessions():
+                    if session_id := id_of(session):
+                        session_ids.add(session_id)
+                self._path_ids = (path_ids, session_ids)
+        return classify_catalog_path(item_id, *self._path_ids)

@@ -1,0 +1,289 @@
+"""Tolerant normalisers: v1 response elements -> warehouse rows (reference §12).
+
+Pure functions, no I/O. Real tenants differ by age and configuration, so every function
+accepts the variants §12 lists and keeps unknown extra fields (they become new columns).
+Rows keep the API's camelCase keys; dlt's normalizer turns them into the snake_case column
+names of the contract (``modificationDate`` -> ``modification_date``). Keys we add ourselves
+(``user_id``, ``course_id``...) are already snake_case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+Row = dict[str, Any]
+
+DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+
+# getGroup member lists -> role; when a user appears in several lists the first wins, so the
+# (user_id, group_id) key of user_groups stays unique.
+MEMBER_LIST_ROLES = (
+    ("admins", "admin"),
+    ("authors", "author"),
+    ("coaches", "coach"),
+    ("users", "learner"),
+)
+
+
+# ---- scalars -------------------------------------------------------------------------------
+
+
+def id_of(value: Any, *keys: str) -> str | None:
+    """An id given as a plain string or as an object (``_id``, then each of ``keys``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        for key in ("_id", *keys, "id"):
+            found = value.get(key)
+            if isinstance(found, str) and found:
+                return found
+    return None
+
+
+def parse_expires_in(value: Any) -> float:
+    """``expires_in`` arrives as a number or a numeric string; anything else -> 1 h."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_SECONDS
+    return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_SECONDS
+
+
+def error_code(body: Any) -> tuple[str | None, str | None]:
+    """``(code, description)`` from ``{"error": "x"}``, ``{"error": {"code": "x"}}`` or
+    ``{"message": ...}`` bodies; ``(None, None)`` for anything else."""
+    if not isinstance(body, Mapping):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        return _str_or_none(error.get("code")), _str_or_none(error.get("message"))
+    description = body.get("error_description") or body.get("message")
+    return _str_or_none(error), _str_or_none(description)
+
+
+def is_not_found(status: int, body: Any) -> bool:
+    """A missing single item: any 404, or a 400 whose code ends in ``not_found`` (v1 answers
+    an unknown user with ``400 {"error":"user_not_found"}``, newer tenants with 404)."""
+    if status == 404:
+        return True
+    code, _ = error_code(body)
+    return (
+        status == 400
+        and bool(code)
+        and code.lower().replace("notfound", "_not_found").endswith("not_found")
+    )
+
+
+def format_api_timestamp(value: Any) -> str:
+    """Format a cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# ---- courses and users ---------------------------------------------------------------------
+
+
+def merge_details(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
+    """A listing element enriched with its getX details (details win; listing-only keys stay)."""
+    row = dict(listing)
+    if details:
+        row.update(details)
+    return row
+
+
+def user_row(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
+    """getUsers element + getUser details; ``deleted`` defaults to False (a tenant that
+    ignores ``?deleted=true`` lists only active users and sends no flag); ``groups``
+    normalised to objects so ``users__groups`` has one shape."""
+    row = merge_details(listing, details)
+    row["deleted"] = bool(row.get("deleted", False))
+    if "groups" in row:
+        row["groups"] = normalize_refs(row["groups"])
+    return row
+
+
+def normalize_refs(values: Any) -> list[Row]:
+    """A list of ids as plain strings or objects -> objects with ``_id`` (extra keys kept)."""
+    refs: list[Row] = []
+    for value in values or ():
+        if isinstance(value, Mapping):
+            ref = dict(value)
+            ref["_id"] = id_of(value, "groupId")
+            refs.append(ref)
+        elif isinstance(value, str):
+            refs.append({"_id": value})
+    return refs
+
+
+# ---- groups --------------------------------------------------------------------------------
+
+
+def group_row(details: Mapping[str, Any]) -> Row:
+    """getGroup without its member lists (those become ``user_groups``)."""
+    member_keys = {key for key, _ in MEMBER_LIST_ROLES}
+    return {key: value for key, value in details.items() if key not in member_keys}
+
+
+def group_memberships(details: Mapping[str, Any]) -> list[Row]:
+    """getGroup member lists -> ``user_groups`` rows; members as ids or ``{_id, mail}``."""
+    group_id = id_of(details)
+    roles: dict[str, str] = {}
+    for key, role in MEMBER_LIST_ROLES:
+        for member in details.get(key) or ():
+            user_id = id_of(member, "userId")
+            if user_id and user_id not in roles:
+                roles[user_id] = role
+    return [{"user_id": user, "group_id": group_id, "role": role} for user, role in roles.items()]
+
+
+def catalog_rows(
+    group_id: str, catalog: Any, classify_path: Callable[[str], str] | None = None
+) -> list[Row]:
+    """getGroupCatalog -> ``group_catalog`` rows ``(group_id, item_type, item_id)``.
+
+    ``courses`` -> course, ``programs`` -> program_session, ``pathSessions`` -> path_session,
+    and ``paths`` -> whatever ``classify_path(id)`` says (``path`` or ``path_session``), because
+    some tenants list path-session ids under ``paths``. Any key may be absent; elements are
+    ids or objects. Duplicates are dropped so the primary key holds.
+    """
+    if not isinstance(catalog, Mapping):
+        return []
+    seen: set[tuple[str, str]] = set()
+    rows: list[Row] = []
+
+    def add(item_type: str, item_id: str | None) -> None:
+        if item_id and (item_type, item_id) not in seen:
+            seen.add((item_type, item_id))
+            rows.append({"group_id": group_id, "item_type": item_type, "item_id": item_id})
+
+    for element in catalog.get("courses") or ():
+        add("course", id_of(element, "courseId"))
+    for element in catalog.get("programs") or catalog.get("programSessions") or ():
+        add("program_session", id_of(element, "sessionId"))
+    for element in catalog.get("paths") or ():
+        item_id = id_of(element, "pathId", "sessionId")
+        if item_id:
+            add(classify_path(item_id) if classify_path else "path", item_id)
+    for element in catalog.get("pathSessions") or ():
+        add("path_session", id_of(element, "sessionId"))
+    return rows
+
+
+def classify_catalog_path(item_id: str, path_ids: set[str], session_ids: set[str]) -> str:
+    """A catalog ``paths`` entry is a path, or (on some tenants) a path session."""
+    if item_id in path_ids:
+        return "path"
+    if item_id in session_ids:
+        return "path_session"
+    return "path"
+
+
+def group_program_rows(group_id: str, programs: Any) -> list[Row]:
+    """getGroupPrograms -> ``(group_id, program_session_id)`` rows, elements ids or objects."""
+    ids = dict.fromkeys(
+        program_id
+        for program_id in (id_of(p, "sessionId") for p in programs or () if p is not None)
+        if program_id
+    )
+    return [{"group_id": group_id, "program_session_id": program_id} for program_id in ids]
+
+
+# ---- learner statistics --------------------------------------------------------------------
+
+
+def course_id_of(element: Mapping[str, Any]) -> str | None:
+    """``course`` as an object or a plain id string, or ``courseId``."""
+    return id_of(element.get("course")) or id_of(element.get("courseId"))
+
+
+def attempt_rows(user_id: str | None, course_id: str | None, attempts: Any) -> Iterator[Row]:
+    """Attempts of one user on one course, with ``user_id``/``course_id`` added. ``score`` and
+    ``completedAt`` may be absent or null: the columns are declared, so both load as NULL."""
+    for attempt in attempts or ():
+        if isinstance(attempt, Mapping):
+            row = dict(attempt)
+            row["user_id"], row["course_id"] = user_id, course_id
+            yield row
+
+
+def user_course_attempts(user_id: str, element: Mapping[str, Any]) -> Iterator[Row]:
+    """One getUserCourses element ``{course, attempts}`` -> attempt rows."""
+    yield from attempt_rows(user_id, course_id_of(element), element.get("attempts"))
+
+
+def course_stats_attempts(element: Mapping[str, Any]) -> Iterator[Row]:
+    """One getCoursesStats element ``{course, stats: [{user, attempts}]}`` -> attempt rows,
+    the same rows the per-user strategy builds."""
+    course_id = course_id_of(element)
+    for stat in element.get("stats") or ():
+        if isinstance(stat, Mapping):
+            user_id = id_of(stat.get("user")) or id_of(stat.get("userId"))
+            yield from attempt_rows(user_id, course_id, stat.get("attempts"))
+
+
+def user_program_row(user_id: str, element: Mapping[str, Any]) -> Row | None:
+    """One getUserPrograms element -> a ``user_programs`` row.
+
+    The session id is ``sessionId`` or ``_id``; the learner stats sit under ``stats`` or at
+    the top level (flattened either way, ``stats`` winning); extra fields are kept.
+    """
+    program_session_id = id_of(element.get("sessionId")) or id_of(element)
+    if not program_session_id:
+        return None
+    row: Row = {k: v for k, v in element.items() if k not in ("_id", "sessionId", "stats")}
+    stats = element.get("stats")
+    if isinstance(stats, Mapping):
+        row.update(stats)
+    row["user_id"], row["program_session_id"] = user_id, program_session_id
+    return row
+
+
+def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
+    """getUsersPathSessionStats -> ``user_path_sessions`` rows.
+
+    ``body`` is ``{sessionId, pathId, usersStats: [...]}`` (``userStats`` on some tenants, or a
+    bare list); each stat's ``_id`` (or ``userId``) is the user. ``score``/``completedAt``
+    are null before completion.
+    """
+    if isinstance(body, Mapping):
+        stats = body.get("usersStats", body.get("userStats")) or ()
+        path_id = id_of(body.get("pathId")) or id_of(session.get("pathId"))
+        session_id = id_of(body.get("sessionId")) or id_of(session)
+    else:
+        stats = body or ()
+        path_id, session_id = id_of(session.get("pathId")), id_of(session)
+    rows: list[Row] = []
+    for stat in stats:
+        if not isinstance(stat, Mapping):
+            continue
+        user_id = id_of(stat.get("userId")) or id_of(stat)
+        row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
+        row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
+        rows.append(row)
+    return rows
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items; keeps parent listings bounded in memory."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
