@@ -63,7 +63,9 @@ def main() -> int:
             proc.kill()
     if code == 0:
         runs_file.write_text(str(days + 1))
-        print(f"demo: done. Query it: duckdb {DUCKDB_PATH} \"select * from learning360.course_stats\"")
+        print(
+            f'demo: done. Query it: duckdb {DUCKDB_PATH} "select * from learning360.course_stats"'
+        )
         print("demo: run `make demo` again for an incremental sync one simulated day later")
     return code
 

@@ -31,9 +31,7 @@ def emulator(company: Company) -> Iterator[EmulatorServer]:
 
 
 @pytest.fixture
-def configure(
-    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
-) -> Callable[..., None]:
+def configure(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer) -> Callable[..., None]:
     """Points the source at the emulator the way a user would: dlt environment variables."""
 
     def _configure(auth_method: str = "oauth", **settings: object) -> None:
