@@ -64,7 +64,7 @@ def main() -> int:
     if code == 0:
         runs_file.write_text(str(days + 1))
         print(
-            f'demo: done. Query it: duckdb {DUCKDB_PATH} "select * from learning360.course_stats"'
+            f'demo: done. Query it: duckdb {DUCKDB_PATH} "select * from learning360_data.course_stats"'
         )
         print("demo: run `make demo` again for an incremental sync one simulated day later")
     return code

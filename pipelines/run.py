@@ -14,7 +14,9 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 PIPELINE_NAME = "learning360"
-DATASET_NAME = "learning360"
+# not "learning360": DuckDB names the catalog after the file (learning360.duckdb) and a
+# schema of the same name makes every unqualified reference ambiguous
+DATASET_NAME = "learning360_data"
 # DuckDB's default insert_values loader is ~4x slower and ~15x hungrier than parquet
 # (docs/destinations.md). BigQuery refuses JSON columns from parquet, so it gets jsonl;
 # postgres' parquet path needs an extra ADBC driver for no measured gain, so it keeps its default.
