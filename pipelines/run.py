@@ -36,14 +36,17 @@ class SyncResult:
 
 def make_pipeline(
     *,
-    destination: str = "duckdb",
+    destination: Any = "duckdb",
     pipeline_name: str = PIPELINE_NAME,
     dataset_name: str = DATASET_NAME,
     pipelines_dir: str | None = None,
     duckdb_path: str | None = None,
     progress: Any = None,
 ) -> dlt.Pipeline:
-    """One place that decides the destination object, so every command opens the same warehouse."""
+    """One place that decides the destination object, so every command opens the same warehouse.
+
+    ``destination`` is a name (credentials from dlt config) or a ready dlt destination object.
+    """
     dest: Any = destination
     if destination == "duckdb":
         dest = dlt.destinations.duckdb(duckdb_path or f"{pipeline_name}.duckdb")
@@ -91,6 +94,8 @@ def run_sync(
                 f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
         source = source.with_resources(*resources)
+    if pipeline.destination.destination_type.endswith("bigquery"):
+        apply_bigquery_hints(source)
     started = time.monotonic()
     load_info = pipeline.run(
         source,
@@ -110,6 +115,25 @@ def run_sync(
         seconds=time.monotonic() - started,
         models=models,
     )
+
+
+# BigQuery bills by bytes scanned: partition the attempts by day of last activity (dashboards
+# filter on recent activity) and cluster the big link tables by the keys they are joined on.
+BIGQUERY_HINTS: dict[str, dict[str, Any]] = {
+    "user_courses": {"partition": "last_activity", "cluster": ["course_id", "user_id"]},
+    "user_groups": {"cluster": ["group_id", "user_id"]},
+    "group_catalog": {"cluster": ["group_id", "item_type"]},
+    "user_programs": {"cluster": ["program_session_id", "user_id"]},
+}
+
+
+def apply_bigquery_hints(source: Any) -> None:
+    """Partitioning and clustering hints through dlt's bigquery adapter."""
+    from dlt.destinations.adapters import bigquery_adapter
+
+    for name, hints in BIGQUERY_HINTS.items():
+        if name in source.selected_resources:
+            bigquery_adapter(source.resources[name], **hints)
 
 
 def run_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[str, int]:

@@ -10,67 +10,15 @@ import pytest
 
 from emulator import Company, EmulatorServer
 from pipelines.run import run_sync
-from tests.warehouse import assert_same_rows, read_table
+from tests.warehouse import (
+    CONTRACT,
+    assert_models_equal_expected,
+    assert_same_rows,
+    assert_warehouse_equals_truth,
+    read_table,
+)
 
-# table -> (key, compared columns): the raw-table contract of docs/architecture.md
-CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "courses": (
-        ("_id",),
-        (
-            "name",
-            "status",
-            "author",
-            "creation_date",
-            "modification_date",
-            "group",
-            "lang",
-            "course_duration",
-        ),
-    ),
-    "users": (("_id",), ("mail", "first_name", "last_name", "primary_group_id", "deleted")),
-    "groups": (("_id",), ("name", "parent", "public")),
-    "user_groups": (("user_id", "group_id"), ("role",)),
-    "group_catalog": (("group_id", "item_type", "item_id"), ()),
-    "group_programs": (("group_id", "program_session_id"), ()),
-    "program_sessions": (
-        ("_id",),
-        ("name", "start_date", "end_date", "program_template", "modified_at"),
-    ),
-    "paths": (("_id",), ("name", "author_id", "group_id", "created_at", "modified_at")),
-    "path_sessions": (
-        ("_id",),
-        ("path_id", "name", "group_id", "start_date", "end_date", "created_at", "modified_at"),
-    ),
-    "user_path_sessions": (
-        ("user_id", "path_session_id"),
-        ("path_id", "progress", "score", "completed_at", "total_time_spent_in_seconds"),
-    ),
-    "user_courses": (
-        ("_id",),
-        (
-            "user_id",
-            "course_id",
-            "progress",
-            "score",
-            "completed_at",
-            "first_activity",
-            "last_activity",
-            "global_time",
-            "path",
-            "path_session",
-        ),
-    ),
-    "user_programs": (
-        ("user_id", "program_session_id"),
-        ("progress", "total_time_spent_in_seconds", "score", "completed_at"),
-    ),
-}
 INCREMENTAL_TABLES = ("courses", "paths", "user_courses")
-
-
-def assert_warehouse_equals_truth(pipeline: dlt.Pipeline, truth: dict[str, Any]) -> None:
-    for table, (key, columns) in CONTRACT.items():
-        assert_same_rows(table, read_table(pipeline, table), truth[table], key, columns)
 
 
 def _pairs(rows: list[dict[str, Any]], a: str, b: str) -> set[tuple[Any, Any]]:
@@ -87,7 +35,9 @@ def test_full_sync_equals_ground_truth(
 ) -> None:
     configure(auth_method=auth_method)
     result = run_sync(pipeline)
-    assert_warehouse_equals_truth(pipeline, company.truth())
+    truth = company.truth()
+    assert_warehouse_equals_truth(pipeline, truth)
+    assert_models_equal_expected(pipeline, truth)
     assert result.requests["total"] > 0
 
 
@@ -113,6 +63,7 @@ def test_incremental_sync_follows_the_company(
 
     run_sync(pipeline)
     assert_warehouse_equals_truth(pipeline, after)
+    assert_models_equal_expected(pipeline, after)
 
 
 def test_second_sync_without_change_loads_nothing_incremental(
