@@ -47,4 +47,4 @@ emulator: $(STAMP)
 	$(VENV)/bin/learning360 emulator --size medium
 
 clean:
-	rm -rf .demo .bench .pytest_cache .ruff_cache learning360.duckdb
+	rm -rf .demo .bench .pytest_cache .ruff_cache learning360.duckdb learning360-report.html

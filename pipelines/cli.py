@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--only", default=None, help="comma-separated subset of models")
     models.add_argument("--list", action="store_true", help="list the models and exit")
 
+    from pipelines import report as report_command
+
+    report = commands.add_parser("report", help="write a self-contained HTML report")
+    _add_pipeline_arguments(report)
+    report_command.add_arguments(report)
+
     from emulator.cli import add_arguments as add_emulator_arguments
 
     emulator = commands.add_parser("emulator", help="serve a synthetic 360Learning company locally")
@@ -164,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_level:
         os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
     try:
+        if args.command == "report":
+            from pipelines import report as report_command
+
+            return report_command.run(args, _pipeline_from(args))
         return cmd_sync(args) if args.command == "sync" else cmd_models(args)
     except KeyboardInterrupt:
         print("learning360: interrupted", file=sys.stderr)

@@ -16,8 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.cli import main as cli
+
 DEMO_DIR = Path(".demo")
 DUCKDB_PATH = "learning360.duckdb"
+REPORT_PATH = "learning360-report.html"
 SIZE = os.environ.get("DEMO_SIZE", "medium")
 SEED = "42"
 
@@ -45,16 +48,13 @@ def main() -> int:
     kind = "incremental" if days else "full"
     print(f"demo: starting the emulator ({SIZE} company, seed {SEED}, day {days})")
     proc, info = start_emulator(days)
+    where = ["--duckdb-path", DUCKDB_PATH, "--pipelines-dir", str(DEMO_DIR / "pipelines")]
     try:
         os.environ["SOURCES__LEARNING360__BASE_URL"] = info["base_url"]
         os.environ["SOURCES__LEARNING360__CREDENTIALS__COMPANY_ID"] = info["company_id"]
         os.environ["SOURCES__LEARNING360__CREDENTIALS__API_KEY"] = info["api_key"]
         print(f"demo: {kind} sync from {info['base_url']} into {DUCKDB_PATH}")
-        from pipelines.cli import main as cli
-
-        code = cli(
-            ["sync", "--duckdb-path", DUCKDB_PATH, "--pipelines-dir", str(DEMO_DIR / "pipelines")]
-        )
+        code = cli(["sync", *where])
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -63,6 +63,7 @@ def main() -> int:
             proc.kill()
     if code == 0:
         runs_file.write_text(str(days + 1))
+        code = cli(["report", *where, "--output", REPORT_PATH])
         print(
             f'demo: done. Query it: duckdb {DUCKDB_PATH} "select * from learning360_data.course_stats"'
         )

@@ -95,3 +95,37 @@ def test_user_courses_strategies_produce_the_same_table(
         assert_same_rows(
             "user_courses", tables[strategy], company.truth()["user_courses"], key, columns
         )
+
+
+def test_variant_shapes_load_the_same_tables(
+    configure, monkeypatch: pytest.MonkeyPatch, pipeline: dlt.Pipeline
+) -> None:
+    """The reference's §12 variants (ids as strings, stats at top level, path sessions listed
+    under a catalog's paths, 404 for unknown users, numeric expires_in ...) change nothing but
+    the catalog's item_type, which says honestly that the tenant listed a path session."""
+    company = Company.generate(seed=7, size="small", groups=20)  # 20 groups: one lists sessions
+    with EmulatorServer(company, port=0, rate_limit=None, variants=True) as server:
+        monkeypatch.setenv("SOURCES__LEARNING360__BASE_URL", server.base_url)
+        monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__COMPANY_ID", server.company_id)
+        monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__API_KEY", server.api_key)
+        run_sync(pipeline)
+    truth = company.truth()
+    catalog = read_table(pipeline, "group_catalog")
+    session_path = {s["_id"]: s["path_id"] for s in truth["path_sessions"]}
+    listed_sessions = [r for r in catalog if r["item_type"] == "path_session"]
+    assert listed_sessions, "the variant company lists no path session in a catalog"
+    as_paths = {
+        (
+            r["group_id"],
+            "path" if r["item_type"] == "path_session" else r["item_type"],
+            session_path.get(r["item_id"], r["item_id"]),
+        )
+        for r in catalog
+    }
+    assert as_paths == {
+        (r["group_id"], r["item_type"], r["item_id"]) for r in truth["group_catalog"]
+    }
+    for table in set(CONTRACT) - {"group_catalog"}:
+        key, columns = CONTRACT[table]
+        assert_same_rows(table, read_table(pipeline, table), truth[table], key, columns)
+    assert_models_equal_expected(pipeline, truth)
