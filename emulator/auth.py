@@ -40,7 +40,10 @@ class Tokens:
         self.ttl = ttl
         self.secret = secret or secrets.token_bytes(32)
 
-    def issue(self, company_id: str, now: float | None = None) -> str:
+    def issue(
+        self, company_id: str, now: float | None = None, extra: Mapping[str, Any] | None = None
+    ) -> str:
+        """A signed token; `extra` claims are added (v2 tokens carry `api` and `scope`)."""
         now = time.time() if now is None else now
         header = {"alg": "HS256", "typ": "JWT"}
         claims = {
@@ -50,6 +53,7 @@ class Tokens:
             "iat": int(now),
             "exp": math.ceil(now + self.ttl),
             "jti": secrets.token_hex(8),
+            **(extra or {}),
         }
         signing_input = (
             _b64(json.dumps(header, separators=(",", ":")).encode())

@@ -1,6 +1,7 @@
 """`learning360 emulator` / `python -m emulator`: serve a synthetic company until SIGINT/SIGTERM.
-Prints `base_url=`, `company_id=`, `api_key=`, `admin_token=` lines (and, with --ready-file,
-writes them as JSON once the port is open) so scripts can pick them up."""
+Prints `base_url=`, `company_id=`, `api_key=`, `admin_token=`, `client_id=`, `client_secret=`
+lines (and, with --ready-file, writes them as JSON once the port is open) so scripts can pick
+them up. `api_key` is the v1 credential, `client_id`/`client_secret` the v2 one."""
 
 from __future__ import annotations
 
@@ -35,6 +36,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--api-key", default=None, help="tenant API key (default: derived from seed)"
     )
     parser.add_argument("--admin-token", default=None, help="admin token (default: random)")
+    parser.add_argument(
+        "--client-id", default=None, help="API v2 client id (default: derived from seed)"
+    )
+    parser.add_argument(
+        "--client-secret", default=None, help="API v2 client secret (default: derived from seed)"
+    )
+    parser.add_argument(
+        "--v2-scopes",
+        default=None,
+        metavar="S1,S2",
+        help="scopes of the v2 credential, comma-separated (default: all)",
+    )
+    parser.add_argument(
+        "--v2-page-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="one page size for every paginated v2 route (default: the documented sizes)",
+    )
     parser.add_argument("--variants", action="store_true", help="emit the reference §12 variants")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
     parser.add_argument(
@@ -68,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     return add_arguments(
         argparse.ArgumentParser(
-            prog="python -m emulator", description="A local 360Learning API v1 emulator."
+            prog="python -m emulator", description="A local 360Learning API v1 + v2 emulator."
         )
     )
 
@@ -95,6 +115,14 @@ def run(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         retry_after=args.retry_after,
         faults=faults,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        v2_scopes=(
+            [s.strip() for s in args.v2_scopes.split(",") if s.strip()]
+            if args.v2_scopes is not None
+            else None
+        ),
+        v2_page_size=args.v2_page_size,
     )
     stop = threading.Event()
 
@@ -109,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             "company_id": server.company_id,
             "api_key": server.api_key,
             "admin_token": server.admin_token,
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
         }
         for key, value in details.items():
             print(f"{key}={value}")

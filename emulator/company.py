@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from . import v2_data
 from .clock import START_NOW, iso
 from .model import (
     Attempt,
@@ -58,6 +59,13 @@ class Company:
         self.api_key = hashlib.sha256(f"learning360-emulator:{seed}:api-key".encode()).hexdigest()[
             :32
         ]
+        # the API v2 credential (v1 and v2 credentials are not interchangeable)
+        self.client_id = hashlib.sha256(
+            f"learning360-emulator:{seed}:v2-client-id".encode()
+        ).hexdigest()[:32]
+        self.client_secret = hashlib.sha256(
+            f"learning360-emulator:{seed}:v2-client-secret".encode()
+        ).hexdigest()
         self.name = ""
         self.domain = ""
         self.skills: list[str] = []
@@ -222,9 +230,12 @@ class Company:
         return out
 
     def truth_tables(self) -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
-        """(table, rows) pairs; the caller holds `lock` while consuming them."""
+        """(table, rows) pairs; the caller holds `lock` while consuming them. The v1 tables
+        first, then the tables only API v2 serves (v2_data.V2_TRUTH_TABLES)."""
         for name in TRUTH_TABLES:
             yield name, getattr(self, f"_truth_{name}")()
+        for name in v2_data.V2_TRUTH_TABLES:
+            yield name, v2_data.truth_rows(self, name)
 
     def _truth_courses(self) -> Iterator[dict[str, Any]]:
         for c in self.courses.values():

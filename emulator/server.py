@@ -1,8 +1,8 @@
-"""The HTTP server: speaks 360Learning v1 for one company over real TCP (stdlib only).
+"""The HTTP server: speaks 360Learning v1 and v2 for one company over real TCP (stdlib only).
 
 Per /api/* request, in this order: count it; faults (latency, then reset / burst 429 / 5xx /
-HTML error); route (unknown → 404 before auth); auth (auth.py); the per-company rate limit
-(GET only); the handler; then faults that mangle a good answer (HTML 200, truncation, slow
+HTML error); route (unknown → 404 before auth); auth (auth.py; for v2, v2_auth.py: version header, token,
+scope); the per-company rate limit (GET only, shared by v1 and v2); the handler; then faults that mangle a good answer (HTML 200, truncation, slow
 stream). Bodies up to 64 KiB go out with Content-Length (and a weak ETag), larger ones
 chunked as they are rendered. Keep-alive (HTTP/1.1) and TCP_NODELAY keep small requests cheap.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http
+import json
 import secrets
 import socket
 import struct
@@ -20,7 +21,7 @@ import threading
 import time
 import traceback
 from base64 import b64encode
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,6 +34,8 @@ from .metrics import Metrics
 from .ratelimit import SlidingWindowLimiter
 from .responses import JSON, Reply, dumps, error_reply, route_not_found
 from .v1_routes import V1Routes
+from .v2_auth import ALL_SCOPES, check_scopes, check_v2, v2_token_endpoint
+from .v2_routes import V2Routes
 
 PREBUFFER = 64 * 1024  # bodies up to this size get a Content-Length
 CHUNK = 32 * 1024
@@ -324,7 +327,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class EmulatorServer:
-    """A 360Learning v1 API for one synthetic company, on 127.0.0.1 (port 0 = a free port)."""
+    """A 360Learning v1 + v2 API for one synthetic company, on 127.0.0.1 (port 0 = a free port).
+
+    v2 options: `client_id`/`client_secret` (default: derived from the seed, see
+    `company.client_id`), `v2_scopes` (the credential's scopes, default v2_auth.ALL_SCOPES),
+    `v2_page_size` (one page size for every paginated v2 route, for tests) and
+    `v2_page_sizes` ({"/courses/stats": 3, ...}: per route, keys from v2_routes.PAGE_SIZES).
+    """
 
     def __init__(
         self,
@@ -339,6 +348,11 @@ class EmulatorServer:
         admin_token: str | None = None,
         retry_after: bool = False,
         faults: dict[str, Any] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        v2_scopes: Iterable[str] | None = None,
+        v2_page_size: int | None = None,
+        v2_page_sizes: dict[str, int] | None = None,
     ) -> None:
         self.company = company
         self.host = host
@@ -347,6 +361,11 @@ class EmulatorServer:
         self.admin_token = admin_token or secrets.token_hex(16)
         self.retry_after = retry_after
         self._tokens = Tokens(token_ttl)
+        self.client_id = client_id or company.client_id
+        self.client_secret = client_secret or company.client_secret
+        self.v2_scopes = check_scopes(ALL_SCOPES if v2_scopes is None else v2_scopes)
+        self._v2_tokens = Tokens(token_ttl)  # its own secret: v1 and v2 tokens never mix
+        self._v2 = V2Routes(company, v2_page_size, v2_page_sizes)
         self._limiter = SlidingWindowLimiter(rate_limit or None)
         self._routes = V1Routes(company, variants)
         self._faults = FaultInjector(FaultSettings.from_dict(faults or {}))
@@ -420,6 +439,7 @@ class EmulatorServer:
         token_ttl: float = ...,  # type: ignore[assignment]
         variants: bool = ...,  # type: ignore[assignment]
         retry_after: bool = ...,  # type: ignore[assignment]
+        v2_page_size: int | None = ...,  # type: ignore[assignment]
     ) -> dict[str, Any]:
         """Changes settings while serving; arguments left out keep their value."""
         if rate_limit is not ...:
@@ -430,10 +450,15 @@ class EmulatorServer:
             if float(token_ttl) <= 0:
                 raise ValueError("token_ttl must be > 0")
             self._tokens.ttl = float(token_ttl)
+            self._v2_tokens.ttl = float(token_ttl)
         if variants is not ...:
             self._routes.variants = bool(variants)
         if retry_after is not ...:
             self.retry_after = bool(retry_after)
+        if v2_page_size is not ...:
+            if v2_page_size is not None and int(v2_page_size) < 1:
+                raise ValueError("v2_page_size must be >= 1")
+            self._v2.page_size = int(v2_page_size) if v2_page_size else None
         return self.config()
 
     def config(self) -> dict[str, Any]:
@@ -443,6 +468,7 @@ class EmulatorServer:
             "token_ttl": int(ttl) if float(ttl).is_integer() else ttl,
             "variants": self.variants,
             "retry_after": self.retry_after,
+            "v2_page_size": self._v2.page_size,
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -455,11 +481,20 @@ class EmulatorServer:
         """A valid access token, as the token route would give (handy in tests)."""
         return self._tokens.issue(self.company_id)
 
+    def issue_v2_token(self, scopes: Iterable[str] | None = None) -> str:
+        """A valid v2 access token (default: the credential's scopes), handy in tests."""
+        chosen = self.v2_scopes if scopes is None else check_scopes(scopes)
+        scope = " ".join(s for s in ALL_SCOPES if s in chosen)
+        return self._v2_tokens.issue(self.company_id, extra={"api": "v2", "scope": scope})
+
     def info(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
             "company_id": self.company_id,
             "api_key": self.api_key,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "v2_scopes": [s for s in ALL_SCOPES if s in self.v2_scopes],
             "counts": self.company.counts(),
             **self.config(),
         }
@@ -478,6 +513,8 @@ class EmulatorServer:
         if method != "GET":
             return "unknown", lambda *_: route_not_found()
         path = unquote(path)
+        if path.startswith("/api/v2/"):
+            return self._resolve_v2(path)
         if path.rstrip("/") == "/api/v1/programs":
             target = "/api/v1/programs/sessions" + (f"?{raw_query}" if raw_query else "")
 
@@ -507,8 +544,42 @@ class EmulatorServer:
 
         return name, serve
 
+    def _resolve_v2(self, path: str) -> tuple[str, Any]:
+        found = self._v2.match(path)
+        if found is None:
+            return "unknown", lambda *_: route_not_found()
+        route, args = found
+
+        def serve(query: dict[str, list[str]], headers: Any, body: bytes) -> Reply:
+            denied = check_v2(headers, self._v2_tokens, self.company_id, route.scope)
+            if denied is not None:
+                return denied
+            if not self._limiter.allow(self.company_id):
+                self._metrics.limited()
+                return self._too_many()
+            host = headers.get("Host")
+            base = f"http://{host}" if host else self.base_url
+            return self._v2.call(route, args, path.rstrip("/"), query, base)
+
+        return f"GET /api/v2{route.name}", serve
+
     def _token(self, query: dict[str, list[str]], headers: Any, body: bytes) -> Reply:
-        reply = token_endpoint(body, self.company_id, self.api_key, self._tokens, self.variants)
+        data: Any = None
+        with contextlib.suppress(UnicodeDecodeError, ValueError):
+            data = json.loads(body.decode("utf-8"))
+        if isinstance(data, dict) and data.get("client_id") == self.client_id:
+            with self.company.lock:
+                reply = v2_token_endpoint(
+                    data,
+                    self.client_secret,
+                    self.v2_scopes,
+                    self.company_id,
+                    self.company.users,
+                    self._v2_tokens,
+                    self.variants,
+                )
+        else:
+            reply = token_endpoint(body, self.company_id, self.api_key, self._tokens, self.variants)
         if reply.status == 200:
             self._metrics.token()
         return reply

@@ -28,7 +28,14 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         info = json.loads(ready.read_text())
-        assert set(info) == {"base_url", "company_id", "api_key", "admin_token"}
+        assert set(info) == {
+            "base_url",
+            "company_id",
+            "api_key",
+            "admin_token",
+            "client_id",
+            "client_secret",
+        }
         r = requests.get(
             f"{info['base_url']}/api/v1/users",
             headers={"X-company-id": info["company_id"], "X-apiKey": info["api_key"]},
