@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from . import admin
 from .auth import Tokens, check_v1, token_endpoint
 from .company import Company
+from .data_faults import DataFaults
 from .faults import HTML_200, HTML_ERROR, FaultInjector, FaultPlan, FaultSettings
 from .metrics import Metrics
 from .ratelimit import SlidingWindowLimiter
@@ -217,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug: answer like the real API does, keep serving
             traceback.print_exc(file=sys.stderr)
             reply = error_reply(500, f"an error occurred: {secrets.token_hex(16)}")
+        reply = emu.data_faults.apply(route, reply)  # bad records on demand (data_faults.py)
         truncate = False
         slow = plan.slow_bps if plan is not None else 0.0
         if plan is not None and plan.after and reply.status == 200:
@@ -369,6 +371,7 @@ class EmulatorServer:
         self._limiter = SlidingWindowLimiter(rate_limit or None)
         self._routes = V1Routes(company, variants)
         self._faults = FaultInjector(FaultSettings.from_dict(faults or {}))
+        self.data_faults = DataFaults()
         self._metrics = Metrics()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -429,6 +432,11 @@ class EmulatorServer:
         """Replaces the fault settings (`set_faults()` clears them); see faults.FaultSettings."""
         self._faults.configure(FaultSettings.from_dict(settings))
         return self.fault_settings()
+
+    def set_data_faults(self, *rules: dict[str, Any]) -> list[dict[str, Any]]:
+        """Replaces the data-fault rules (`set_data_faults()` clears them); see data_faults.py."""
+        self.data_faults.configure(rules)
+        return self.data_faults.rules()
 
     def fault_settings(self) -> dict[str, Any]:
         return self._faults.settings.as_dict()

@@ -15,6 +15,12 @@ invalid JSON), the request is restarted and every element already yielded is ski
 by its ``_id`` (by position when elements have no ``_id``). So a retry yields no duplicates
 and, unless the server reorders id-less elements between two requests, loses nothing; memory
 holds only the yielded keys, never the elements.
+
+Bad records in a listing (``iter_array``): an element repeated within one answer (same
+``_id``) is yielded once, and on a route listed in ``id_keyed_routes`` (the listings whose
+elements are records keyed by ``_id``) an element without an ``_id`` is not yielded: it could
+not be stored (the key is NOT NULL) nor fanned out (getX needs the id). Both are logged as a
+WARNING and counted in ``RequestStats.dropped``; never silently. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from .errors import (
     NotFoundError,
     auth_error,
     connection_error,
+    not_an_api_error,
     token_error,
 )
 from .redaction import install_log_filter, redact
@@ -180,6 +187,8 @@ class Learning360Client:
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.auth: Auth = build_auth(credentials, self._fetch_token)
+        # listing routes (templates) whose elements must carry an ``_id``; set by the adapter
+        self.id_keyed_routes: frozenset[str] = frozenset()
 
     # ---- public API --------------------------------------------------------------------
 
@@ -216,11 +225,21 @@ class Learning360Client:
         """Yield the elements of a JSON array one by one from the streamed body (``item_prefix``
         is ijson's path: ``item`` for a top-level array). Retry-safe, see module docstring."""
         url = self._url(route, path_params)
-        yielded: set[Any] = set()
+        require_id = route in self.id_keyed_routes
+        yielded: dict[Any, int] = {}  # element key -> the attempt that last saw it
+        reported: set[Any] = set()  # keys already counted as dropped
         attempt = 0
         while True:
             attempt += 1
-            response = self._request("GET", route, url, params=params, stream=True)
+            try:
+                response = self._request("GET", route, url, params=params, stream=True)
+            except NotFoundError:
+                # a listing is never "gone": the host does not serve this API
+                error = not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
+            else:
+                error = None
+            if error is not None:
+                raise error  # outside `except`: no chained context
             failure: str | None = None
             try:
                 reader = _StreamReader(response, self.stats.record_bytes)
@@ -228,9 +247,20 @@ class Learning360Client:
                     ijson.items(reader, item_prefix, use_float=True)
                 ):
                     key = self._element_key(element, position)
-                    if key in yielded:
+                    if require_id and isinstance(element, Mapping) and isinstance(key, tuple):
+                        if key not in reported:  # a restart sees it again: count it once
+                            reported.add(key)
+                            self._drop(route, "without an _id", "", element)
                         continue
-                    yielded.add(key)
+                    seen_in = yielded.get(key)
+                    yielded[key] = attempt
+                    if seen_in == attempt:
+                        if key not in reported:
+                            reported.add(key)
+                            self._drop(route, "with a duplicate _id", f" {key}", element)
+                        continue
+                    if seen_in is not None:
+                        continue  # read before the stream broke: already yielded
                     yield element
                 if item_prefix == "item" and reader.first_char not in (None, "["):
                     raise _BrokenStream("expected a JSON array")
@@ -255,10 +285,52 @@ class Learning360Client:
             )
             self._sleep(delay)
 
+    def get_page(
+        self,
+        route: str,
+        path_params: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        url: str | None = None,
+    ) -> tuple[Any, requests.Response]:
+        """GET one page of a paginated route (API v2): the parsed JSON body and the (closed)
+        response, whose headers carry the ``Link`` to the next page. ``url`` (absolute, e.g.
+        a ``Link`` rel="next") replaces the route's URL and ``params``; ``route`` still labels
+        stats and errors. Retries, rate limit, auth and error mapping as for every call."""
+        target = url or self._url(route, path_params)
+        return self._request(
+            "GET",
+            route,
+            target,
+            params=None if url else params,
+            parse=lambda response: (self._parse_body(response), response),
+        )
+
+    def request_token(self, body: Mapping[str, Any]) -> Any:
+        """POST a token request (``body`` as the API version wants it, e.g. v2 client
+        credentials) to the token route; the parsed answer. Errors as for v1's token."""
+        return self._request(
+            "POST",
+            TOKEN_ROUTE,
+            self.token_url,
+            json=dict(body),
+            parse=self._parse_body,
+            authenticate=False,
+        )
+
     def close(self) -> None:
         self.session.close()
 
     # ---- internals ---------------------------------------------------------------------
+
+    def _drop(self, route: str, why: str, detail: str, element: Mapping[str, Any]) -> None:
+        """A listing element that cannot be stored: a warning (field names only, values may
+        be personal data) and a count in the sync summary."""
+        self.stats.record_dropped(f"GET {route} element {why}")
+        logger.warning(
+            f"360Learning GET {route}: dropped an element {why}{redact(detail)} (fields: "
+            f"{', '.join(sorted(map(str, element))[:15])}); counted in the sync summary"
+        )
 
     @staticmethod
     def _element_key(element: Any, position: int) -> Any:
@@ -394,7 +466,7 @@ class Learning360Client:
         except requests.exceptions.ConnectionError as exc:
             connection_failure = _describe_connection_error(exc)
         except requests.exceptions.Timeout:
-            connection_failure = f"connection timed out after {self.retry.timeout:.0f}s"
+            connection_failure = f"connection timed out after {self.retry.timeout:g}s"
         except (
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
@@ -404,7 +476,8 @@ class Learning360Client:
             connection_failure = f"connection failed ({type(exc).__name__})"
         if connection_failure is not None:
             if "name resolution" in connection_failure:
-                raise connection_error(self.base_url, connection_failure)  # a typo: no retry
+                # a typo: no retry
+                raise connection_error(self.base_url, connection_failure, transient=False)
             raise _Retry(connection_failure)
 
         status = response.status_code
@@ -429,6 +502,8 @@ class Learning360Client:
         code, description = error_code(body)
         if label == TOKEN_ROUTE and status in (400, 401):
             raise token_error(status, code)
+        if label == TOKEN_ROUTE and status not in (408, 429) and status < 500:
+            raise not_an_api_error(self.base_url, f"{status} to {TOKEN_ROUTE}")
         if status == 401:
             error = auth_error(status, code, description)
             if code == "invalid_token" and "expired" in (description or "").lower():

@@ -48,7 +48,14 @@ class PermissionDeniedError(AuthenticationError):
 
 
 class ConnectionFailedError(Learning360Error):
-    """The base URL could not be reached (DNS failure, connection refused, timeouts)."""
+    """The base URL could not be reached (DNS failure, connection refused, timeouts).
+
+    ``transient``: True when retries were exhausted on a failure that may clear by itself
+    (refused, reset, timeout); False for a host name that does not resolve (a typo)."""
+
+    def __init__(self, message: str, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient
 
 
 class ApiError(Learning360Error):
@@ -126,7 +133,8 @@ def auth_error(
         return AuthenticationError(
             f"360Learning refused the credentials ({status} {redact(code or 'unauthorized')}): "
             f"check {config_key('credentials', 'company_id')}, "
-            f"{config_key('credentials', 'api_key')} and {config_key('credentials', 'auth_method')}",
+            f"{config_key('credentials', 'api_key')} and {config_key('credentials', 'auth_method')}"
+            f", and that {config_key('base_url')} is a 360Learning host",
             status,
             code,
         )
@@ -142,13 +150,31 @@ def token_error(status: int, code: str | None) -> AuthenticationError:
             "360Learning refused the token request ({status} "
             + redact(code or "no error code")
             + f"): check {config_key('credentials', 'company_id')} and "
-            f"{config_key('credentials', 'api_key')}"
+            f"{config_key('credentials', 'api_key')}, and that {config_key('base_url')} is a "
+            "360Learning host"
         )
     return AuthenticationError(template.format(status=status), status, code)
 
 
-def connection_error(base_url: str, reason: str) -> ConnectionFailedError:
+def connection_error(base_url: str, reason: str, transient: bool = True) -> ConnectionFailedError:
     return ConnectionFailedError(
         f"Cannot reach 360Learning at {redact(base_url)} ({redact(reason)}): check "
-        f"{config_key('base_url')} and the network"
+        f"{config_key('base_url')} and the network",
+        transient=transient,
     )
+
+
+def not_an_api_error(base_url: str, answer: str) -> ConfigurationError:
+    """The host answered, but not like 360Learning (a wrong base_url or api_version)."""
+    return ConfigurationError(
+        f"{redact(base_url)} does not answer like the 360Learning API ({redact(answer)}): check "
+        f"{config_key('base_url')} (e.g. https://app.360learning.com) and {config_key('api_version')}"
+    )
+
+
+def is_configuration_problem(exc: Learning360Error) -> bool:
+    """True when only a change of config or credentials can fix it (exit code 2); False when
+    the next run may well succeed as is (exit code 1: retries exhausted, unusable answers)."""
+    if isinstance(exc, ConnectionFailedError):
+        return not exc.transient
+    return isinstance(exc, ConfigurationError | AuthenticationError)

@@ -74,3 +74,23 @@ def install_log_filter() -> None:
         target = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in target.filters):
             target.addFilter(RedactingFilter())
+
+
+def enable_http_debug_log(stream: object = None) -> None:
+    """Print urllib3's request lines (method, URL with its query string, status) to stderr,
+    redacted: ``learning360 sync --log-level DEBUG`` turns this on. The filter sits on the
+    handler too, so a record from any urllib3 logger is masked before it is written."""
+    import sys
+
+    install_log_filter()
+    target = logging.getLogger("urllib3")
+    if any(getattr(h, "_learning360", False) for h in target.handlers):
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s|[%(levelname)s]|%(process)d|%(name)s|%(message)s")
+    )
+    handler.addFilter(RedactingFilter())
+    handler._learning360 = True  # type: ignore[attr-defined]
+    target.addHandler(handler)
+    target.setLevel(logging.DEBUG)

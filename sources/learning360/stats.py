@@ -18,6 +18,9 @@ class RequestStats:
     reauthentications: int = 0
     bytes_received: int = 0
     skipped_missing: int = 0  # single items gone mid-sync (404), skipped with a warning
+    # records dropped because they cannot be stored (no primary key, a key repeated), each
+    # logged as a warning: "what" -> count (row_guard.py, client.iter_array)
+    dropped: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_request(self, route: str) -> None:
@@ -43,6 +46,10 @@ class RequestStats:
         with self._lock:
             self.skipped_missing += 1
 
+    def record_dropped(self, what: str) -> None:
+        with self._lock:
+            self.dropped[what] += 1
+
     def as_dict(self) -> dict[str, object]:
         """Same keys as the emulator's ``metrics()`` where they overlap: ``total``,
         ``requests`` (per route template), ``429``."""
@@ -55,4 +62,5 @@ class RequestStats:
                 "reauthentications": self.reauthentications,
                 "bytes": self.bytes_received,
                 "skipped_missing": self.skipped_missing,
+                "dropped": dict(self.dropped),
             }

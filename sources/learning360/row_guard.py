@@ -1,0 +1,160 @@
+"""The last check on every row before dlt sees it: a primary key must be present and unique.
+
+dlt's loaders reject a NULL primary key (``Column '_id' is declared non-nullable but contains
+nulls``) and fail the whole load, so one bad record would fail every nightly run until the
+tenant fixes it; and a ``replace`` table would store a key twice if the API sent a record twice
+(``merge`` tables are deduplicated by dlt, but only within a load). So, for each table with a
+primary key, :class:`RowGuard` drops
+
+* a row whose primary-key value is missing or empty, and
+* a row whose primary key was already seen: within the same batch for ``merge`` tables (dlt
+  merges the rest), within the whole run for ``replace`` tables. The first row wins.
+
+A pyarrow batch (the columnar fast path of ``user_courses``) passes untouched when it is clean;
+one with a missing key or a column whose type is not the declared one (``score`` as text) is
+turned back into dict rows and checked row by row, so dlt's usual schema evolution applies (a
+variant column ``score__v_text``) instead of a terminal load error that would also block every
+later run on the same pending package.
+
+Never silently: each dropped row is logged as a WARNING (table, key, the row's field names,
+never its values: they may hold personal data) and counted in ``RequestStats.dropped``, which
+``learning360 sync`` prints in its summary. docs/reliability.md states the contract.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common import logger
+from dlt.extract.items_transform import ItemTransform
+from dlt.extract.resource import DltResource
+
+from .stats import RequestStats
+
+MAX_WARNINGS_PER_TABLE = 20  # then one line saying the rest are only counted
+
+# arrow column types a declared dlt data type loads from without a cast that can fail
+_ARROW_ACCEPTS = {
+    "text": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "double": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+    "bigint": pa.types.is_integer,
+    "bool": pa.types.is_boolean,
+    "timestamp": pa.types.is_timestamp,
+}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class RowGuard(ItemTransform[Any, dict[str, Any]]):
+    """A dlt pipe step (sees whole batches) for one table; see the module docstring."""
+
+    def __init__(
+        self,
+        table: str,
+        primary_key: Iterable[str],
+        write_disposition: str,
+        stats: RequestStats | None,
+        types: Mapping[str, str] | None = None,
+    ):
+        super().__init__(lambda item: item)
+        self.table = table
+        self.types = dict(types or {})  # declared column -> dlt data type
+        self.primary_key = tuple(primary_key)
+        self.whole_run = write_disposition != "merge"
+        self.stats = stats
+        self._seen: set[tuple[Any, ...]] = set()
+        self._warnings = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, item: Any, meta: Any = None) -> Any:
+        if isinstance(item, pa.Table):
+            problem = self._arrow_problem(item)
+            if problem is None:
+                return item  # the fast path: clean columnar batch
+            # a bad value in a pyarrow batch would fail the load terminally (and the pending
+            # package every later run): check it row by row as dicts, so dlt puts a wrong
+            # type into a variant column and a missing key is dropped with a warning
+            logger.warning(
+                f"360Learning: {self.table} batch of {item.num_rows} rows has {problem}; "
+                "loading it row by row"
+            )
+            item = item.to_pylist()
+        rows = item if isinstance(item, list) else [item]
+        kept: list[Any] = []
+        batch_seen: set[tuple[Any, ...]] = set()
+        with self._lock:
+            for row in rows:
+                if not isinstance(row, dict):
+                    kept.append(row)
+                    continue
+                key = tuple(row.get(column) for column in self.primary_key)
+                if any(_missing(value) for value in key):
+                    missing = [c for c, v in zip(self.primary_key, key, strict=True) if _missing(v)]
+                    self._drop(row, f"without {', '.join(missing)}")
+                    continue
+                hashable = tuple(str(value) for value in key)
+                seen = self._seen if self.whole_run else batch_seen
+                if hashable in seen:
+                    self._drop(row, f"with a duplicate {', '.join(self.primary_key)}")
+                    continue
+                seen.add(hashable)
+                kept.append(row)
+        if not isinstance(item, list):
+            return kept[0] if kept else None
+        return kept if kept or not item else None
+
+    def _arrow_problem(self, table: pa.Table) -> str | None:
+        """Why a pyarrow batch cannot be loaded as is (None when it can)."""
+        for column in self.primary_key:
+            if column not in table.column_names:
+                return f"no {column} column"
+            values = table.column(column)
+            if values.null_count or (
+                pa.types.is_string(values.type) and pc.any(pc.equal(values, "")).as_py()
+            ):
+                return f"rows without {column}"
+        for column, data_type in self.types.items():
+            if column in table.column_names:
+                arrow_type = table.column(column).type
+                accepts = _ARROW_ACCEPTS.get(data_type)
+                if accepts and not pa.types.is_null(arrow_type) and not accepts(arrow_type):
+                    return f"{column} as {arrow_type}, not {data_type}"
+        return None
+
+    def _drop(self, row: dict[str, Any], why: str) -> None:
+        if self.stats is not None:
+            self.stats.record_dropped(f"{self.table} {why}")
+        self._warnings += 1
+        if self._warnings <= MAX_WARNINGS_PER_TABLE:
+            logger.warning(
+                f"360Learning: dropped a {self.table} record {why} (fields: "
+                f"{', '.join(sorted(map(str, row))[:15])}); counted in the sync summary"
+            )
+        elif self._warnings == MAX_WARNINGS_PER_TABLE + 1:
+            logger.warning(f"360Learning: more {self.table} records dropped; only counted now")
+
+
+def guard_rows(resources: Iterable[DltResource], stats: RequestStats | None) -> None:
+    """Adds a :class:`RowGuard` as the last step of every resource that has a primary key."""
+    for resource in resources:
+        primary_key = resource._hints.get("primary_key") if resource._hints else None
+        if not primary_key:
+            continue
+        if isinstance(primary_key, str):
+            primary_key = [primary_key]
+        disposition = resource.write_disposition
+        if isinstance(disposition, dict):
+            disposition = disposition.get("disposition", "append")
+        columns = resource._hints.get("columns") or {}
+        types = {
+            name: column.get("data_type")
+            for name, column in (columns.items() if isinstance(columns, Mapping) else ())
+            if isinstance(column, Mapping) and column.get("data_type")
+        }
+        resource.add_step(RowGuard(resource.name, primary_key, str(disposition), stats, types))
