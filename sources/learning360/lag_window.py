@@ -7,13 +7,23 @@ change would still load rows (and call getCourse for them). This window remember
 resource's dlt state, ``id -> cursor`` for the rows within ``lag`` of the newest cursor, and
 drops a re-read row whose cursor did not move; a late row (new id or new cursor) passes.
 The state stays small: only the rows of one lag window.
+
+``MaxCursor`` is the cursor itself, kept by hand for resources that yield pyarrow tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+PRUNE_EVERY = 10_000  # remembered rows between two prunes
+
+
+def _format(moment: datetime) -> str:
+    """The API's timestamp format (``YYYY-MM-DDTHH:MM:SS.sssZ``), for string comparisons."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _parse(value: Any) -> datetime | None:
@@ -36,6 +46,9 @@ class LagWindow:
         self._seen: dict[str, str] = state.setdefault("lag_window", {})
         self._cursor, self._key = cursor, key
         self._lag = timedelta(seconds=lag_seconds or 0)
+        self._newest: str | None = None
+        self._horizon: str | None = None
+        self._next_prune = PRUNE_EVERY
 
     def is_unchanged(self, row: Mapping[str, Any]) -> bool:
         row_id, value = row.get(self._key), row.get(self._cursor)
@@ -43,8 +56,22 @@ class LagWindow:
 
     def remember(self, row: Mapping[str, Any]) -> None:
         row_id, value = row.get(self._key), row.get(self._cursor)
-        if isinstance(row_id, str) and isinstance(value, str):
-            self._seen[row_id] = value
+        if not (isinstance(row_id, str) and isinstance(value, str)):
+            return
+        # a row older than the newest seen so far minus the lag can never be in the final
+        # window: skip it (a full sync sees 243k attempts; the window holds a few hundred)
+        horizon = self._horizon
+        if horizon is not None and len(value) == len(horizon) == 24 and value < horizon:
+            return
+        self._seen[row_id] = value
+        if self._newest is None or (len(value) == len(self._newest) == 24 and value > self._newest):
+            self._newest = value
+            moment = _parse(value)
+            if moment is not None:
+                self._horizon = _format(moment - self._lag)
+        if len(self._seen) >= self._next_prune:
+            self.prune()
+            self._next_prune = max(PRUNE_EVERY, 2 * len(self._seen))
 
     def prune(self) -> None:
         """Forget rows older than the newest cursor minus the lag (they will not be re-read)."""
@@ -57,3 +84,46 @@ class LagWindow:
         for row_id, moment in parsed.items():
             if moment is None or moment < horizon:
                 del self._seen[row_id]
+
+
+class MaxCursor:
+    """A hand-kept incremental cursor: the newest ``cursor`` value seen, sent back
+    ``lag_seconds`` early. Used instead of ``dlt.sources.incremental`` where the resource
+    yields pyarrow tables built from the API's camelCase rows (the cursor is read on the rows
+    before they become a table). Stored where ``dlt.sources.incremental`` keeps it
+    (``state["incremental"][cursor]["last_value"]``, the API's string), so an existing
+    pipeline keeps its position and tools reading that state still work."""
+
+    def __init__(self, state: MutableMapping[str, Any], cursor: str, lag_seconds: float | None):
+        self._slot: dict[str, Any] = state.setdefault("incremental", {}).setdefault(cursor, {})
+        self._cursor = cursor
+        self._lag = timedelta(seconds=lag_seconds or 0)
+        last = self._slot.get("last_value")
+        self.last: datetime | None = last if isinstance(last, datetime) else _parse(last)
+        # the window start is fixed when the run starts, however many batches follow
+        self.since: datetime | None = self.last - self._lag if self.last is not None else None
+        self._newest: datetime | None = self.last
+        self._newest_text: str | None = None
+
+    def keep(self, row: Mapping[str, Any]) -> bool:
+        """Client-side filter (strictly after the window start, as the API's filters are);
+        rows without a cursor value are kept."""
+        if self.since is None:
+            return True
+        moment = _parse(row.get(self._cursor))
+        return moment is None or moment > self.since
+
+    def observe(self, row: Mapping[str, Any]) -> None:
+        value = row.get(self._cursor)
+        newest = self._newest_text
+        if not isinstance(value, str) or (
+            newest is not None and len(value) == len(newest) == 24 and value <= newest
+        ):
+            return  # same-format ISO strings sort like the moments they name
+        moment = _parse(value)
+        if moment is not None and (self._newest is None or moment > self._newest):
+            self._newest, self._newest_text = moment, value
+
+    def commit(self) -> None:
+        if self._newest_text is not None:
+            self._slot["last_value"] = self._newest_text

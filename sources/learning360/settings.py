@@ -13,14 +13,29 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DEFAULT_BASE_URL = "https://app.360learning.com"
-SUPPORTED_API_VERSIONS = ("v1",)
+SUPPORTED_API_VERSIONS = ("v1", "v2")
 USER_COURSES_STRATEGIES = ("bulk", "per_user")
+USER_PROGRAMS_STRATEGIES = ("bulk", "per_user")
+
+# Request budget defaults (see ``__init__.py`` for the trade-offs). 50 = the API's documented
+# limit: the client's limiter never sends more than 50 in any second (and 5 in any 100 ms),
+# which measured ~47.6 requests/s against a 50/s server limiter with 0 429s.
+DEFAULT_MAX_REQUESTS_PER_SECOND = 50.0
+DEFAULT_WORKERS = 16
+# getUser details are re-read for every user at least this often (days); 0 = every run.
+DEFAULT_USER_DETAILS_REFRESH_DAYS = 30
+# users are hashed into this many buckets; a bucket's users get getUser again when the bucket's
+# list-level fingerprint changes (new, renamed, deleted user) or when its refresh is due.
+USER_BUCKETS = 4096
 
 # Top-level lists (paths.steps, program_sessions.modules, users.groups ...) become child
 # tables joined by _dlt_parent_id; anything deeper stays a JSON column.
 MAX_TABLE_NESTING = 1
 # Parent listings are handed to fan-out transformers in chunks of this many elements.
 FEED_CHUNK_SIZE = 500
+# Rows per pyarrow table for the big flat tables (user_courses): the arrow path skips dlt's
+# per-row normalizer (~12k rows/s) and loads parquet as is.
+ARROW_BATCH_ROWS = 20_000
 
 # v1 route templates, relative to <base_url>/api/v1 (reference §1a). Request stats use them.
 ROUTES = {
@@ -36,6 +51,7 @@ ROUTES = {
     "group_catalog": "groups/{group_id}/catalog",
     "group_programs": "groups/{group_id}/programs",
     "program_sessions": "programs/sessions",
+    "program_session_stats": "programs/sessions/{session_id}/stats",
     "paths": "paths",
     "path_sessions": "paths/sessions",
     "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
@@ -66,7 +82,8 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
                  columns={"_id": TEXT, "name": TEXT, "status": TEXT, "author": TEXT,
                           "creation_date": TS, "modification_date": TS, "group": TEXT,
                           "lang": TEXT, "course_duration": NUM}),
-    ResourceSpec("users", ("users", "user"), ("_id",), "replace", feed="user_list",
+    # merge: getUser details are re-read only for new / changed users and a rotating slice
+    ResourceSpec("users", ("users", "user"), ("_id",), "merge",
                  columns={"_id": TEXT, "mail": TEXT, "first_name": TEXT, "last_name": TEXT,
                           "primary_group_id": TEXT, "deleted": BOOL}),
     ResourceSpec("groups", ("groups", "group"), ("_id",), "replace", feed="group_details",
@@ -77,10 +94,13 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
     ResourceSpec("group_catalog", ("groups", "group_catalog"), ("group_id", "item_type", "item_id"),
                  "replace", feed="group_list", nesting=0,
                  columns={"group_id": TEXT, "item_type": TEXT, "item_id": TEXT}),
-    ResourceSpec("group_programs", ("groups", "group_programs"), ("group_id", "program_session_id"),
-                 "replace", feed="group_list", nesting=0,
+    # from getProgramSessions' `groups`; getGroupPrograms per group if a tenant omits it
+    ResourceSpec("group_programs", ("program_sessions", "group_programs"),
+                 ("group_id", "program_session_id"), "replace", feed="program_session_list",
+                 nesting=0,
                  columns={"group_id": TEXT, "program_session_id": TEXT}),
     ResourceSpec("program_sessions", ("program_sessions",), ("_id",), "replace",
+                 feed="program_session_list",
                  columns={"_id": TEXT, "name": TEXT, "start_date": TS, "end_date": TS,
                           "program_template": TEXT, "modified_at": TS}),
     ResourceSpec("paths", ("paths",), ("_id",), "merge",
@@ -102,8 +122,9 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
                           "score": NUM, "completed_at": TS, "first_activity": TS,
                           "last_activity": TS, "global_time": INT, "path": TEXT,
                           "path_session": TEXT}),
-    ResourceSpec("user_programs", ("users", "user_programs"), ("user_id", "program_session_id"),
-                 "replace", feed="user_list",
+    # bulk: program_session_stats per session; per_user: users -> user_programs (same rows)
+    ResourceSpec("user_programs", ("program_session_stats", "user_programs"),
+                 ("user_id", "program_session_id"), "replace", feed="program_session_list",
                  columns={"user_id": TEXT, "program_session_id": TEXT, "progress": NUM,
                           "total_time_spent_in_seconds": NUM, "score": NUM, "completed_at": TS}),
 )}
@@ -111,7 +132,8 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
 
 # Internal feeds (never loaded): name -> routes.
 FEEDS = {
-    "user_list": ("users",),  # getUsers?deleted=true, chunked
+    "user_list": ("users",),  # getUsers?deleted=true, chunked (per_user strategies only)
+    "program_session_list": ("program_sessions",),
     "group_list": ("groups",),
     "group_details": ("group",),  # getGroup per group_list element
 }

@@ -86,6 +86,16 @@ def script_tenant(server: FakeServer) -> None:
     )
     j("/api/v1/groups/g1/programs", [{"_id": "s1", "name": "S"}])
     j(
+        "/api/v1/programs/sessions/s1/stats",
+        {
+            "_id": "s1",
+            "name": "S",
+            "usersStats": [
+                {"_id": "u1", "progress": 50, "totalTimeSpentInSeconds": 10, "score": None}
+            ],
+        },
+    )
+    j(
         "/api/v1/programs/sessions",
         [{"_id": "s1", "name": "S", "startDate": T1, "modules": [{"_id": "c1", "type": "course"}]}],
     )
@@ -185,7 +195,7 @@ def test_full_sync_fills_every_contract_table(
         ("u1", "p1", "ps1", None)
     ]
     assert counts["paths__steps"] == 1 and counts["program_sessions__modules"] == 1
-    assert stats.skipped_missing == 2  # getUser and getUserPrograms of the deleted user
+    assert stats.skipped_missing == 1  # getUser of the deleted user
     trace = json.dumps(pipeline.last_trace.asdict(), default=str)
     assert API_KEY not in trace
 
@@ -266,10 +276,10 @@ def test_getcourse_only_for_courses_the_filtered_listing_returned(
 
 
 def test_unsupported_api_version_is_a_clear_error(configure) -> None:
-    configure(api_version="v2")
+    configure(api_version="v3")
     with pytest.raises(
         ConfigurationError,
-        match="api_version .v2. is not supported.*sources.learning360.api_version",
+        match="api_version .v3. is not supported.*sources.learning360.api_version",
     ):
         learning360()
 

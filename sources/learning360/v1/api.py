@@ -81,6 +81,11 @@ class V1Api:
     def path_session_user_stats(self, session_id: str, quiet: bool = False) -> Any:
         return self._item("path_session_user_stats", quiet, session_id=session_id)
 
+    def program_session_stats(self, session_id: str, quiet: bool = False) -> Any:
+        """``{_id, name, completed, registered, attendees, usersStats: [...]}``: every user
+        assigned to the session (directly or through a group) with their progress."""
+        return self._item("program_session_stats", quiet, session_id=session_id)
+
     # ---- derived lookups ----------------------------------------------------------------
 
     def classify_catalog_path(self, item_id: str) -> str:

@@ -214,7 +214,10 @@ def attempt_rows(user_id: str | None, course_id: str | None, attempts: Any) -> I
     """Attempts of one user on one course, with ``user_id``/``course_id`` added. ``score`` and
     ``completedAt`` may be absent or null: the columns are declared, so both load as NULL."""
     for attempt in attempts or ():
-        if isinstance(attempt, Mapping):
+        if isinstance(attempt, dict):  # parsed for us alone: completed in place, not copied
+            attempt["user_id"], attempt["course_id"] = user_id, course_id
+            yield attempt
+        elif isinstance(attempt, Mapping):
             row = dict(attempt)
             row["user_id"], row["course_id"] = user_id, course_id
             yield row
@@ -287,3 +290,48 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# program-session stats (usersStats) -> the getUserPrograms element of that user
+PROGRAM_SESSION_FIELDS = ("name", "startDate", "endDate", "programTemplate")
+PROGRAM_STATS_FIELDS = ("progress", "totalTimeSpentInSeconds", "score")
+
+
+def program_stats_user_rows(session: Mapping[str, Any], body: Any) -> list[Row] | None:
+    """getProgramSessionStats ``{_id, name, ..., usersStats: [...]}`` -> ``user_programs`` rows,
+    the same rows getUserPrograms gives (``user_program_row``): the session fields
+    ``name, startDate, endDate, programTemplate`` come from the getProgramSessions element,
+    the learner's ``progress, totalTimeSpentInSeconds, score`` from its stats, and
+    ``completedAt`` from ``endTime``. The stats also carry ``startTime`` and the learner's
+    name and mail: not kept, so both strategies load the same table (names are in ``users``).
+
+    Returns None when a stats element names no user (``_id``/``userId``): the caller then
+    cannot use this route for the tenant."""
+    if isinstance(body, Mapping):
+        stats = body.get("usersStats", body.get("userStats")) or ()
+    else:
+        stats = body or ()
+    session_id = id_of(session)
+    if not session_id:
+        return []
+    shared = {k: session[k] for k in PROGRAM_SESSION_FIELDS if k in session}
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for stat in stats:
+        if not isinstance(stat, Mapping):
+            continue
+        user_id = id_of(stat.get("userId")) or id_of(stat)
+        if not user_id:
+            return None
+        if user_id in seen:
+            continue
+        seen.add(user_id)
+        element: Row = {"_id": session_id, **shared}
+        element["stats"] = {
+            **{k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat},
+            "completedAt": stat.get("endTime", stat.get("completedAt")),
+        }
+        row = user_program_row(user_id, element)
+        if row is not None:
+            rows.append(row)
+    return rows

@@ -2,33 +2,41 @@
 
 Shape of the graph (feeds are unselected internal resources, see ``settings.FEEDS``)::
 
-    courses            getCourses?modifiedAfter -> getCourse per returned course (merge)
+    courses            getCourses?modifiedAfter -> getCourse per new/changed course (merge)
     paths              getPaths?modifiedAfter (merge)
-    program_sessions   getProgramSessions
+    users              getUsers?deleted=true -> getUser for new/changed users and a rotating
+                       slice (merge; ``refresh.UserDetailsRefresh``)
+    program_session_list (feed)  getProgramSessions ──> program_sessions
+                                 ├─> group_programs (the sessions' `groups`; getGroupPrograms
+                                 │   per group if a tenant omits them)
+                                 └─> user_programs (bulk: getProgramSessionStats per session)
     path_sessions      getPathSessions ──> user_path_sessions (stats per session)
-    user_list (feed)   getUsers?deleted=true ──> users (getUser) / user_programs /
-                                                  user_courses (per_user strategy)
-    group_list (feed)  getGroups ──> group_catalog / group_programs
+    group_list (feed)  getGroups ──> group_catalog
                                  └─> group_details (feed, getGroup) ──> groups / user_groups
-    user_courses       getCoursesStats?lastActivityAtAfter (bulk strategy)
+    user_courses       getCoursesStats?lastActivityAtAfter (bulk), as pyarrow tables
+    user_list (feed)   getUsers?deleted=true ──> user_courses / user_programs (per_user
+                                                  strategies: one request per user)
 
-Listings are streamed and handed on in chunks; per-item calls run through
-:func:`..parallel.bounded_map`. Resources never build URLs, authenticate or sleep.
+Per-item calls go through one :class:`..parallel.FanOut` (``workers`` threads shared by every
+fan-out) and run in the background while dlt's main thread works on other resources, so the
+client's rate limiter stays busy. Resources never build URLs, authenticate or sleep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.extract.resource import DltResource
 
-from ..lag_window import LagWindow
-from ..parallel import bounded_map
-from ..settings import FEED_CHUNK_SIZE, RESOURCES
+from ..errors import ConfigurationError, config_key
+from ..lag_window import LagWindow, MaxCursor
+from ..parallel import FanOut
+from ..settings import ARROW_BATCH_ROWS, FEED_CHUNK_SIZE, RESOURCES
 from .api import V1Api
+from .columnar import ArrowRows
 from .parsing import (
     catalog_rows,
     chunked,
@@ -39,10 +47,12 @@ from .parsing import (
     id_of,
     merge_details,
     path_session_user_rows,
+    program_stats_user_rows,
     user_course_attempts,
     user_program_row,
     user_row,
 )
+from .refresh import UserDetailsRefresh
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
@@ -52,14 +62,18 @@ Row = dict[str, Any]
 _snake_case = SnakeCaseNaming().normalize_identifier
 
 
-def table_hints(name: str) -> dict[str, Any]:
+def table_hints(name: str, *, incremental_cursor: bool = True) -> dict[str, Any]:
     """dlt hints of one table, from the settings table."""
     spec = RESOURCES[name]
     columns = {
         column: {"data_type": data_type, "nullable": column not in spec.primary_key}
         for column, data_type in spec.columns.items()
     }
-    if spec.cursor and (cursor_column := _snake_case(spec.cursor)) in columns:
+    if (
+        incremental_cursor
+        and spec.cursor
+        and (cursor_column := _snake_case(spec.cursor)) in columns
+    ):
         # dlt.sources.incremental hints the cursor under its API name: use the same key, or
         # dlt would see two columns that normalise to one and warn on every run
         columns[spec.cursor] = columns.pop(cursor_column)
@@ -73,21 +87,28 @@ def table_hints(name: str) -> dict[str, Any]:
 
 
 def build_resources(
-    client: Learning360Client, *, user_courses_strategy: str, modified_lag_seconds: int
+    client: Learning360Client,
+    *,
+    user_courses_strategy: str,
+    modified_lag_seconds: int,
+    user_programs_strategy: str = "bulk",
+    user_details_refresh_days: float = 30,
 ) -> list[DltResource]:
     api = V1Api(client)
-    workers = client.workers
+    pool = FanOut(client.workers)
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
 
-    def fan_out(fetch: Callable[..., Any], parents: list[Row]) -> Iterator[tuple[Row, Any]]:
-        """``(parent, fetch(parent_id))`` for every parent that has an id, in parallel. A
-        missing answer for a parent flagged ``deleted`` is expected, so it is not a warning."""
-        with_ids = [parent for parent in parents if id_of(parent)]
+    def fan_out(
+        fetch: Callable[..., Any], parents: Iterable[Row]
+    ) -> Iterator[list[tuple[Row, Any]]]:
+        """Batches of ``(parent, fetch(parent_id))`` for every parent that has an id, as the
+        answers arrive. A missing answer for a parent flagged ``deleted`` is expected, so it
+        is not a warning."""
 
         def call(parent: Row) -> Any:
             return fetch(id_of(parent), quiet=bool(parent.get("deleted")))
 
-        yield from bounded_map(call, with_ids, workers)
+        return pool.batches(call, (parent for parent in parents if id_of(parent)))
 
     def only_changed(rows: list[Row], window: LagWindow) -> list[Row]:
         """Rows of the lag window that did not change since the last run are dropped."""
@@ -106,8 +127,8 @@ def build_resources(
     # incremental defaults built here: dlt binds each to its resource's state
     courses_cursor = incremental("courses")
     paths_cursor = incremental("paths")
-    bulk_cursor = incremental("user_courses")
-    per_user_cursor = incremental("user_courses")
+    attempt_columns = RESOURCES["user_courses"].columns
+    attempt_key = RESOURCES["user_courses"].primary_key
 
     # ---- feeds ---------------------------------------------------------------------------
 
@@ -119,10 +140,15 @@ def build_resources(
     def group_list() -> Iterator[list[Row]]:
         yield from chunked(api.groups(), FEED_CHUNK_SIZE)
 
+    @dlt.resource(name="program_session_list", selected=False)
+    def program_session_list() -> Iterator[list[Row]]:
+        yield from chunked(api.program_sessions(), FEED_CHUNK_SIZE)
+
     @dlt.transformer(name="group_details", data_from=group_list, selected=False)
     def group_details(groups_chunk: list[Row]) -> Iterator[list[Row]]:
         # a group deleted between getGroups and getGroup keeps its listing row, no members
-        yield [merge_details(g, details) for g, details in fan_out(api.group, groups_chunk)]
+        for batch in fan_out(api.group, groups_chunk):
+            yield [merge_details(g, details) for g, details in batch]
 
     # ---- catalog -------------------------------------------------------------------------
 
@@ -130,9 +156,9 @@ def build_resources(
     def courses(modified: dlt.sources.incremental[Any] = courses_cursor) -> Iterator[list[Row]]:
         # details only for the courses the filtered listing returned and that changed
         window = lag_window("courses")
-        for chunk in chunked(api.courses(modified.start_value), FEED_CHUNK_SIZE):
-            chunk = only_changed(chunk, window)
-            yield [merge_details(c, details) for c, details in fan_out(api.course, chunk)]
+        changed = only_changed(list(api.courses(modified.start_value)), window)
+        for batch in fan_out(api.course, changed):
+            yield [merge_details(c, details) for c, details in batch]
         window.prune()
 
     @dlt.resource(**table_hints("paths"))
@@ -142,9 +168,9 @@ def build_resources(
             yield only_changed(chunk, window)
         window.prune()
 
-    @dlt.resource(**table_hints("program_sessions"))
-    def program_sessions() -> Iterator[list[Row]]:
-        yield from chunked(api.program_sessions(), FEED_CHUNK_SIZE)
+    @dlt.transformer(data_from=program_session_list, **table_hints("program_sessions"))
+    def program_sessions(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
+        yield sessions_chunk
 
     @dlt.resource(**table_hints("path_sessions"))
     def path_sessions() -> Iterator[list[Row]]:
@@ -152,10 +178,19 @@ def build_resources(
 
     # ---- people and groups ---------------------------------------------------------------
 
-    @dlt.transformer(data_from=user_list, **table_hints("users"))
-    def users(users_chunk: list[Row]) -> Iterator[list[Row]]:
+    @dlt.resource(**table_hints("users"))
+    def users() -> Iterator[list[Row]]:
+        refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
+        selected: Iterable[Row]
+        if refresh.everyone():
+            # every user this run: stream the listing into the fan-out, never holding it
+            selected = refresh.observe(row for row in api.users() if isinstance(row, dict))
+        else:
+            # the listing is read whole (a few MB even for 20k users) to fingerprint it
+            selected = refresh.select([row for row in api.users() if isinstance(row, dict)])
         # a user gone between getUsers and getUser keeps its listing row, without details
-        yield [user_row(u, details) for u, details in fan_out(api.user, users_chunk)]
+        for batch in fan_out(api.user, selected):
+            yield [user_row(u, details) for u, details in batch]
 
     @dlt.transformer(data_from=group_details, **table_hints("groups"))
     def groups(details_chunk: list[Row]) -> Iterator[list[Row]]:
@@ -167,67 +202,142 @@ def build_resources(
 
     @dlt.transformer(data_from=group_list, **table_hints("group_catalog"))
     def group_catalog(groups_chunk: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for group, catalog in fan_out(api.group_catalog, groups_chunk):
-            rows.extend(catalog_rows(id_of(group), catalog, api.classify_catalog_path))
-        yield rows
+        for batch in fan_out(api.group_catalog, groups_chunk):
+            rows: list[Row] = []
+            for group, catalog in batch:
+                rows.extend(catalog_rows(id_of(group), catalog, api.classify_catalog_path))
+            yield rows
 
-    @dlt.transformer(data_from=group_list, **table_hints("group_programs"))
-    def group_programs(groups_chunk: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for group, programs in fan_out(api.group_programs, groups_chunk):
-            rows.extend(group_program_rows(id_of(group), programs))
-        yield rows
+    group_programs_seen: set[tuple[str, str]] = set()
+    group_programs_mode: dict[str, bool] = {"per_group": False}
+
+    @dlt.transformer(data_from=program_session_list, **table_hints("group_programs"))
+    def group_programs(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
+        """From each session's ``groups`` (no extra request). A tenant whose listing lacks
+        ``groups`` (added to v1 in Feb 2021) gets getGroupPrograms per group instead, once."""
+        if group_programs_mode["per_group"]:
+            return
+        sessions = [s for s in sessions_chunk if id_of(s)]
+        if all(isinstance(s.get("groups"), list) for s in sessions):
+            rows: list[Row] = []
+            for session in sessions:
+                for group in session["groups"]:
+                    pair = (id_of(group, "groupId"), id_of(session))
+                    if pair[0] and pair not in group_programs_seen:
+                        group_programs_seen.add(pair)  # type: ignore[arg-type]
+                        rows.append({"group_id": pair[0], "program_session_id": pair[1]})
+            yield rows
+            return
+        group_programs_mode["per_group"] = True
+        for batch in fan_out(api.group_programs, api.groups()):
+            rows = []
+            for group, programs in batch:
+                for row in group_program_rows(id_of(group), programs):
+                    pair = (row["group_id"], row["program_session_id"])
+                    if pair not in group_programs_seen:
+                        group_programs_seen.add(pair)
+                        rows.append(row)
+            yield rows
 
     # ---- learner statistics --------------------------------------------------------------
 
     @dlt.transformer(data_from=path_sessions, **table_hints("user_path_sessions"))
     def user_path_sessions(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for session, body in fan_out(api.path_session_user_stats, sessions_chunk):
-            if body is not None:
-                rows.extend(path_session_user_rows(session, body))
-        yield rows
+        for batch in fan_out(api.path_session_user_stats, sessions_chunk):
+            rows: list[Row] = []
+            for session, body in batch:
+                if body is not None:
+                    rows.extend(path_session_user_rows(session, body))
+            yield rows
+
+    @dlt.transformer(data_from=program_session_list, **table_hints("user_programs"))
+    def user_programs_bulk(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
+        for batch in fan_out(api.program_session_stats, sessions_chunk):
+            rows: list[Row] = []
+            for session, body in batch:
+                if body is None:
+                    continue  # the session was deleted mid-sync
+                found = program_stats_user_rows(session, body)
+                if found is None:
+                    raise ConfigurationError(
+                        "360Learning's program-session stats name no user id on this tenant, so "
+                        "user_programs cannot be read in bulk: set "
+                        f'{config_key("user_programs_strategy")} = "per_user"'
+                    )
+                rows.extend(found)
+            yield rows
 
     @dlt.transformer(data_from=user_list, **table_hints("user_programs"))
-    def user_programs(users_chunk: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for user, programs in fan_out(api.user_programs, users_chunk):
-            for element in programs or ():
-                if isinstance(element, dict) and (row := user_program_row(id_of(user), element)):
-                    rows.append(row)
-        yield rows
+    def user_programs_per_user(users_chunk: list[Row]) -> Iterator[list[Row]]:
+        for batch in fan_out(api.user_programs, users_chunk):
+            rows: list[Row] = []
+            for user, programs in batch:
+                for element in programs or ():
+                    if isinstance(element, dict) and (
+                        row := user_program_row(id_of(user), element)
+                    ):
+                        rows.append(row)
+            yield rows
 
-    @dlt.resource(**table_hints("user_courses"))
-    def user_courses_bulk(
-        last_activity: dlt.sources.incremental[Any] = bulk_cursor,
-    ) -> Iterator[list[Row]]:
+    user_courses_hints = table_hints("user_courses", incremental_cursor=False)
+
+    @dlt.resource(**user_courses_hints)
+    def user_courses_bulk() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        cursor = MaxCursor(state, RESOURCES["user_courses"].cursor or "", lag)
         window = lag_window("user_courses")
-        for element in api.courses_stats(last_activity.start_value):
-            if isinstance(element, dict):
-                yield only_changed(list(course_stats_attempts(element)), window)
+        table = ArrowRows(attempt_columns, attempt_key)
+        for element in api.courses_stats(cursor.since):
+            if not isinstance(element, dict):
+                continue
+            rows = only_changed(list(course_stats_attempts(element)), window)
+            for row in rows:
+                cursor.observe(row)
+            table.extend(rows)
+            if len(table) >= ARROW_BATCH_ROWS:
+                yield table.flush()
+        if len(table):
+            yield table.flush()
+        cursor.commit()
         window.prune()
 
-    @dlt.transformer(data_from=user_list, **table_hints("user_courses"))
-    def user_courses_per_user(
-        users_chunk: list[Row],
-        last_activity: dlt.sources.incremental[Any] = per_user_cursor,
-    ) -> Iterator[list[Row]]:
+    per_user_cursor: list[MaxCursor] = []  # fixed by the first chunk of the run
+
+    @dlt.transformer(data_from=user_list, **user_courses_hints)
+    def user_courses_per_user(users_chunk: list[Row]) -> Iterator[Any]:
         # same rows and cursor as the bulk strategy; the cursor filters client-side here
+        state = dlt.current.resource_state()
+        if not per_user_cursor:
+            per_user_cursor.append(MaxCursor(state, RESOURCES["user_courses"].cursor or "", lag))
+        cursor = per_user_cursor[0]
         window = lag_window("user_courses")
-        rows: list[Row] = []
-        for user, elements in fan_out(api.user_courses, users_chunk):
-            for element in elements or ():
-                if isinstance(element, dict):
-                    rows.extend(user_course_attempts(id_of(user), element))
-        yield only_changed(rows, window)
+        table = ArrowRows(attempt_columns, attempt_key)
+        for batch in fan_out(api.user_courses, users_chunk):
+            rows: list[Row] = []
+            for user, elements in batch:
+                for element in elements or ():
+                    if isinstance(element, dict):
+                        rows.extend(
+                            r for r in user_course_attempts(id_of(user), element) if cursor.keep(r)
+                        )
+            rows = only_changed(rows, window)
+            for row in rows:
+                cursor.observe(row)
+            table.extend(rows)
+        if len(table):
+            yield table.flush()
+        cursor.commit()
         window.prune()
 
     user_courses = user_courses_bulk if user_courses_strategy == "bulk" else user_courses_per_user
+    user_programs = (
+        user_programs_bulk if user_programs_strategy == "bulk" else user_programs_per_user
+    )
 
     return [
         user_list,
         group_list,
+        program_session_list,
         group_details,
         courses,
         users,
