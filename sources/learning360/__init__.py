@@ -1,7 +1,8 @@
 """dlt source for the 360Learning LMS REST API (v1).
 
 Config lives under ``[sources.learning360]`` (``base_url``, ``api_version``,
-``user_courses_strategy``, ``modified_lag_seconds``, ``max_requests_per_second``, ``workers``)
+``user_courses_strategy``, ``user_programs_strategy``, ``user_details_refresh_days``,
+``modified_lag_seconds``, ``max_requests_per_second``, ``workers``)
 and ``[sources.learning360.credentials]`` (``company_id``, ``api_key``, ``auth_method``), or
 the matching env vars (``SOURCES__LEARNING360__CREDENTIALS__API_KEY`` ...). The tables, keys
 and dispositions are in ``settings.py`` and ``docs/architecture.md``.
@@ -26,10 +27,14 @@ Decisions, and why:
   ``lag_window.py`` drops re-read rows whose cursor did not move, so a run with no change
   loads nothing and calls getCourse for nothing.
 * Parallelism and streaming-retry semantics: see ``parallel.py`` and ``client.py``.
+* Bad records never fail a run nor vanish silently: a listing element without ``_id`` and a
+  row without (or repeating) its primary key are dropped with a WARNING and counted in the
+  sync summary (``client.py``, ``row_guard.py``, docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import dlt
@@ -48,17 +53,35 @@ from .errors import (
     PermissionDeniedError,
     config_key,
 )
+from .row_guard import guard_rows
 from .settings import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_REQUESTS_PER_SECOND,
+    DEFAULT_USER_DETAILS_REFRESH_DAYS,
+    DEFAULT_WORKERS,
     MAX_TABLE_NESTING,
+    ROUTES,
     SUPPORTED_API_VERSIONS,
     USER_COURSES_STRATEGIES,
+    USER_PROGRAMS_STRATEGIES,
 )
 from .stats import RequestStats
 from .v1.resources import build_resources as build_v1_resources
+from .v2.resources import build_resources as build_v2_resources
 
-# The one place that picks an API adapter. v2 will add {"v2": build_v2_resources}.
-ADAPTERS: dict[str, Callable[..., list[DltResource]]] = {"v1": build_v1_resources}
+# Listings (keys of settings.ROUTES) whose elements are records keyed by ``_id``.
+ID_KEYED_LISTINGS = ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
+
+ARROW_LINEAGE_ENV = (
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID",
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID",
+)
+
+# The one place that picks an API adapter.
+ADAPTERS: dict[str, Callable[..., list[DltResource]]] = {
+    "v1": build_v1_resources,
+    "v2": build_v2_resources,  # client_id/client_secret credentials; docs/migration-v2.md
+}
 
 
 @dlt.source(
@@ -72,24 +95,34 @@ def learning360(
     api_version: str = "v1",
     credentials: Learning360Credentials = dlt.secrets.value,
     user_courses_strategy: str = "bulk",
+    user_programs_strategy: str = "bulk",
+    user_details_refresh_days: float = DEFAULT_USER_DETAILS_REFRESH_DAYS,
     modified_lag_seconds: int = 3600,
-    max_requests_per_second: float = 40.0,
-    workers: int = 8,
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND,
+    workers: int = DEFAULT_WORKERS,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
     """All 360Learning tables of one company.
 
     Args:
         base_url: tenant host, e.g. ``https://app.us.360learning.com`` for the US platform.
-        api_version: only ``v1`` today.
+        api_version: ``v1`` (company id + API key) or ``v2`` (client id + secret; see
+            docs/migration-v2.md).
         credentials: company id + API key and how to send them (``oauth``, ``header``, ``query``).
         user_courses_strategy: ``bulk`` (one getCoursesStats call filtered by last activity)
             or ``per_user`` (getUserCourses per user; for tenants where bulk stats are capped).
             Both produce the same ``user_courses`` table and share its cursor.
+        user_programs_strategy: ``bulk`` (getProgramSessionStats per program session: every
+            assigned learner with progress) or ``per_user`` (getUserPrograms per user). Same
+            ``user_programs`` table.
+        user_details_refresh_days: every user's getUser details are re-read at least this
+            often (new users and users whose listing fields changed: every run); 0 = every
+            user every run.
         modified_lag_seconds: the incremental cursors are sent to the API this many seconds
             early, so late-committed changes are not missed; merge keys absorb the overlap.
-        max_requests_per_second: client-side limit shared by all threads (API allows 50/s).
-        workers: concurrent per-item requests in fan-outs.
+        max_requests_per_second: client-side limit shared by all threads (API allows 50/s;
+            the limiter never exceeds it in any one-second window).
+        workers: concurrent per-item requests, shared by every fan-out of the run.
         stats: pass a ``RequestStats`` to read the request counters after the run.
     """
     version = (api_version or "").strip().lower()
@@ -103,6 +136,26 @@ def learning360(
             f"user_courses_strategy {user_courses_strategy!r} is unknown: set "
             f"{config_key('user_courses_strategy')} to one of {', '.join(USER_COURSES_STRATEGIES)}"
         )
+    if user_programs_strategy not in USER_PROGRAMS_STRATEGIES:
+        raise ConfigurationError(
+            f"user_programs_strategy {user_programs_strategy!r} is unknown: set "
+            f"{config_key('user_programs_strategy')} to one of "
+            f"{', '.join(USER_PROGRAMS_STRATEGIES)}"
+        )
+    try:
+        refresh_days = float(user_details_refresh_days)
+    except (TypeError, ValueError):
+        refresh_days = -1.0
+    if refresh_days < 0:
+        raise ConfigurationError(
+            f"user_details_refresh_days {user_details_refresh_days!r} is not a number of days: "
+            f"set {config_key('user_details_refresh_days')} to 0 (every run) or more"
+        )
+    # user_courses is yielded as pyarrow tables: give them dlt's _dlt_load_id and _dlt_id like
+    # dict rows get (the models read completed loads by _dlt_load_id). Also in .dlt/config.toml;
+    # set here too so a pipeline run from another directory gets them. An explicit env wins.
+    for key in ARROW_LINEAGE_ENV:
+        os.environ.setdefault(key, "true")
     client = Learning360Client(
         base_url or DEFAULT_BASE_URL,
         credentials,
@@ -111,11 +164,17 @@ def learning360(
         workers=workers,
         stats=stats,
     )
-    return ADAPTERS[version](
+    # listings whose elements are records keyed by _id: one without it is dropped with a warning
+    client.id_keyed_routes = frozenset(ROUTES[name] for name in ID_KEYED_LISTINGS)
+    resources = ADAPTERS[version](
         client,
         user_courses_strategy=user_courses_strategy,
+        user_programs_strategy=user_programs_strategy,
+        user_details_refresh_days=refresh_days,
         modified_lag_seconds=modified_lag_seconds,
     )
+    guard_rows(resources, client.stats)  # no NULL or repeated primary key reaches dlt
+    return resources
 
 
 __all__ = [

@@ -32,6 +32,10 @@ class Learning360Credentials(BaseConfiguration):
     company_id: str = None
     api_key: TSecretStrValue = None
     auth_method: str = "oauth"
+    # API v2 (api_version = "v2"): an OAuth2 client credential from Settings -> API v2. With
+    # both set, company_id/api_key may be left out (see on_partial); docs/migration-v2.md.
+    client_id: str | None = None
+    client_secret: TSecretStrValue | None = None
 
     __config_gen_annotations__: ClassVar[list[str]] = ["company_id", "api_key"]
 
@@ -44,6 +48,16 @@ class Learning360Credentials(BaseConfiguration):
             )
         self.auth_method = method
         self.company_id = (self.company_id or "").strip()
+
+    def on_partial(self) -> None:
+        """company_id/api_key are missing: fine when the v2 client credentials are set."""
+        if self.client_id and self.client_secret:
+            self.resolve()
+        elif self.client_id or self.client_secret:
+            missing = "client_secret" if self.client_id else "client_id"
+            raise ConfigurationError(
+                f"API v2 credentials are incomplete: set {config_key('credentials', missing)}"
+            )
 
     def __str__(self) -> str:  # never print the key
         return f"360Learning company {self.company_id} ({self.auth_method})"

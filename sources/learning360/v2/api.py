@@ -1,0 +1,223 @@
+"""v2 routes as Python calls over the shared client: Link-header pagination, one re-auth on
+``401 invalid_token``, and v2 wording for errors.
+
+Why not dlt's ``RESTClient``: it sends through its own ``requests`` session (``session.send``),
+so our client's shared rate limiter (50 GET/s per company, shared by every fan-out thread),
+retry policy (dlt's ``[runtime]`` settings, ``Retry-After``, 200-with-HTML pages), secret
+redaction, request stats and error mapping would all be bypassed or duplicated (a second retry
+layer with its own limits). What RESTClient would add here is the Link loop, and the part of it
+worth reusing is its paginator: each page is fetched by ``Learning360Client.get_page`` and dlt's
+``HeaderLinkPaginator`` reads the ``Link: <…>; rel="next"`` header (case-insensitive, absolute
+or relative URLs resolved against the page's URL) and says whether another page exists.
+
+Pages are whole JSON documents, so a retried page (5xx, truncated body) yields nothing twice.
+A listing that breaks after some pages fails the resource (the next token may be stale); dlt
+then loads nothing of the table for that run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+from dlt.common import logger
+from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
+
+from ..errors import AuthenticationError, Learning360Error, MalformedResponseError, NotFoundError
+from . import errors as v2_errors
+from .settings import ROUTES
+
+if TYPE_CHECKING:
+    from ..client import Learning360Client
+    from .auth import V2TokenAuth
+
+Row = dict[str, Any]
+
+
+def format_filter_date(value: Any) -> str:
+    """A cursor value (ISO string or datetime) as a v2 date filter: ``YYYY-MM-DDThh:mm:ss.000Z``
+    (the API sets a filter's milliseconds to 0, so we floor them ourselves: ``gte`` stays
+    inclusive of the cursor)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class V2Api:
+    def __init__(self, client: Learning360Client, auth: V2TokenAuth):
+        self.client = client
+        self.auth = auth
+        self._users_lock = threading.Lock()
+        self._user_mails: dict[str, str | None] = {}
+
+    # ---- transport ----------------------------------------------------------------------
+
+    def _send(self, route: str, path_params: Mapping[str, str] | None, params: Any, url: Any):
+        """One page; on ``401 invalid_token`` the token this thread sent is dropped and the
+        page requested once more with a fresh one. v2 errors re-worded (``errors.py``)."""
+        template = ROUTES[route]
+        failure: Learning360Error | None = None
+        for attempt in (1, 2):
+            try:
+                return self.client.get_page(template, path_params, params, url=url)
+            except NotFoundError:
+                raise
+            except AuthenticationError as exc:
+                if attempt == 1 and exc.status == 401 and exc.code == "invalid_token":
+                    self.auth.invalidate(self.auth.last_used())
+                    self.client.stats.record_reauthentication()
+                    logger.info(
+                        "360Learning v2: access token refused (expired?), fetching a new one"
+                    )
+                    continue
+                failure = v2_errors.resource_error(exc, template)
+            except Learning360Error as exc:
+                failure = v2_errors.resource_error(exc, template)
+            break
+        assert failure is not None
+        raise failure  # outside `except`: no chained context
+
+    def pages(
+        self,
+        route: str,
+        path_params: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        missing_ok: bool = False,
+    ) -> Iterator[list[Any]]:
+        """Every page of a listing, following ``Link: <…>; rel="next"``. With ``missing_ok``
+        a parent gone mid-sync (404 on its first page) yields nothing, after a warning."""
+        paginator = HeaderLinkPaginator()
+        cursor = requests.Request("GET")  # the paginator keeps the next URL here
+        url: str | None = None
+        while True:
+            try:
+                body, response = self._send(route, path_params, params, url)
+            except NotFoundError as exc:
+                if not missing_ok or url is not None:
+                    raise
+                self.client.stats.record_missing()
+                logger.warning(
+                    f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}"
+                )
+                return
+            if not isinstance(body, list):
+                raise MalformedResponseError(
+                    f"360Learning sent no JSON array for GET {ROUTES[route]} (API v2 lists are "
+                    "bare arrays): check sources.learning360.base_url",
+                    route=ROUTES[route],
+                )
+            yield body
+            paginator.update_state(response, body)
+            if not paginator.has_next_page:
+                return
+            cursor.url = response.url
+            paginator.update_request(cursor)
+            url = cursor.url
+
+    def items(self, route: str, path_params: Mapping[str, str] | None = None, **kw: Any):
+        for page in self.pages(route, path_params, **kw):
+            yield from page
+
+    def one(self, route: str, path_params: Mapping[str, str] | None = None) -> Any:
+        """A single document (not paginated); None when the item is gone (404)."""
+        try:
+            body, _ = self._send(route, path_params, None, None)
+        except NotFoundError as exc:
+            self.client.stats.record_missing()
+            logger.warning(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
+            return None
+        return body
+
+    # ---- listings -----------------------------------------------------------------------
+
+    @staticmethod
+    def _since(name: str, value: Any) -> dict[str, str] | None:
+        return {name: format_filter_date(value)} if value else None
+
+    def courses(self, modified_since: Any = None) -> Iterator[list[Row]]:
+        return self.pages("courses", params=self._since("modifiedAt[gte]", modified_since))
+
+    def course_stats(self, completed_since: Any = None) -> Iterator[list[Row]]:
+        return self.pages("course_stats", params=self._since("completedAt[gte]", completed_since))
+
+    def users(self) -> Iterator[list[Row]]:
+        """Deleted users included (``status: deleted``): v2 lists them unless filtered."""
+        return self.pages("users")
+
+    def groups(self) -> Iterator[list[Row]]:
+        return self.pages("groups")
+
+    def paths(self, modified_since: Any = None) -> Iterator[list[Row]]:
+        return self.pages("paths", params=self._since("modifiedAt[gte]", modified_since))
+
+    def path_sessions(self, modified_since: Any = None) -> Iterator[list[Row]]:
+        return self.pages("path_sessions", params=self._since("modifiedAt[gte]", modified_since))
+
+    def path_stats(self) -> Iterator[list[Row]]:
+        return self.pages("path_stats")
+
+    def skills(self) -> Iterator[list[Row]]:
+        return self.pages("skills")
+
+    def custom_fields(self) -> Iterator[list[Row]]:
+        return self.pages("custom_fields")
+
+    def classrooms(self) -> Iterator[list[Row]]:
+        return self.pages("classrooms")
+
+    # ---- per parent (fan-outs): a parent gone mid-sync yields nothing ---------------------
+
+    def group_roles(self, group_id: str) -> list[Row]:
+        return list(self.items("group_roles", {"group_id": group_id}, missing_ok=True))
+
+    def catalog_course_ids(self, group_id: str) -> list[Any]:
+        return list(self.items("catalog_course_ids", {"group_id": group_id}, missing_ok=True))
+
+    def catalog_path_session_ids(self, group_id: str) -> list[Any]:
+        return list(self.items("catalog_path_session_ids", {"group_id": group_id}, missing_ok=True))
+
+    def user_certificates(self, user_id: str) -> list[Row]:
+        return list(self.items("user_certificates", {"user_id": user_id}, missing_ok=True))
+
+    def user_custom_field_values(self, user_id: str) -> list[Row]:
+        body = self.one("user_custom_field_values", {"user_id": user_id})
+        return body if isinstance(body, list) else []
+
+    def classroom_slots(self, classroom_id: str) -> list[Row]:
+        return list(self.items("classroom_slots", {"classroom_id": classroom_id}, missing_ok=True))
+
+    def classroom_registrations(self, classroom_id: str) -> list[Row]:
+        return list(
+            self.items("classroom_registrations", {"classroom_id": classroom_id}, missing_ok=True)
+        )
+
+    # ---- derived lookups ----------------------------------------------------------------
+
+    def user_mail(self, user_id: str | None) -> str | None:
+        """A user's mail (v1's courses name their author by mail, v2 by id): one getUser per
+        distinct id per run, cached; None when the user is unknown."""
+        if not user_id:
+            return None
+        with self._users_lock:
+            if user_id in self._user_mails:
+                return self._user_mails[user_id]
+        user = self.one("user", {"user_id": user_id})
+        mail = user.get("mail") if isinstance(user, Mapping) else None
+        with self._users_lock:
+            self._user_mails[user_id] = mail if isinstance(mail, str) else None
+        return self._user_mails[user_id]
+
+    def remember_mails(self, users: list[Row]) -> None:
+        """Mails already read from the user listing need no getUser."""
+        with self._users_lock:
+            for user in users:
+                if isinstance(user.get("_id"), str) and isinstance(user.get("mail"), str):
+                    self._user_mails.setdefault(user["_id"], user["mail"])
