@@ -12,8 +12,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+# Exit codes (docs/reliability.md): 1 = the run failed but the next one may succeed as is
+# (retries exhausted, unusable answers, a load error); 2 = fix the configuration or the
+# credentials first; 75 (EX_TEMPFAIL) = another sync of the pipeline holds its lock.
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_LOCKED = 75
 
 
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh", action="store_true", help="drop this source's tables and state first"
     )
     sync.add_argument("--no-models", action="store_true", help="skip rebuilding derived tables")
+    from pipelines import progress as progress_option
+
+    progress_option.add_arguments(sync)
 
     models = commands.add_parser("models", help="rebuild the derived tables only")
     _add_pipeline_arguments(models)
@@ -58,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_arguments(report)
     report_command.add_arguments(report)
 
+    from pipelines import doctor as doctor_command
+    from pipelines import status as status_command
+
+    status = commands.add_parser("status", help="last loads, rows, cursors, pending packages")
+    _add_pipeline_arguments(status)
+    status_command.add_arguments(status)
+
+    doctor = commands.add_parser("doctor", help="check config, credentials and destination")
+    _add_pipeline_arguments(doctor)
+    doctor_command.add_arguments(doctor)
+
     from emulator.cli import add_arguments as add_emulator_arguments
 
     emulator = commands.add_parser("emulator", help="serve a synthetic 360Learning company locally")
@@ -65,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline_from(args: argparse.Namespace) -> Any:
+def _pipeline_from(args: argparse.Namespace, progress: Any = None) -> Any:
     from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
 
     return make_pipeline(
@@ -74,6 +92,7 @@ def _pipeline_from(args: argparse.Namespace) -> Any:
         dataset_name=args.dataset_name or DATASET_NAME,
         pipelines_dir=args.pipelines_dir,
         duckdb_path=args.duckdb_path,
+        progress=progress,
     )
 
 
@@ -89,29 +108,26 @@ def _where(pipeline: Any, destination: str) -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from pipelines.run import run_sync, table_row_counts
+    from pipelines.progress import progress_from_args
+    from pipelines.run import run_sync, sync_lock
+    from pipelines.summary import print_summary, read_snapshot
 
-    pipeline = _pipeline_from(args)
-    result = run_sync(
-        pipeline,
-        resources=_split(args.resources),
-        full_refresh=args.full_refresh,
-        build_models=not args.no_models,
-    )
-    totals = table_row_counts(pipeline)
-    req = result.requests
-    print(
-        f"learning360 sync: done in {result.seconds:.1f} s into {_where(pipeline, args.destination)}"
-    )
-    print(
-        f"requests: {req.get('total', 0)} (429 answers: {req.get('429', 0)}, "
-        f"retries: {req.get('retries', 0)})"
-    )
-    print(f"{'table':<28}{'rows this sync':>16}{'rows now':>12}")
-    for table in sorted(set(totals) | set(result.rows_per_table)):
-        print(f"{table:<28}{result.rows_per_table.get(table, 0):>16}{totals.get(table, 0):>12}")
-    if result.models:
-        print("derived tables: " + ", ".join(f"{m} ({n})" for m, n in result.models.items()))
+    pipeline = _pipeline_from(args, progress=progress_from_args(args))
+    with sync_lock(pipeline):  # one sync of a pipeline at a time, summary snapshot included
+        previous = read_snapshot(pipeline)
+        result = run_sync(
+            pipeline,
+            resources=_split(args.resources),
+            full_refresh=args.full_refresh,
+            build_models=not args.no_models,
+        )
+        print_summary(pipeline, result, _where(pipeline, args.destination), previous=previous)
+    dropped = result.requests.get("dropped") or {}
+    if dropped:  # bad records: each was logged as a warning (docs/reliability.md)
+        print(
+            f"records dropped ({sum(dropped.values())}, see the warnings): "
+            + ", ".join(f"{what}: {n}" for what, n in sorted(dropped.items()))
+        )
     return 0
 
 
@@ -120,7 +136,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from pipelines.run import run_models
 
     if args.list:
-        for name, header in list_models():
+        for name, header in list_models().items():
             print(f"{name}: {header}")
         return 0
     pipeline = _pipeline_from(args)
@@ -134,15 +150,20 @@ def explain(exc: BaseException) -> tuple[int, str]:
     """Finds the actionable cause in an exception chain (dlt wraps source errors twice)."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-    from sources.learning360.errors import Learning360Error
+    from pipelines.run import SyncAlreadyRunning
+    from sources.learning360.errors import Learning360Error, is_configuration_problem
+    from sources.learning360.redaction import redact
 
     seen: set[int] = set()
     current: BaseException | None = exc
     innermost: BaseException = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, SyncAlreadyRunning):
+            return EXIT_LOCKED, str(current)
         if isinstance(current, Learning360Error):
-            return EXIT_CONFIG, str(current)
+            code = EXIT_CONFIG if is_configuration_problem(current) else EXIT_FAILED
+            return code, current.one_line()
         if isinstance(current, ConfigFieldMissingException):
             fields = ", ".join(current.fields)
             return EXIT_CONFIG, (
@@ -155,9 +176,18 @@ def explain(exc: BaseException) -> tuple[int, str]:
         innermost = current
         current = current.__cause__ or current.__context__
     # dlt's own wrappers say only "failed at stage extract"; the innermost error says why
-    text = str(innermost).strip()
+    text = redact(str(innermost)).strip()  # may quote a URL or a config value
     first = text.splitlines()[0] if text else ""
-    return EXIT_FAILED, f"{type(innermost).__name__}: {first}".rstrip(": ")
+    line = f"{type(innermost).__name__}: {first}".rstrip(": ")
+    step = getattr(exc, "step", None)
+    if step in ("normalize", "load") and getattr(exc, "has_pending_data", False):
+        # dlt retries a pending package before extracting anything new: say so, or a user
+        # would wonder why every later run fails the same way (docs/reliability.md)
+        line += (
+            f" ({step} failed; the package stays pending and the next run retries it first; "
+            "if it can never load, see `learning360 status` and docs/reliability.md)"
+        )
+    return EXIT_FAILED, line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,11 +199,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_emulator(args)
     if args.log_level:
         os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
+        if args.log_level.upper() == "DEBUG":  # HTTP request lines too, secrets masked
+            from sources.learning360.redaction import enable_http_debug_log
+
+            enable_http_debug_log()
     try:
         if args.command == "report":
             from pipelines import report as report_command
 
             return report_command.run(args, _pipeline_from(args))
+        if args.command in ("status", "doctor"):
+            from pipelines import doctor, status
+
+            return (status if args.command == "status" else doctor).run(args)
         return cmd_sync(args) if args.command == "sync" else cmd_models(args)
     except KeyboardInterrupt:
         print("learning360: interrupted", file=sys.stderr)

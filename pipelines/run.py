@@ -6,8 +6,15 @@ go through exactly the same code.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -21,6 +28,59 @@ DATASET_NAME = "learning360_data"
 # (docs/destinations.md). BigQuery refuses JSON columns from parquet, so it gets jsonl;
 # postgres' parquet path needs an extra ADBC driver for no measured gain, so it keeps its default.
 LOADER_FILE_FORMATS = {"duckdb": "parquet", "bigquery": "jsonl", "postgres": "insert_values"}
+
+
+# One sync (or models rebuild) of a pipeline at a time: an exclusive flock on this file in the
+# pipeline's working dir, taken before extract and held through the models. Two syncs of one
+# pipeline would otherwise share dlt's working dir (extracted/normalized packages, local
+# state) and race on the same tables. The lock dies with its process (kill -9 included), so a
+# crashed run never leaves a stale lock behind.
+LOCK_FILE_NAME = "sync.lock"
+
+
+class SyncAlreadyRunning(RuntimeError):
+    """Another process holds the pipeline's sync lock; ``str(exc)`` is the one-line reason."""
+
+
+def lock_path(pipeline: dlt.Pipeline) -> Path:
+    return Path(pipeline.working_dir) / LOCK_FILE_NAME
+
+
+_held = threading.local()  # lock paths this thread holds: nested sync_lock calls are no-ops
+
+
+@contextmanager
+def sync_lock(pipeline: dlt.Pipeline) -> Iterator[Path]:
+    """Holds the pipeline's lock, or raises :class:`SyncAlreadyRunning` at once (no waiting:
+    a scheduler retries on its next tick; waiting would pile runs up behind a stuck one).
+    Re-entrant within one thread (the CLI holds it around run_sync and the summary); another
+    thread or process is refused."""
+    path = lock_path(pipeline)
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    if str(path) in held:
+        yield path
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # BlockingIOError: held by another open file (process, or this one)
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        os.close(fd)
+        raise SyncAlreadyRunning(
+            f"another sync of pipeline {pipeline.pipeline_name} is running (lock file {path}"
+            + (f", held by {holder}" if holder else "")
+            + "); try again when it has finished"
+        ) from None
+    held.add(str(path))
+    try:
+        os.ftruncate(fd, 0)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        os.pwrite(fd, f"pid {os.getpid()} since {started}".encode(), 0)
+        yield path
+    finally:
+        held.discard(str(path))
+        os.close(fd)  # releases the lock; the file stays (unlinking it would race)
 
 
 @dataclass
@@ -79,15 +139,35 @@ def run_sync(
     build_models: bool = True,
     source_kwargs: dict[str, Any] | None = None,
 ) -> SyncResult:
-    """Extract, normalize and load the selected resources, then rebuild the derived models."""
+    """Extract, normalize and load the selected resources, then rebuild the derived models,
+    all under the pipeline's sync lock (:func:`sync_lock`)."""
+    with sync_lock(pipeline):
+        return _run_sync_locked(
+            pipeline,
+            resources=resources,
+            full_refresh=full_refresh,
+            build_models=build_models,
+            source_kwargs=source_kwargs,
+        )
+
+
+def _run_sync_locked(
+    pipeline: dlt.Pipeline,
+    *,
+    resources: list[str] | None,
+    full_refresh: bool,
+    build_models: bool,
+    source_kwargs: dict[str, Any] | None,
+) -> SyncResult:
+    from pipelines.progress import attach_request_stats
     from sources.learning360 import learning360
-    from sources.learning360.settings import RESOURCES
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
+    attach_request_stats(pipeline, stats)  # live progress shows the API requests too
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
-        tables = sorted(RESOURCES)
+        tables = sorted(source.resources.selected)  # the tables; internal feeds are unselected
         unknown = sorted(set(resources) - set(tables))
         if unknown:
             raise ValueError(
@@ -97,17 +177,17 @@ def run_sync(
     if pipeline.destination.destination_type.endswith("bigquery"):
         apply_bigquery_hints(source)
     started = time.monotonic()
+    file_format = LOADER_FILE_FORMATS.get(pipeline.destination.destination_type.split(".")[-1])
+    finish_pending_packages(pipeline)
     load_info = pipeline.run(
         source,
-        loader_file_format=LOADER_FILE_FORMATS.get(
-            pipeline.destination.destination_type.split(".")[-1]
-        ),
+        loader_file_format=file_format,
         refresh="drop_sources" if full_refresh else None,
     )
     load_info.raise_on_failed_jobs()
     models: dict[str, int] = {}
     if build_models:
-        models = run_models(pipeline)
+        models = _build_models(pipeline)
     return SyncResult(
         load_info=load_info,
         rows_per_table=rows_loaded(load_info, pipeline),
@@ -115,6 +195,28 @@ def run_sync(
         seconds=time.monotonic() - started,
         models=models,
     )
+
+
+def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
+    """Loads what an interrupted sync left behind (extracted or normalized packages) first.
+
+    ``pipeline.run(source)`` with pending packages loads them and *returns without extracting*
+    (dlt: "the data you passed to the run function will not be extracted"), so the sync after
+    a crash would report success while bringing nothing new. Finishing them here makes that
+    sync complete: the leftovers, then today's data. A package that fails again fails this sync
+    (its line says it stays pending)."""
+    if not pipeline.has_pending_data:
+        return
+    from dlt.common import logger
+
+    logger.warning(
+        f"pipeline {pipeline.pipeline_name}: loading the packages an interrupted sync left "
+        "pending, then syncing"
+    )
+    if pipeline.list_extracted_load_packages():
+        pipeline.normalize()  # the file format was fixed when the package was extracted
+    if pipeline.list_normalized_load_packages():
+        pipeline.load().raise_on_failed_jobs()
 
 
 # BigQuery bills by bytes scanned: partition the attempts by day of last activity (dashboards
@@ -137,7 +239,12 @@ def apply_bigquery_hints(source: Any) -> None:
 
 
 def run_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[str, int]:
-    """Rebuild the derived tables from completed loads; returns rows per model."""
+    """Rebuild the derived tables from completed loads (under the sync lock); rows per model."""
+    with sync_lock(pipeline):
+        return _build_models(pipeline, only=only)
+
+
+def _build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[str, int]:
     from pipelines.models.runner import build_models
 
     return build_models(pipeline, only=only)

@@ -1,0 +1,445 @@
+"""`learning360 doctor`: checks everything a sync needs, one line per check, before a sync.
+
+Checks, in order:
+
+* **config**: ``[sources.learning360]`` resolves as the source would resolve it (same dlt
+  sections, files and env vars); ``credentials.company_id`` and ``credentials.api_key`` are set;
+  ``api_version`` is one the source has an adapter for; ``auth_method`` and
+  ``user_courses_strategy`` are known; ``base_url`` is a bare ``http(s)://host`` (no
+  ``/api/v1`` path, no query).
+* **credentials**: ONE cheap authenticated request: ``GET /api/v1/groups/<an id that does not
+  exist>``. The API checks the credentials before it looks the group up, so ``404
+  group_not_found`` proves they work and costs one tiny body (no collection is downloaded).
+  With ``auth_method = oauth`` the client first asks for a token (GenerateToken), as a sync
+  would. Two attempts at most, a short timeout: a doctor answers fast.
+* **destination**: DuckDB: the file's directory exists and is writable, and an existing file
+  opens; PostgreSQL/BigQuery: credentials resolve, ``pipeline.sql_client()`` opens and runs
+  ``SELECT 1``, and whether the dataset exists yet.
+* **pipelines dir**: dlt's working directory can be created/written (state, load packages).
+* **models**: the ``pipelines/models/*.sql`` files parse and their dependency order resolves.
+
+Each line starts with ✓ (passed), ✗ (failed: the line says what to fix), ! (a warning that does
+not fail) or - (not checked because an earlier check failed); ASCII ``OK``/``FAIL``/``WARN``/
+``SKIP`` when the terminal cannot print those. Exit 0 when nothing failed, 2 otherwise (the
+configuration exit code: a rerun will not help). Secrets are never printed: the API key and the
+destination passwords appear only as "set".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+EXIT_OK = 0
+EXIT_FAILED = 2
+
+PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
+MARKS = {PASS: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}
+ASCII_MARKS = {PASS: "OK  ", FAIL: "FAIL", WARN: "WARN", SKIP: "SKIP"}
+
+# a well-formed id no 360Learning object has: the API answers 404 group_not_found
+PROBE_GROUP_ID = "000000000000000000000000"
+API_RATE_LIMIT = 50.0  # GET/s per company
+V1_KEYS = ("company_id", "api_key")
+
+
+@dataclass
+class Check:
+    name: str
+    outcome: str
+    detail: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout", type=float, default=15.0, help="seconds per network check (default 15)"
+    )
+
+
+def _key(*path: str) -> str:
+    from sources.learning360.errors import config_key
+
+    return config_key(*path)
+
+
+def _mask_urls(text: str) -> str:
+    """Masks passwords in connection strings, then known secrets."""
+    from sources.learning360.redaction import redact
+
+    text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", str(text))
+    return redact(text)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(_mask_urls(str(exc)).split())
+    return f"{type(exc).__name__}: {text}"[:400] if text else type(exc).__name__
+
+
+# ---- config ---------------------------------------------------------------------------------
+
+
+def resolve_source_config() -> Any:
+    """The source's configuration, resolved partially exactly where ``learning360()`` looks
+    (``sources.learning360.learning360.*``, then ``sources.learning360.*``, files and env)."""
+    from dlt.common.configuration import resolve_configuration
+
+    from sources.learning360 import learning360
+
+    factory = learning360
+    sections = ("sources", factory.section, factory.name)
+    return resolve_configuration(factory.ref.SPEC(), sections=sections, accept_partial=True)
+
+
+def base_url_problem(base_url: Any) -> str | None:
+    """Why ``base_url`` is not a bare ``http(s)://host[:port]``, or None."""
+    if not isinstance(base_url, str) or not base_url.strip():
+        return "is empty"
+    if base_url != base_url.strip():
+        return "has surrounding spaces"
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port  # raises on a non-numeric port
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    del port
+    if parts.scheme not in ("http", "https"):
+        return "must start with https:// (or http:// for a local emulator)"
+    if not parts.hostname:
+        return "has no host name"
+    if parts.username or parts.password:
+        return "must not carry a user or password (credentials go in credentials.*)"
+    if parts.query or parts.fragment:
+        return "must not have a query string or fragment"
+    if parts.path.strip("/"):
+        hint = " (drop the /api/... part: the source adds it)" if "api" in parts.path else ""
+        return f"must be the host only, not a path like {parts.path!r}{hint}"
+    return None
+
+
+def check_config(config: Any) -> tuple[Check, bool]:
+    """The config line, and whether the credentials can be tried at all."""
+    from sources import learning360 as source_module
+    from sources.learning360 import settings
+    from sources.learning360.credentials import AUTH_METHODS
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    creds = config.credentials
+    version = (config.api_version or "").strip().lower()
+    supported = sorted(source_module.ADAPTERS)
+    if version not in supported:
+        problems.append(
+            f"{_key('api_version')} is {config.api_version!r}; supported: {', '.join(supported)}"
+        )
+    # v1: company id + API key; v2: an OAuth2 client (docs/migration-v2.md)
+    id_field, secret_field = ("client_id", "client_secret") if version == "v2" else V1_KEYS
+    identity = str(getattr(creds, id_field, None) or "").strip()
+    secret = getattr(creds, secret_field, None)
+    if not identity:
+        problems.append(f"{_key('credentials', id_field)} is not set")
+    if not secret:
+        problems.append(f"{_key('credentials', secret_field)} is not set")
+    method = (getattr(creds, "auth_method", None) or "oauth").strip().lower()
+    if version != "v2" and method not in AUTH_METHODS:
+        problems.append(
+            f"{_key('credentials', 'auth_method')} is {method!r}; use one of "
+            + ", ".join(AUTH_METHODS)
+        )
+    url_problem = base_url_problem(config.base_url)
+    if url_problem:
+        problems.append(f"{_key('base_url')} {url_problem}")
+    for option, allowed in (
+        ("user_courses_strategy", getattr(settings, "USER_COURSES_STRATEGIES", None)),
+        ("user_programs_strategy", getattr(settings, "USER_PROGRAMS_STRATEGIES", None)),
+    ):
+        value = getattr(config, option, None)
+        if allowed and value is not None and value not in allowed:
+            problems.append(f"{_key(option)} is {value!r}; use one of {', '.join(allowed)}")
+    rate = float(config.max_requests_per_second or 0)
+    if rate > API_RATE_LIMIT:
+        warnings.append(
+            f"{_key('max_requests_per_second')} = {rate:g} is above the API's "
+            f"{API_RATE_LIMIT:g} GET/s: expect 429 answers and retries"
+        )
+    if int(config.workers or 0) < 1:
+        problems.append(f"{_key('workers')} must be at least 1")
+    can_try = bool(
+        identity
+        and secret
+        and not url_problem
+        and version in supported
+        and (version == "v2" or method in AUTH_METHODS)
+    )
+    if problems:
+        return Check("config", FAIL, "; ".join(problems)), can_try
+    how = "" if version == "v2" else f", auth_method {method}"
+    summary = (
+        f"base_url {config.base_url}, api_version {version}{how}, {id_field} {identity}, "
+        f"{secret_field} set (not shown)"
+    )
+    if warnings:
+        return Check("config", WARN, summary + "; " + "; ".join(warnings)), True
+    return Check("config", PASS, summary), True
+
+
+# ---- credentials ----------------------------------------------------------------------------
+
+
+def check_credentials(config: Any, timeout: float = 15.0) -> Check:
+    """One cheap authenticated request (see the module docstring)."""
+    from sources.learning360.client import Learning360Client, RetryPolicy
+    from sources.learning360.errors import Learning360Error, NotFoundError
+    from sources.learning360.settings import ROUTES
+    from sources.learning360.stats import RequestStats
+
+    version = (config.api_version or "v1").strip().lower()
+    stats = RequestStats()
+    client = Learning360Client(
+        config.base_url,
+        config.credentials,
+        api_version=version,
+        max_requests_per_second=0,  # one request: no limiter needed
+        workers=1,
+        stats=stats,
+        retry=RetryPolicy(max_attempts=2, backoff_factor=0.2, max_retry_delay=1.0, timeout=timeout),
+    )
+    if version == "v2":
+        return _check_v2_token(client, config, stats)
+    route = ROUTES["group"]
+    try:
+        client.get_json(route, {"group_id": PROBE_GROUP_ID})
+    except NotFoundError:
+        pass  # authenticated, then not found: exactly what we asked for
+    except Learning360Error as exc:  # rejected key, unreachable host, ...
+        return Check("credentials", FAIL, exc.one_line())
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        return Check("credentials", FAIL, f"{_first_line(exc)}; check {_key('base_url')}")
+    finally:
+        client.session.close()
+    method = config.credentials.auth_method
+    calls = " + ".join(
+        (["POST token"] if method == "oauth" else []) + [f"GET {route.format(group_id='<none>')}"]
+    )
+    return Check(
+        "credentials",
+        PASS,
+        f"360Learning accepted company {config.credentials.company_id} ({method}) at "
+        f"{config.base_url}: {stats.requests} request(s), {calls}",
+    )
+
+
+def _check_v2_token(client: Any, config: Any, stats: Any) -> Check:
+    """API v2: one token request proves the OAuth2 client (v2 routes need nothing else)."""
+    from sources.learning360.errors import Learning360Error
+
+    try:
+        from sources.learning360.v2.auth import install_v2_auth
+
+        install_v2_auth(client, config.credentials).token()
+    except Learning360Error as exc:
+        return Check("credentials", FAIL, exc.one_line())
+    except ImportError as exc:
+        return Check("credentials", WARN, f"not checked: the v2 adapter is missing ({exc})")
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        return Check("credentials", FAIL, f"{_first_line(exc)}; check {_key('base_url')}")
+    finally:
+        client.session.close()
+    client_id = config.credentials.client_id
+    return Check(
+        "credentials",
+        PASS,
+        f"360Learning issued a v2 token to client {client_id} at {config.base_url}: "
+        f"{stats.requests} request(s), POST token",
+    )
+
+
+# ---- destination, working dir, models ---------------------------------------------------------
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_duckdb(path: Path) -> Check:
+    directory = path.absolute().parent
+    if not directory.is_dir():
+        return Check(
+            "destination",
+            FAIL,
+            f"duckdb: directory {directory} does not exist; create it or pass --duckdb-path",
+        )
+    if not os.access(directory, os.W_OK):
+        return Check("destination", FAIL, f"duckdb: directory {directory} is not writable")
+    if not path.exists():
+        return Check(
+            "destination",
+            PASS,
+            f"duckdb: {path} will be created by the first sync ({directory} is writable)",
+        )
+    if not os.access(path, os.R_OK | os.W_OK):
+        return Check("destination", FAIL, f"duckdb: {path} is not readable and writable")
+    import duckdb
+
+    try:
+        with duckdb.connect(str(path), read_only=True) as conn:
+            conn.execute("SELECT 1").fetchall()
+    except Exception as exc:  # noqa: BLE001
+        text = str(exc)
+        if "lock" in text.lower():
+            return Check(
+                "destination",
+                WARN,
+                f"duckdb: {path} is in use by another process (a sync running?); not opened",
+            )
+        return Check("destination", FAIL, f"duckdb: {path} does not open: {_first_line(exc)}")
+    size_mb = path.stat().st_size / 1024**2
+    return Check("destination", PASS, f"duckdb: {path} opens ({size_mb:.1f} MB)")
+
+
+def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> Check:
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+    from pipelines.run import make_pipeline
+
+    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")  # leave the real working dir alone
+    try:
+        pipeline = make_pipeline(
+            destination=args.destination,
+            pipeline_name=name,
+            dataset_name=dataset,
+            pipelines_dir=scratch,
+        )
+        with pipeline.sql_client() as client:
+            client.execute_sql("SELECT 1")
+            exists = client.has_dataset()
+    except ConfigFieldMissingException as exc:
+        section = f"destination.{args.destination}"
+        keys = ", ".join(
+            f"{section}.{f}" if f == "credentials" else f"{section}.credentials.{f}"
+            for f in exc.fields
+        )
+        env = f"DESTINATION__{args.destination.upper()}__CREDENTIALS"
+        return Check(
+            "destination",
+            FAIL,
+            f"{args.destination}: missing {keys}; set it in .dlt/secrets.toml or as {env}*",
+        )
+    except Exception as exc:  # noqa: BLE001
+        return Check(
+            "destination",
+            FAIL,
+            f"{args.destination}: cannot connect: {_first_line(exc)}; check "
+            f"destination.{args.destination}.credentials",
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    state = "exists" if exists else "does not exist yet (the first sync creates it)"
+    return Check(
+        "destination",
+        PASS,
+        f"{args.destination}: SELECT 1 ran; dataset {pipeline.dataset_name} {state}",
+    )
+
+
+def check_pipelines_dir(pipelines_dir: str, name: str) -> Check:
+    working = Path(pipelines_dir) / name
+    existing = _nearest_existing(working)
+    if not existing.is_dir():
+        return Check("pipelines dir", FAIL, f"{existing} is not a directory; pass --pipelines-dir")
+    if not os.access(existing, os.W_OK):
+        return Check(
+            "pipelines dir",
+            FAIL,
+            f"{existing} is not writable (dlt keeps state and load packages there); pass --pipelines-dir",
+        )
+    state = "has this pipeline's state" if (working / "state.json").exists() else "no state yet"
+    return Check("pipelines dir", PASS, f"{working} is writable ({state})")
+
+
+def check_models() -> Check:
+    try:
+        from pipelines.models.runner import MODELS_DIR, model_order
+
+        order = model_order()
+    except Exception as exc:  # noqa: BLE001
+        return Check("models", FAIL, f"{_first_line(exc)} (pipelines/models/*.sql)")
+    if not order:
+        return Check("models", FAIL, f"no *.sql model in {MODELS_DIR}")
+    return Check("models", PASS, f"{len(order)} derived tables in {MODELS_DIR}: {', '.join(order)}")
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+
+def run_checks(args: argparse.Namespace) -> list[Check]:
+    from pipelines.run import DATASET_NAME, PIPELINE_NAME
+
+    name = args.pipeline_name or PIPELINE_NAME
+    dataset = args.dataset_name or DATASET_NAME
+    checks: list[Check] = []
+    try:
+        config = resolve_source_config()
+    except Exception as exc:  # noqa: BLE001 - e.g. a value that does not coerce to its type
+        config = None
+        checks.append(Check("config", FAIL, f"{_first_line(exc)} in [sources.learning360]"))
+    if config is not None:
+        config_check, can_try = check_config(config)
+        checks.append(config_check)
+        if can_try:
+            checks.append(check_credentials(config, timeout=getattr(args, "timeout", 15.0)))
+        else:
+            checks.append(Check("credentials", SKIP, "not checked: fix the config line first"))
+    else:
+        checks.append(Check("credentials", SKIP, "not checked: fix the config line first"))
+
+    if args.destination == "duckdb":
+        checks.append(check_duckdb(Path(args.duckdb_path or f"{name}.duckdb")))
+    else:
+        checks.append(check_sql_destination(args, name, dataset))
+
+    if args.pipelines_dir:
+        pipelines_dir = str(args.pipelines_dir)
+    else:
+        from dlt.common.pipeline import get_dlt_pipelines_dir
+
+        pipelines_dir = get_dlt_pipelines_dir()
+    checks.append(check_pipelines_dir(pipelines_dir, name))
+    checks.append(check_models())
+    return checks
+
+
+def _marks(stream: Any) -> dict[str, str]:
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        "".join(MARKS.values()).encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return ASCII_MARKS
+    return MARKS
+
+
+def format_checks(checks: list[Check], marks: dict[str, str] | None = None) -> str:
+    marks = marks or MARKS
+    width = max(len(c.name) for c in checks)
+    return "\n".join(f"{marks[c.outcome]} {c.name:<{width}}  {c.detail}" for c in checks)
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = run_checks(args)
+    print(format_checks(checks, _marks(sys.stdout)))
+    failed = [c.name for c in checks if c.outcome == FAIL]
+    if failed:
+        print(f"learning360 doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
+        return EXIT_FAILED
+    print("learning360 doctor: all checks passed")
+    return EXIT_OK

@@ -1,0 +1,291 @@
+"""Live progress of `learning360 sync`: rows per resource, API requests, rate, 429s and retries.
+
+Built on dlt's progress collectors (``dlt.pipeline(progress=...)``), so extract, normalize and
+load report what dlt counts itself (rows per table, files, load jobs) and this module only adds
+the source's request counters (:class:`~sources.learning360.stats.RequestStats`) as one more
+counter, ``API requests``, with the 429s, retries and busiest route as its message.
+
+What is shown where (``--progress auto``, the default):
+
+* **stderr is a terminal**: a live view. dlt's ``tqdm``, ``enlighten`` or ``alive_progress``
+  collector if that library is installed (none is a dependency of this project), otherwise
+  :class:`LiveCollector`: dlt's ``LogCollector`` redrawn in place every half second (ANSI
+  cursor movement, no extra package).
+* **stderr is not a terminal** (cron, CI, Airflow): :class:`LineCollector`, dlt's
+  ``LogCollector`` writing plain, timestamped lines every ``--progress-interval`` seconds
+  (default 10) plus once at the start and end of each step, so a log file shows how far a
+  long sync got and how fast it went.
+* ``[runtime] log_level`` (or ``--log-level``) ``ERROR`` or ``CRITICAL`` turns progress off
+  (quiet), as does ``--progress none``.
+
+Progress goes to stderr; the final summary (``pipelines/summary.py``) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import logging
+import sys
+from typing import Any, TextIO
+
+from dlt.common.runtime.collector import Collector, LogCollector
+
+MODES = ("auto", "log", "live", "tqdm", "enlighten", "alive_progress", "none")
+LIVE_LIBRARIES = ("tqdm", "enlighten", "alive_progress")  # dlt's own collectors, if installed
+DEFAULT_LOG_INTERVAL = 10.0  # seconds between progress blocks in a log file
+DEFAULT_LIVE_INTERVAL = 0.5  # seconds between redraws on a terminal
+REQUESTS_COUNTER = "API requests"
+QUIET_LEVELS = ("ERROR", "CRITICAL", "FATAL")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--progress`` and ``--progress-interval`` for ``learning360 sync``."""
+    parser.add_argument(
+        "--progress",
+        default="auto",
+        choices=MODES,
+        help="auto (default): live on a terminal, timestamped log lines otherwise; "
+        "log; live; tqdm/enlighten/alive_progress (if installed); none",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=None,
+        help=f"seconds between progress lines (default {DEFAULT_LOG_INTERVAL:g} in a log, "
+        f"{DEFAULT_LIVE_INTERVAL:g} on a terminal)",
+    )
+
+
+def _stderr() -> TextIO:
+    return sys.stderr  # looked up at write time, so pytest's capture and redirections apply
+
+
+def _psutil_available() -> bool:
+    return importlib.util.find_spec("psutil") is not None
+
+
+class LineCollector(LogCollector):
+    """dlt's ``LogCollector`` as plain log lines: every line carries a UTC timestamp and the
+    step, so ``grep 'Extract'`` on a cron log shows the progress of the extract step."""
+
+    def __init__(self, log_period: float = DEFAULT_LOG_INTERVAL, stream: TextIO | None = None):
+        super().__init__(
+            log_period=log_period,
+            logger="stdout",
+            log_level=logging.INFO,
+            dump_system_stats=_psutil_available(),
+        )
+        self._stream = stream
+
+    def _lines(self) -> list[str]:
+        now = self._clock()
+        lines = [
+            self._counter_to_log_line(key, count, self.counter_info[key], now)
+            for key, count in self.counters.items()
+        ]
+        if self.dump_system_stats:
+            lines.append(self._system_stats_to_log_line())
+        return lines
+
+    def dump_counters(self) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        prefix = f"{stamp} learning360 progress | {self.step} | "
+        stream = self._stream or _stderr()
+        stream.write("".join(prefix + line + "\n" for line in self._lines()))
+        stream.flush()
+
+
+class LiveCollector(LineCollector):
+    """The same counters redrawn in place on a terminal (no progress library needed)."""
+
+    def __init__(self, log_period: float = DEFAULT_LIVE_INTERVAL, stream: TextIO | None = None):
+        super().__init__(log_period=log_period, stream=stream)
+        self._drawn = 0
+
+    def dump_counters(self) -> None:
+        stream = self._stream or _stderr()
+        lines = [f"-- {self.step} --", *self._lines()]
+        # move up over the previous drawing of this step and clear to the end of the screen
+        erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
+        stream.write(erase + "\n".join(lines) + "\n")
+        stream.flush()
+        self._drawn = len(lines)
+
+    def _start(self, step: str) -> None:
+        super()._start(step)
+        self._drawn = 0
+
+
+class RequestStatsCollector(Collector):
+    """Wraps any dlt collector and adds the source's request counters to it.
+
+    dlt calls ``update`` for every batch of rows; on each call during an extract step this
+    pushes the requests made since the last call as the ``API requests`` counter, so the
+    wrapped collector shows their total and rate next to the rows per resource.
+    """
+
+    def __init__(self, inner: Collector):
+        self.inner = inner
+        self.step = None
+        self.stats: Any = None
+        self._pushed = 0
+        self._started: float | None = None
+
+    def attach(self, stats: Any) -> None:
+        """The ``RequestStats`` of the run about to start (``run_sync`` calls this)."""
+        self.stats = stats
+        self._pushed = stats.requests if stats is not None else 0
+
+    def __call__(self, step: str) -> RequestStatsCollector:
+        self.step = step
+        self.inner(step)
+        return self
+
+    def _start(self, step: str) -> None:
+        self.inner._start(step)
+        self._started = self.inner._clock() if isinstance(self.inner, LogCollector) else None
+        if self.stats is not None:
+            self._pushed = self.stats.requests  # counts per step; only extract makes requests
+
+    def _stop(self) -> None:
+        self._push()
+        self.inner._stop()
+
+    def update(
+        self,
+        name: str,
+        inc: int = 1,
+        total: int | None = None,
+        inc_total: int | None = None,
+        message: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        self._push()
+        self.inner.update(
+            name, inc=inc, total=total, inc_total=inc_total, message=message, label=label
+        )
+
+    def _push(self) -> None:
+        stats = self.stats
+        if stats is None or not str(self.step or "").startswith("Extract"):
+            return
+        done = stats.requests
+        if done <= self._pushed:
+            return
+        inc, self._pushed = done - self._pushed, done
+        inner = self.inner
+        if (
+            isinstance(inner, LogCollector)
+            and self._started is not None
+            and inner.counters is not None
+            and REQUESTS_COUNTER not in inner.counters
+        ):
+            # the requests began with the step, not when dlt first reported rows: start the
+            # counter at the step's start so its rate is requests per second of the step
+            inner.counters[REQUESTS_COUNTER] = 0
+            inner.counter_info[REQUESTS_COUNTER] = LogCollector.CounterInfo(
+                REQUESTS_COUNTER, self._started, None
+            )
+            inner.messages[REQUESTS_COUNTER] = None
+        inner.update(REQUESTS_COUNTER, inc=inc, message=request_message(stats))
+
+    # dlt's trace hooks, passed through (the stock collectors ignore them)
+    def on_start_trace(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.on_start_trace(*args, **kwargs)
+
+    def on_start_trace_step(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.on_start_trace_step(*args, **kwargs)
+
+    def on_end_trace_step(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.on_end_trace_step(*args, **kwargs)
+
+    def on_end_trace(self, *args: Any, **kwargs: Any) -> None:
+        self.inner.on_end_trace(*args, **kwargs)
+
+
+def request_message(stats: Any) -> str:
+    """``429: 0, retries: 2, busiest: GET users/{user_id} 50`` from a ``RequestStats``."""
+    counters = stats.as_dict()
+    routes: dict[str, int] = counters.get("requests") or {}
+    text = f"429: {counters.get('429', 0)}, retries: {counters.get('retries', 0)}"
+    if routes:
+        route, count = max(routes.items(), key=lambda item: item[1])
+        text += f", busiest: {route} {count}"
+    return text
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _log_level(explicit: str | None) -> str:
+    if explicit:
+        return explicit.upper()
+    try:
+        from dlt.common.configuration import resolve_configuration
+        from dlt.common.configuration.specs import RuntimeConfiguration
+
+        return str(resolve_configuration(RuntimeConfiguration()).log_level or "WARNING").upper()
+    except Exception:  # a broken config surfaces in the sync itself, with a proper message
+        return "WARNING"
+
+
+def choose_mode(
+    mode: str = "auto", *, stream: TextIO | None = None, log_level: str | None = None
+) -> str:
+    """The concrete mode for ``auto``: ``none`` when quiet, a live view on a terminal (a dlt
+    progress library if installed, else ``live``), ``log`` otherwise."""
+    if mode != "auto":
+        return mode
+    if _log_level(log_level) in QUIET_LEVELS:
+        return "none"
+    if not _is_terminal(stream or _stderr()):
+        return "log"
+    for library in LIVE_LIBRARIES:
+        if importlib.util.find_spec(library) is not None:
+            return library
+    return "live"
+
+
+def make_progress(
+    mode: str = "auto",
+    *,
+    interval: float | None = None,
+    stream: TextIO | None = None,
+    log_level: str | None = None,
+) -> RequestStatsCollector | None:
+    """The collector to pass as ``make_pipeline(progress=...)``; None for no progress."""
+    chosen = choose_mode(mode, stream=stream, log_level=log_level)
+    inner: Collector
+    if chosen == "none":
+        return None
+    if chosen == "log":
+        inner = LineCollector(interval or DEFAULT_LOG_INTERVAL, stream=stream)
+    elif chosen == "live":
+        inner = LiveCollector(interval or DEFAULT_LIVE_INTERVAL, stream=stream)
+    else:
+        from dlt.pipeline.progress import _from_name
+
+        inner = _from_name(chosen)  # raises MissingDependencyException if not installed
+    return RequestStatsCollector(inner)
+
+
+def progress_from_args(args: argparse.Namespace) -> RequestStatsCollector | None:
+    """``make_progress`` for the CLI's ``--progress``/``--progress-interval``/``--log-level``."""
+    return make_progress(
+        getattr(args, "progress", None) or "auto",
+        interval=getattr(args, "progress_interval", None),
+        log_level=getattr(args, "log_level", None),
+    )
+
+
+def attach_request_stats(pipeline: Any, stats: Any) -> None:
+    """Let the pipeline's progress (if it is ours) count this run's API requests."""
+    collector = getattr(pipeline, "collector", None)
+    if isinstance(collector, RequestStatsCollector):
+        collector.attach(stats)
