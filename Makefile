@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-bigquery lint format bench emulator clean
+.PHONY: setup demo test test-slow test-bigquery lint format bench emulator status doctor clean
 
 setup: $(STAMP)
 
@@ -40,8 +40,17 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+## bench: ~20 min (BENCH_ARGS=--quick skips the large company); figures go to BENCHMARKS.md
 bench: $(STAMP)
-	$(PY) -m emulator.bench
+	$(PY) -m bench $(BENCH_ARGS)
+
+## status: where the demo pipeline stands (ARGS="--destination postgres ..." for yours)
+status: $(STAMP)
+	$(VENV)/bin/learning360 status --pipelines-dir .demo/pipelines --duckdb-path learning360.duckdb $(ARGS)
+
+## doctor: check config, credentials, destination and models before a sync
+doctor: $(STAMP)
+	$(VENV)/bin/learning360 doctor $(ARGS)
 
 emulator: $(STAMP)
 	$(VENV)/bin/learning360 emulator --size medium
