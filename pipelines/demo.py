@@ -64,8 +64,10 @@ def main() -> int:
     if code == 0:
         runs_file.write_text(str(days + 1))
         code = cli(["report", *where, "--output", REPORT_PATH])
+        query = "select * from learning360_data.course_stats limit 5"
+        print(f"demo: done. Open {REPORT_PATH}, or query the warehouse:")
         print(
-            f'demo: done. Query it: duckdb {DUCKDB_PATH} "select * from learning360_data.course_stats"'
+            f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{DUCKDB_PATH}').sql('{query}').show()\""
         )
         print("demo: run `make demo` again for an incremental sync one simulated day later")
     return code

@@ -42,14 +42,18 @@ class Auth:
         return False
 
 
-class QueryAuth(Auth):
-    """``?company=<id>&apiKey=<key>`` (the method the 2020 recordings used)."""
-
-    method = "query"
+class _ApiKeyAuth(Auth):
+    """The company id and API key sent with every request (the key registered for redaction)."""
 
     def __init__(self, company_id: str, api_key: str):
         self.company_id, self.api_key = company_id, api_key
         register_secret(api_key)
+
+
+class QueryAuth(_ApiKeyAuth):
+    """``?company=<id>&apiKey=<key>`` (the method the 2020 recordings used)."""
+
+    method = "query"
 
     def apply(
         self, headers: MutableMapping[str, str], params: MutableMapping[str, str]
@@ -59,14 +63,10 @@ class QueryAuth(Auth):
         return None
 
 
-class HeaderAuth(Auth):
+class HeaderAuth(_ApiKeyAuth):
     """``X-company-id`` / ``X-apiKey`` headers."""
 
     method = "header"
-
-    def __init__(self, company_id: str, api_key: str):
-        self.company_id, self.api_key = company_id, api_key
-        register_secret(api_key)
 
     def apply(
         self, headers: MutableMapping[str, str], params: MutableMapping[str, str]

@@ -10,7 +10,11 @@ feeds every selected table and ``with_resources("user_groups")`` alone still wor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
+
+_snake_case = SnakeCaseNaming().normalize_identifier
 
 DEFAULT_BASE_URL = "https://app.360learning.com"
 SUPPORTED_API_VERSIONS = ("v1", "v2")
@@ -74,6 +78,27 @@ class ResourceSpec:
 
 
 TS, TEXT, BOOL, NUM, INT = "timestamp", "text", "bool", "double", "bigint"
+
+
+def dlt_hints(spec: Any, *, incremental_cursor: bool = True) -> dict[str, Any]:
+    """dlt resource hints of one table spec (v1's ``ResourceSpec`` or v2's ``V2Spec``)."""
+    columns = {
+        column: {"data_type": data_type, "nullable": column not in spec.primary_key}
+        for column, data_type in spec.columns.items()
+    }
+    cursor_column = _snake_case(spec.cursor) if spec.cursor else None
+    if incremental_cursor and cursor_column in columns:
+        # dlt.sources.incremental hints the cursor under its API name: use the same key, or
+        # dlt would see two columns that normalise to one and warn on every run
+        columns[spec.cursor] = columns.pop(cursor_column)
+    return {
+        "name": spec.name,
+        "primary_key": list(spec.primary_key),
+        "write_disposition": spec.write_disposition,
+        "max_table_nesting": spec.nesting,
+        "columns": columns,
+    }
+
 
 # fmt: off
 RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (

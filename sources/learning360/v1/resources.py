@@ -28,13 +28,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import dlt
-from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.extract.resource import DltResource
 
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow, MaxCursor
 from ..parallel import FanOut
-from ..settings import ARROW_BATCH_ROWS, FEED_CHUNK_SIZE, RESOURCES
+from ..settings import ARROW_BATCH_ROWS, FEED_CHUNK_SIZE, RESOURCES, dlt_hints
 from .api import V1Api
 from .columnar import ArrowRows
 from .parsing import (
@@ -59,31 +58,11 @@ if TYPE_CHECKING:
 
 
 Row = dict[str, Any]
-_snake_case = SnakeCaseNaming().normalize_identifier
 
 
 def table_hints(name: str, *, incremental_cursor: bool = True) -> dict[str, Any]:
-    """dlt hints of one table, from the settings table."""
-    spec = RESOURCES[name]
-    columns = {
-        column: {"data_type": data_type, "nullable": column not in spec.primary_key}
-        for column, data_type in spec.columns.items()
-    }
-    if (
-        incremental_cursor
-        and spec.cursor
-        and (cursor_column := _snake_case(spec.cursor)) in columns
-    ):
-        # dlt.sources.incremental hints the cursor under its API name: use the same key, or
-        # dlt would see two columns that normalise to one and warn on every run
-        columns[spec.cursor] = columns.pop(cursor_column)
-    return {
-        "name": name,
-        "primary_key": list(spec.primary_key),
-        "write_disposition": spec.write_disposition,
-        "max_table_nesting": spec.nesting,
-        "columns": columns,
-    }
+    """dlt hints of one v1 table, from the settings table."""
+    return dlt_hints(RESOURCES[name], incremental_cursor=incremental_cursor)
 
 
 def build_resources(

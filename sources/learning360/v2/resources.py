@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common import logger
-from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 from dlt.extract.resource import DltResource
 
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
+from ..settings import dlt_hints
 from .api import V2Api
 from .auth import install_v2_auth
 from .parsing import (
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
     from ..client import Learning360Client
 
 Row = dict[str, Any]
-_snake_case = SnakeCaseNaming().normalize_identifier
 
 FULL_READ_HOURS_KEY = "sources.learning360.user_courses_full_read_hours"
 SKIP_TABLES_KEY = "sources.learning360.v2_skip_tables"
@@ -79,22 +78,8 @@ STATE_KEY = "v2"  # this adapter's part of each resource's dlt state (v1 keeps i
 
 
 def table_hints(name: str) -> dict[str, Any]:
-    """dlt hints of one table, from the v2 settings table."""
-    spec = V2_RESOURCES[name]
-    columns = {
-        column: {"data_type": data_type, "nullable": column not in spec.primary_key}
-        for column, data_type in spec.columns.items()
-    }
-    if spec.cursor and (cursor_column := _snake_case(spec.cursor)) in columns:
-        # dlt.sources.incremental hints the cursor under its API name: use the same key
-        columns[spec.cursor] = columns.pop(cursor_column)
-    return {
-        "name": name,
-        "primary_key": list(spec.primary_key),
-        "write_disposition": spec.write_disposition,
-        "max_table_nesting": spec.nesting,
-        "columns": columns,
-    }
+    """dlt hints of one v2 table, from the v2 settings table."""
+    return dlt_hints(V2_RESOURCES[name])
 
 
 def full_read_hours() -> float:
