@@ -137,7 +137,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.list:
         for name, header in list_models().items():
-            print(f"{name}: {header}")
+            print(name)
+            print("  " + header.replace("\n", "\n  "))
         return 0
     pipeline = _pipeline_from(args)
     built = run_models(pipeline, only=_split(args.only))
