@@ -53,6 +53,15 @@ def _inside(value: int | None, window: tuple[int | None, int | None]) -> bool:
     return (lo is None or value > lo) and (hi is None or value < hi)
 
 
+def _route_regex(template: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return re.compile(f"^/api/v1{pattern}/?$")
+
+
+def _metric_name(template: str) -> str:
+    return re.sub(r"\{\w+\}", "{id}", template, count=1)
+
+
 class V1Routes:
     def __init__(self, company: Company, variants: bool = False) -> None:
         self.company = company
@@ -62,90 +71,40 @@ class V1Routes:
             name: hashlib.md5(f"{seed}:{name}".encode()).hexdigest()[:24]
             for name in ("Department", "Location")
         }
-        p = r"(?P<{}>[^/]+)"
-        table: list[tuple[str, str, Handler]] = [
-            ("/courses", "/courses", self.get_courses),
-            ("/courses/stats", "/courses/stats", self.get_courses_stats),
-            ("/courses/" + p.format("course"), "/courses/{id}", self.get_course),
-            (
-                "/courses/" + p.format("course") + "/stats",
-                "/courses/{id}/stats",
-                self.get_course_stats,
-            ),
-            (
-                "/courses/" + p.format("course") + "/stats/" + p.format("user"),
-                "/courses/{id}/stats/{user}",
-                self.get_user_course_stats,
-            ),
-            ("/users", "/users", self.get_users),
-            ("/users/" + p.format("user"), "/users/{id}", self.get_user),
-            (
-                "/users/" + p.format("user") + "/courses",
-                "/users/{id}/courses",
-                self.get_user_courses,
-            ),
-            (
-                "/users/" + p.format("user") + "/programs",
-                "/users/{id}/programs",
-                self.get_user_programs,
-            ),
-            ("/users/" + p.format("user") + "/roles", "/users/{id}/roles", self.get_user_roles),
-            ("/groups", "/groups", self.get_groups),
-            ("/groups/" + p.format("group"), "/groups/{id}", self.get_group),
-            (
-                "/groups/" + p.format("group") + "/catalog",
-                "/groups/{id}/catalog",
-                self.get_group_catalog,
-            ),
-            (
-                "/groups/" + p.format("group") + "/programs",
-                "/groups/{id}/programs",
-                self.get_group_programs,
-            ),
-            ("/programs", "/programs", self.redirect_programs),
-            ("/programs/sessions", "/programs/sessions", self.get_program_sessions),
-            (
-                "/programs/sessions/" + p.format("session"),
-                "/programs/sessions/{id}",
-                self.get_program_session,
-            ),
-            (
-                "/programs/sessions/" + p.format("session") + "/users",
-                "/programs/sessions/{id}/users",
-                self.get_program_session_users,
-            ),
-            (
-                "/programs/sessions/" + p.format("session") + "/stats",
-                "/programs/sessions/{id}/stats",
-                self.get_program_session_stats,
-            ),
-            ("/paths", "/paths", self.get_paths),
-            ("/paths/sessions", "/paths/sessions", self.get_path_sessions),
-            (
-                "/paths/sessions/" + p.format("session"),
-                "/paths/sessions/{id}",
-                self.get_path_session,
-            ),
-            (
-                "/paths/sessions/" + p.format("session") + "/stats/users",
-                "/paths/sessions/{id}/stats/users",
-                self.get_path_session_users_stats,
-            ),
-            (
-                "/paths/sessions/" + p.format("session") + "/stats/" + p.format("user"),
-                "/paths/sessions/{id}/stats/{user}",
-                self.get_path_session_user_stats,
-            ),
-            ("/paths/" + p.format("path"), "/paths/{id}", self.get_path),
-            ("/paths/" + p.format("path") + "/users", "/paths/{id}/users", self.get_path_users),
-            (
-                "/paths/" + p.format("user") + "/getPaths",
-                "/paths/{userId}/getPaths",
-                self.get_user_paths,
-            ),
+        # route template -> handler; `{name}` segments become named groups, and the metric
+        # name calls the first one `{id}` ("GET /api/v1/users/{id}/courses")
+        table: list[tuple[str, Handler]] = [
+            ("/courses", self.get_courses),
+            ("/courses/stats", self.get_courses_stats),
+            ("/courses/{course}", self.get_course),
+            ("/courses/{course}/stats", self.get_course_stats),
+            ("/courses/{course}/stats/{user}", self.get_user_course_stats),
+            ("/users", self.get_users),
+            ("/users/{user}", self.get_user),
+            ("/users/{user}/courses", self.get_user_courses),
+            ("/users/{user}/programs", self.get_user_programs),
+            ("/users/{user}/roles", self.get_user_roles),
+            ("/groups", self.get_groups),
+            ("/groups/{group}", self.get_group),
+            ("/groups/{group}/catalog", self.get_group_catalog),
+            ("/groups/{group}/programs", self.get_group_programs),
+            ("/programs", self.redirect_programs),
+            ("/programs/sessions", self.get_program_sessions),
+            ("/programs/sessions/{session}", self.get_program_session),
+            ("/programs/sessions/{session}/users", self.get_program_session_users),
+            ("/programs/sessions/{session}/stats", self.get_program_session_stats),
+            ("/paths", self.get_paths),
+            ("/paths/sessions", self.get_path_sessions),
+            ("/paths/sessions/{session}", self.get_path_session),
+            ("/paths/sessions/{session}/stats/users", self.get_path_session_users_stats),
+            ("/paths/sessions/{session}/stats/{user}", self.get_path_session_user_stats),
+            ("/paths/{path}", self.get_path),
+            ("/paths/{path}/users", self.get_path_users),
+            ("/paths/{user}/getPaths", self.get_user_paths),
         ]
         self.routes = [
-            (re.compile(f"^/api/v1{rx}/?$"), f"GET /api/v1{name}", h) for rx, name, h in table
+            (_route_regex(template), f"GET /api/v1{_metric_name(template)}", handler)
+            for template, handler in table
         ]
 
     # ------------------------------------------------------------------ dispatch
