@@ -14,25 +14,12 @@ The state stays small: only the rows of one lag window.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from .timestamps import format_api_timestamp, parse_timestamp
+
 PRUNE_EVERY = 10_000  # remembered rows between two prunes
-
-
-def _format(moment: datetime) -> str:
-    """The API's timestamp format (``YYYY-MM-DDTHH:MM:SS.sssZ``), for string comparisons."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class LagWindow:
@@ -66,16 +53,16 @@ class LagWindow:
         self._seen[row_id] = value
         if self._newest is None or (len(value) == len(self._newest) == 24 and value > self._newest):
             self._newest = value
-            moment = _parse(value)
+            moment = parse_timestamp(value)
             if moment is not None:
-                self._horizon = _format(moment - self._lag)
+                self._horizon = format_api_timestamp(moment - self._lag)
         if len(self._seen) >= self._next_prune:
             self.prune()
             self._next_prune = max(PRUNE_EVERY, 2 * len(self._seen))
 
     def prune(self) -> None:
         """Forget rows older than the newest cursor minus the lag (they will not be re-read)."""
-        parsed = {row_id: _parse(value) for row_id, value in self._seen.items()}
+        parsed = {row_id: parse_timestamp(value) for row_id, value in self._seen.items()}
         known = [moment for moment in parsed.values() if moment is not None]
         if not known:
             self._seen.clear()
@@ -99,7 +86,7 @@ class MaxCursor:
         self._cursor = cursor
         self._lag = timedelta(seconds=lag_seconds or 0)
         last = self._slot.get("last_value")
-        self.last: datetime | None = last if isinstance(last, datetime) else _parse(last)
+        self.last: datetime | None = parse_timestamp(last)
         # the window start is fixed when the run starts, however many batches follow
         self.since: datetime | None = self.last - self._lag if self.last is not None else None
         self._newest: datetime | None = self.last
@@ -110,7 +97,7 @@ class MaxCursor:
         rows without a cursor value are kept."""
         if self.since is None:
             return True
-        moment = _parse(row.get(self._cursor))
+        moment = parse_timestamp(row.get(self._cursor))
         return moment is None or moment > self.since
 
     def observe(self, row: Mapping[str, Any]) -> None:
@@ -120,7 +107,7 @@ class MaxCursor:
             newest is not None and len(value) == len(newest) == 24 and value <= newest
         ):
             return  # same-format ISO strings sort like the moments they name
-        moment = _parse(value)
+        moment = parse_timestamp(value)
         if moment is not None and (self._newest is None or moment > self._newest):
             self._newest, self._newest_text = moment, value
 

@@ -304,9 +304,11 @@ def test_error_code_shapes() -> None:
 
 
 def test_api_timestamp_format() -> None:
-    assert p.format_api_timestamp("2024-01-02T09:00:00.000000Z") == "2024-01-02T09:00:00.000Z"
-    assert p.format_api_timestamp("2024-01-02T09:00:00.123456+00:00") == "2024-01-02T09:00:00.123Z"
-    assert p.format_api_timestamp(datetime(2024, 1, 2, 9, tzinfo=UTC)) == "2024-01-02T09:00:00.000Z"
+    from sources.learning360.timestamps import format_api_timestamp
+
+    assert format_api_timestamp("2024-01-02T09:00:00.000000Z") == "2024-01-02T09:00:00.000Z"
+    assert format_api_timestamp("2024-01-02T09:00:00.123456+00:00") == "2024-01-02T09:00:00.123Z"
+    assert format_api_timestamp(datetime(2024, 1, 2, 9, tzinfo=UTC)) == "2024-01-02T09:00:00.000Z"
 
 
 def test_chunked() -> None:

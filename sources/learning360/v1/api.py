@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..settings import ROUTES
-from .parsing import classify_catalog_path, format_api_timestamp, id_of
+from ..timestamps import format_api_timestamp
+from .parsing import classify_catalog_path, id_of
 
 if TYPE_CHECKING:
     from ..client import Learning360Client

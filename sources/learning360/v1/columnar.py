@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
+
+from ..timestamps import parse_timestamp
 
 _snake_case = SnakeCaseNaming().normalize_identifier
 
@@ -69,7 +70,7 @@ def _array(values: list[Any], data_type: pa.DataType | None) -> pa.Array:
         try:
             return pc.cast(pa.array(values, pa.string()), TIMESTAMP)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return pa.array([_parse_timestamp(v) for v in values], TIMESTAMP)
+            return pa.array([parse_timestamp(v) for v in values], TIMESTAMP)
     if data_type is not None:
         try:
             return pa.array(values, data_type)
@@ -81,14 +82,3 @@ def _array(values: list[Any], data_type: pa.DataType | None) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _parse_timestamp(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

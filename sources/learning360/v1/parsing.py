@@ -10,7 +10,6 @@ names of the contract (``modificationDate`` -> ``modification_date``). Keys we a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 Row = dict[str, Any]
@@ -76,18 +75,6 @@ def is_not_found(status: int, body: Any) -> bool:
         and bool(code)
         and code.lower().replace("notfound", "_not_found").endswith("not_found")
     )
-
-
-def format_api_timestamp(value: Any) -> str:
-    """Format a cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, datetime):
-        raise TypeError(f"not a timestamp: {value!r}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _str_or_none(value: Any) -> str | None:

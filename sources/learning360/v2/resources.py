@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import dlt
@@ -50,6 +50,7 @@ from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
 from ..settings import dlt_hints
+from ..timestamps import parse_timestamp
 from .api import V2Api
 from .auth import install_v2_auth
 from .parsing import (
@@ -108,15 +109,6 @@ def skip_tables() -> set[str]:
             f"{config_key('v2_skip_tables')} to some of {', '.join(V2_RESOURCES)}"
         )
     return chosen
-
-
-def _parse_ts(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def build_resources(
@@ -282,7 +274,7 @@ def build_resources(
     def user_courses() -> Iterator[list[Row]]:
         own = state()
         now = time.time()
-        cursor = _parse_ts(own.get("completed_cursor"))
+        cursor = parse_timestamp(own.get("completed_cursor"))
         last_full = own.get("full_read_at")
         full = (
             hours <= 0
@@ -295,7 +287,7 @@ def build_resources(
         for page in api.course_stats(since):
             rows = [attempt_row(e) for e in page if isinstance(e, Mapping)]
             for row in rows:
-                completed = _parse_ts(row.get("completedAt"))
+                completed = parse_timestamp(row.get("completedAt"))
                 if completed is not None and (newest is None or completed > newest):
                     newest = completed
             yield rows
