@@ -6,7 +6,7 @@ not share a GIL. Figures (goal in brackets):
 
 1. full sync of the largest size at 50 GET/s, latency 50 ms ± 20 ms: requests, requests per
    learner [≤ 1.3], wall time, floor (requests ÷ 50/s), ratio [≤ 1.15], 429 share [≤ 1 %],
-   peak RSS [≤ 500 MB];
+   peak memory [≤ 500 MB] (PSS summed over the sync's processes: it forks its extract);
 2. incremental sync after `/_emulator/advance` (one simulated day): requests [≤ 5 %] and wall
    [≤ 10 %] as a share of the full sync, and whether the warehouse equals the ground truth;
 3. throughput with the rate limit off and no latency: user_courses alone, attempt rows/s from
@@ -138,6 +138,8 @@ def full_figures(result: dict[str, Any], learners: int) -> dict[str, Any]:
         "rate_limited": result["rate_limited"],
         "rate_limited_pct": 100 * result["rate_limited"] / max(1, requests),
         "peak_rss_mb": result["peak_rss_mb"],
+        "peak_rss_sum_mb": result.get("peak_rss_sum_mb", result["peak_rss_mb"]),
+        "peak_per_process": result.get("peak_rss_per_process_mb", {}),
         "rows": result.get("rows", {}),
         "by_route": result.get("by_route", {}),
     }
@@ -306,8 +308,14 @@ def report(out: dict[str, Any], command: str, total_s: float) -> str:
         f"{verdict(full['ratio'] <= GOALS['ratio'])} |",
         f"| answered 429 | {full['rate_limited']} ({full['rate_limited_pct']:.2f} %) | ≤ 1 % | "
         f"{verdict(full['rate_limited_pct'] <= GOALS['rate_limited_pct'])} |",
-        f"| peak RSS of the sync process (incl. derived models) | {full['peak_rss_mb']:.0f} MB | ≤ 500 MB | "
+        f"| peak memory of the sync (PSS of its processes, incl. derived models) | "
+        f"{full['peak_rss_mb']:.0f} MB | ≤ 500 MB | "
         f"{verdict(full['peak_rss_mb'] <= GOALS['peak_rss_mb'])} |",
+        f"| same, as the sum of RSS (shared pages counted twice) | "
+        f"{full['peak_rss_sum_mb']:.0f} MB | | |",
+        f"| peak RSS per process | "
+        + ", ".join(f"{k.split()[0]} {v} MB" for k, v in full["peak_per_process"].items())
+        + " | | |",
         f"| steps: extract / normalize / load | {full['extract_s']:.1f} / "
         f"{full['normalize_s']:.1f} / {full['load_s']:.1f} s | | |",
         f"| derived models (not in the wall time) | {full['models_s'] or 0:.1f} s | | |",

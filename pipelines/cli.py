@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh", action="store_true", help="drop this source's tables and state first"
     )
     sync.add_argument("--no-models", action="store_true", help="skip rebuilding derived tables")
+    sync.add_argument(
+        "--in-process",
+        action="store_true",
+        help="extract in this process too (default: a child process, so a large sync's "
+        "extract memory is gone before the load; docs/operations.md)",
+    )
     from pipelines import progress as progress_option
 
     progress_option.add_arguments(sync)
@@ -120,7 +126,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             resources=_split(args.resources),
             full_refresh=args.full_refresh,
             build_models=not args.no_models,
+            isolate=not args.in_process,
         )
+        pipeline = result.pipeline or pipeline
         print_summary(pipeline, result, _where(pipeline, args.destination), previous=previous)
     dropped = result.requests.get("dropped") or {}
     if dropped:  # bad records: each was logged as a warning (docs/reliability.md)
@@ -152,6 +160,7 @@ def explain(exc: BaseException) -> tuple[int, str]:
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
     from pipelines.run import SyncAlreadyRunning
+    from pipelines.stages import StageFailed
     from sources.learning360.errors import Learning360Error, is_configuration_problem
     from sources.learning360.redaction import redact
 
@@ -162,6 +171,8 @@ def explain(exc: BaseException) -> tuple[int, str]:
         seen.add(id(current))
         if isinstance(current, SyncAlreadyRunning):
             return EXIT_LOCKED, str(current)
+        if isinstance(current, StageFailed):  # explained in the child process already
+            return current.code, current.line
         if isinstance(current, Learning360Error):
             code = EXIT_CONFIG if is_configuration_problem(current) else EXIT_FAILED
             return code, current.one_line()

@@ -28,6 +28,22 @@ DATASET_NAME = "learning360_data"
 # (docs/destinations.md). BigQuery refuses JSON columns from parquet, so it gets jsonl;
 # postgres' parquet path needs an extra ADBC driver for no measured gain, so it keeps its default.
 LOADER_FILE_FORMATS = {"duckdb": "parquet", "bigquery": "jsonl", "postgres": "insert_values"}
+# DuckDB has one writer: dlt's 20 parallel load jobs only queue on it, each holding its file's
+# data in memory (a large full sync: 538 MB peak with 20 jobs, 306 MB with one, as fast)
+LOAD_WORKERS = {"duckdb": 1}
+# One DuckDB thread, no insertion-order bookkeeping and a memory limit (DuckDB spills to disk
+# beyond it) while loading and building models. DuckDB's default is 80 % of RAM, which it
+# uses as a cache: a large full sync took 970 MB without these, 300-350 MB with them; the
+# models are a few seconds slower. Dashboards open their own connections.
+DUCKDB_SETTINGS = {"threads": 1, "preserve_insertion_order": False}
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+def duckdb_settings() -> dict[str, Any]:
+    """DUCKDB_SETTINGS plus ``memory_limit`` from ``learning360.duckdb_memory_limit``
+    (``LEARNING360__DUCKDB_MEMORY_LIMIT``; raise it if a load or model says Out of Memory)."""
+    limit = dlt.config.get("learning360.duckdb_memory_limit", str) or DEFAULT_DUCKDB_MEMORY_LIMIT
+    return {**DUCKDB_SETTINGS, "memory_limit": str(limit)}
 
 
 # One sync (or models rebuild) of a pipeline at a time: an exclusive flock on this file in the
@@ -47,6 +63,11 @@ def lock_path(pipeline: dlt.Pipeline) -> Path:
 
 
 _held = threading.local()  # lock paths this thread holds: nested sync_lock calls are no-ops
+
+
+def held_lock_fds() -> tuple[int, ...]:
+    """File descriptors of the locks this thread holds (a forked stage closes its copies)."""
+    return tuple(getattr(_held, "fds", {}).values())
 
 
 @contextmanager
@@ -73,6 +94,8 @@ def sync_lock(pipeline: dlt.Pipeline) -> Iterator[Path]:
             + "); try again when it has finished"
         ) from None
     held.add(str(path))
+    fds: dict[str, int] = _held.__dict__.setdefault("fds", {})
+    fds[str(path)] = fd
     try:
         os.ftruncate(fd, 0)
         started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -80,6 +103,7 @@ def sync_lock(pipeline: dlt.Pipeline) -> Iterator[Path]:
         yield path
     finally:
         held.discard(str(path))
+        fds.pop(str(path), None)
         os.close(fd)  # releases the lock; the file stays (unlinking it would race)
 
 
@@ -92,6 +116,10 @@ class SyncResult:
     requests: dict[str, Any]
     seconds: float
     models: dict[str, int] = field(default_factory=dict)
+    # seconds per step (extract, normalize, load; models apart)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    # the pipeline object that loaded (a fresh one when extract ran in a child process)
+    pipeline: dlt.Pipeline | None = None
 
 
 def make_pipeline(
@@ -109,7 +137,10 @@ def make_pipeline(
     """
     dest: Any = destination
     if destination == "duckdb":
-        dest = dlt.destinations.duckdb(duckdb_path or f"{pipeline_name}.duckdb")
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        path = duckdb_path or f"{pipeline_name}.duckdb"
+        dest = dlt.destinations.duckdb(DuckDbCredentials(path, global_config=duckdb_settings()))
     kwargs: dict[str, Any] = {}
     if progress is not None:
         kwargs["progress"] = progress
@@ -138,10 +169,24 @@ def run_sync(
     full_refresh: bool = False,
     build_models: bool = True,
     source_kwargs: dict[str, Any] | None = None,
+    isolate: bool = False,
 ) -> SyncResult:
     """Extract, normalize and load the selected resources, then rebuild the derived models,
-    all under the pipeline's sync lock (:func:`sync_lock`)."""
+    all under the pipeline's sync lock (:func:`sync_lock`).
+
+    ``isolate`` runs extract and normalize in a forked child process (``pipelines.stages``)
+    so their memory is gone before DuckDB loads; the CLI does this by default."""
+    from pipelines import stages
+
     with sync_lock(pipeline):
+        if isolate and stages.available():
+            return _run_sync_isolated(
+                pipeline,
+                resources=resources,
+                full_refresh=full_refresh,
+                build_models=build_models,
+                source_kwargs=source_kwargs,
+            )
         return _run_sync_locked(
             pipeline,
             resources=resources,
@@ -151,19 +196,15 @@ def run_sync(
         )
 
 
-def _run_sync_locked(
+def _source_for(
     pipeline: dlt.Pipeline,
-    *,
     resources: list[str] | None,
-    full_refresh: bool,
-    build_models: bool,
     source_kwargs: dict[str, Any] | None,
-) -> SyncResult:
+    stats: Any,
+) -> Any:
     from pipelines.progress import attach_request_stats
     from sources.learning360 import learning360
-    from sources.learning360.stats import RequestStats
 
-    stats = RequestStats()
     attach_request_stats(pipeline, stats)  # live progress shows the API requests too
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
@@ -176,15 +217,95 @@ def _run_sync_locked(
         source = source.with_resources(*resources)
     if pipeline.destination.destination_type.endswith("bigquery"):
         apply_bigquery_hints(source)
+    return source
+
+
+def _destination_name(pipeline: dlt.Pipeline) -> str:
+    return str(pipeline.destination.destination_type).split(".")[-1]
+
+
+def _file_format(pipeline: dlt.Pipeline) -> Any:
+    return LOADER_FILE_FORMATS.get(_destination_name(pipeline))
+
+
+def _run_sync_isolated(
+    pipeline: dlt.Pipeline,
+    *,
+    resources: list[str] | None,
+    full_refresh: bool,
+    build_models: bool,
+    source_kwargs: dict[str, Any] | None,
+) -> SyncResult:
+    from pipelines.stages import run_in_child
+    from sources.learning360.stats import RequestStats
+
     started = time.monotonic()
-    file_format = LOADER_FILE_FORMATS.get(pipeline.destination.destination_type.split(".")[-1])
+
+    def extract_and_normalize() -> dict[str, Any]:
+        stats = RequestStats()
+        source = _source_for(pipeline, resources, source_kwargs, stats)
+        finish_pending_packages(pipeline)
+        t0 = time.monotonic()
+        pipeline.extract(
+            source,
+            loader_file_format=_file_format(pipeline),
+            refresh="drop_sources" if full_refresh else None,
+        )
+        t1 = time.monotonic()
+        counts = pipeline.normalize().row_counts
+        steps = {"extract": t1 - t0, "normalize": time.monotonic() - t1}
+        rows = {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
+        return {"requests": stats.as_dict(), "rows": rows, "steps": steps}
+
+    done = run_in_child(extract_and_normalize, close_fds=held_lock_fds())
+    # a fresh pipeline object: this one's cached schemas and state predate the child's work
+    # (dlt would write its stale live schema back over the child's)
+    loader = dlt.pipeline(
+        pipeline_name=pipeline.pipeline_name,
+        pipelines_dir=pipeline.pipelines_dir,
+        destination=pipeline.destination,
+        dataset_name=pipeline.dataset_name,
+        progress=pipeline.collector,
+    )
+    t0 = time.monotonic()
+    workers = LOAD_WORKERS.get(_destination_name(loader))
+    load_info = loader.load(**({"workers": workers} if workers else {}))
+    load_info.raise_on_failed_jobs()
+    steps = {**done["steps"], "load": time.monotonic() - t0}
+    models = _build_models(loader) if build_models else {}
+    return SyncResult(
+        load_info=load_info,
+        rows_per_table=done["rows"],
+        requests=done["requests"],
+        seconds=time.monotonic() - started,
+        models=models,
+        step_seconds=steps,
+        pipeline=loader,
+    )
+
+
+def _run_sync_locked(
+    pipeline: dlt.Pipeline,
+    *,
+    resources: list[str] | None,
+    full_refresh: bool,
+    build_models: bool,
+    source_kwargs: dict[str, Any] | None,
+) -> SyncResult:
+    from sources.learning360.stats import RequestStats
+
+    stats = RequestStats()
+    source = _source_for(pipeline, resources, source_kwargs, stats)
+    started = time.monotonic()
     finish_pending_packages(pipeline)
     load_info = pipeline.run(
         source,
-        loader_file_format=file_format,
+        loader_file_format=_file_format(pipeline),
         refresh="drop_sources" if full_refresh else None,
     )
     load_info.raise_on_failed_jobs()
+    trace = pipeline.last_trace
+    steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}
     models: dict[str, int] = {}
     if build_models:
         models = _build_models(pipeline)
@@ -194,6 +315,8 @@ def _run_sync_locked(
         requests=stats.as_dict(),
         seconds=time.monotonic() - started,
         models=models,
+        step_seconds={k: v for k, v in steps.items() if k in ("extract", "normalize", "load")},
+        pipeline=pipeline,
     )
 
 

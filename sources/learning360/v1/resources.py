@@ -33,7 +33,14 @@ from dlt.extract.resource import DltResource
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow, MaxCursor
 from ..parallel import FanOut
-from ..settings import ARROW_BATCH_ROWS, FEED_CHUNK_SIZE, RESOURCES, dlt_hints
+from ..settings import (
+    ARROW_BATCH_ROWS,
+    FEED_CHUNK_SIZE,
+    HEAVY_BATCH,
+    RESOURCES,
+    ROW_CHUNK,
+    dlt_hints,
+)
 from .api import V1Api
 from .columnar import ArrowRows
 from .parsing import (
@@ -78,16 +85,34 @@ def build_resources(
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
 
     def fan_out(
-        fetch: Callable[..., Any], parents: Iterable[Row]
+        fetch: Callable[..., Any], parents: Iterable[Row], *, heavy: bool = False
     ) -> Iterator[list[tuple[Row, Any]]]:
         """Batches of ``(parent, fetch(parent_id))`` for every parent that has an id, as the
         answers arrive. A missing answer for a parent flagged ``deleted`` is expected, so it
-        is not a warning."""
+        is not a warning. ``heavy`` answers (a session's stats: one row per enrolled user)
+        are held a few at a time, not hundreds: that is what keeps a large sync's memory flat."""
 
         def call(parent: Row) -> Any:
             return fetch(id_of(parent), quiet=bool(parent.get("deleted")))
 
-        return pool.batches(call, (parent for parent in parents if id_of(parent)))
+        parents_with_id = (parent for parent in parents if id_of(parent))
+        if heavy:
+            return pool.batches(call, parents_with_id, buffer=0, max_batch=HEAVY_BATCH)
+        return pool.batches(call, parents_with_id)
+
+    def rows_of(
+        batches: Iterable[list[tuple[Row, Any]]], to_rows: Callable[[Row, Any], Iterable[Row]]
+    ) -> Iterator[list[Row]]:
+        """The rows of every answer, in lists of about ``ROW_CHUNK`` rows."""
+        rows: list[Row] = []
+        for batch in batches:
+            for parent, body in batch:
+                rows.extend(to_rows(parent, body))
+                if len(rows) >= ROW_CHUNK:
+                    yield rows
+                    rows = []
+        if rows:
+            yield rows
 
     def only_changed(rows: list[Row], window: LagWindow) -> list[Row]:
         """Rows of the lag window that did not change since the last run are dropped."""
@@ -181,11 +206,10 @@ def build_resources(
 
     @dlt.transformer(data_from=group_list, **table_hints("group_catalog"))
     def group_catalog(groups_chunk: list[Row]) -> Iterator[list[Row]]:
-        for batch in fan_out(api.group_catalog, groups_chunk):
-            rows: list[Row] = []
-            for group, catalog in batch:
-                rows.extend(catalog_rows(id_of(group), catalog, api.classify_catalog_path))
-            yield rows
+        def to_rows(group: Row, catalog: Any) -> list[Row]:
+            return catalog_rows(id_of(group), catalog, api.classify_catalog_path)
+
+        yield from rows_of(fan_out(api.group_catalog, groups_chunk), to_rows)
 
     group_programs_seen: set[tuple[str, str]] = set()
     group_programs_mode: dict[str, bool] = {"per_group": False}
@@ -222,41 +246,37 @@ def build_resources(
 
     @dlt.transformer(data_from=path_sessions, **table_hints("user_path_sessions"))
     def user_path_sessions(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
-        for batch in fan_out(api.path_session_user_stats, sessions_chunk):
-            rows: list[Row] = []
-            for session, body in batch:
-                if body is not None:
-                    rows.extend(path_session_user_rows(session, body))
-            yield rows
+        def to_rows(session: Row, body: Any) -> list[Row]:
+            return [] if body is None else path_session_user_rows(session, body)
+
+        stats = fan_out(api.path_session_user_stats, sessions_chunk, heavy=True)
+        yield from rows_of(stats, to_rows)
 
     @dlt.transformer(data_from=program_session_list, **table_hints("user_programs"))
     def user_programs_bulk(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
-        for batch in fan_out(api.program_session_stats, sessions_chunk):
-            rows: list[Row] = []
-            for session, body in batch:
-                if body is None:
-                    continue  # the session was deleted mid-sync
-                found = program_stats_user_rows(session, body)
-                if found is None:
-                    raise ConfigurationError(
-                        "360Learning's program-session stats name no user id on this tenant, so "
-                        "user_programs cannot be read in bulk: set "
-                        f'{config_key("user_programs_strategy")} = "per_user"'
-                    )
-                rows.extend(found)
-            yield rows
+        def to_rows(session: Row, body: Any) -> list[Row]:
+            if body is None:
+                return []  # the session was deleted mid-sync
+            found = program_stats_user_rows(session, body)
+            if found is None:
+                raise ConfigurationError(
+                    "360Learning's program-session stats name no user id on this tenant, so "
+                    "user_programs cannot be read in bulk: set "
+                    f'{config_key("user_programs_strategy")} = "per_user"'
+                )
+            return found
+
+        stats = fan_out(api.program_session_stats, sessions_chunk, heavy=True)
+        yield from rows_of(stats, to_rows)
 
     @dlt.transformer(data_from=user_list, **table_hints("user_programs"))
     def user_programs_per_user(users_chunk: list[Row]) -> Iterator[list[Row]]:
-        for batch in fan_out(api.user_programs, users_chunk):
-            rows: list[Row] = []
-            for user, programs in batch:
-                for element in programs or ():
-                    if isinstance(element, dict) and (
-                        row := user_program_row(id_of(user), element)
-                    ):
-                        rows.append(row)
-            yield rows
+        def to_rows(user: Row, programs: Any) -> Iterator[Row]:
+            for element in programs or ():
+                if isinstance(element, dict) and (row := user_program_row(id_of(user), element)):
+                    yield row
+
+        yield from rows_of(fan_out(api.user_programs, users_chunk), to_rows)
 
     user_courses_hints = table_hints("user_courses", incremental_cursor=False)
 

@@ -1,0 +1,131 @@
+"""Extract and normalize in a forked child process, load and models in the parent.
+
+Why: the memory a Python process takes while extracting (20,000 users' details, 250,000
+attempts, ~300 MB of mostly freed but fragmented small objects) is never given back to the OS,
+and DuckDB then adds its own ~200 MB to load and build the models. Run in one process, a large
+tenant's sync peaked at ~600-970 MB; with extract + normalize in a child that exits before the
+load starts, the two never add up (BENCHMARKS.md, "Where the memory goes").
+
+The child is a ``fork`` of the sync: it shares the configured pipeline, source arguments and
+progress display, and hands back only a small JSON result (request counts, rows per table) or
+the one-line error the CLI would print. It dies with its parent (``PR_SET_PDEATHSIG``), so a
+killed sync never leaves an orphan extracting, and it drops its copy of the sync lock at once,
+so the lock is released the moment the parent dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+class StageFailed(RuntimeError):
+    """The child stage failed; ``line`` is its one-line reason, ``code`` the CLI exit code."""
+
+    def __init__(self, code: int, line: str):
+        super().__init__(line)
+        self.code = code
+        self.line = line
+
+
+def available() -> bool:
+    """Forking is how stages are isolated; not on platforms without ``fork``."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died between fork and prctl
+        os._exit(1)
+
+
+def run_in_child(
+    stage: Callable[[], dict[str, Any]], close_fds: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    """Runs ``stage`` in a forked child and returns its JSON-able result, or raises
+    :class:`StageFailed` with the line :func:`pipelines.cli.explain` gives for its error."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        status = 1
+        try:
+            os.close(read_end)
+            _die_with_parent()
+            for fd in close_fds:  # the sync lock: held by the parent's copy only
+                os.close(fd)
+            captured = _capture_unless_real_files()
+            try:
+                payload: dict[str, Any] = {"ok": True, "result": stage()}
+            except BaseException as exc:  # noqa: BLE001 - everything goes to the parent
+                from pipelines.cli import explain
+
+                code, line = explain(exc)
+                payload = {"ok": False, "code": code, "line": line}
+            if captured:
+                payload["stdout"], payload["stderr"] = (buf.getvalue() for buf in captured)
+            with os.fdopen(write_end, "w", encoding="utf-8") as out:
+                json.dump(payload, out, default=str)
+            status = 0
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc(file=sys.__stderr__)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as answer:
+        text = answer.read()
+    _, wait_status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(wait_status):
+        sig = signal.Signals(os.WTERMSIG(wait_status)).name
+        raise StageFailed(1, f"the extract process was killed by {sig}; the next sync resumes")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise StageFailed(1, "the extract process ended without a result") from None
+    for name in ("stdout", "stderr"):  # what the child wrote to in-memory streams
+        if payload.get(name):
+            stream = getattr(sys, name)
+            stream.write(payload[name])
+            stream.flush()
+    if not payload.get("ok"):
+        raise StageFailed(int(payload.get("code", 1)), str(payload.get("line", "failed")))
+    return payload["result"]
+
+
+def _capture_unless_real_files() -> tuple[io.StringIO, io.StringIO] | None:
+    """A child writes progress and logs straight to the inherited stdout/stderr when they are
+    files; when they are in-memory streams (an embedding application, pytest's capture) its
+    writes would be lost, so they are collected and handed to the parent instead."""
+    try:
+        sys.stdout.fileno()
+        sys.stderr.fileno()
+        return None
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    captured = (io.StringIO(), io.StringIO())
+    sys.stdout, sys.stderr = captured
+    import logging
+
+    for handler in logging.root.handlers + [
+        h for lg in logging.root.manager.loggerDict.values() for h in getattr(lg, "handlers", [])
+    ]:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.stream = sys.stderr  # not setStream: it flushes the old, maybe closed one
+    return captured
