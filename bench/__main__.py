@@ -313,7 +313,7 @@ def report(out: dict[str, Any], command: str, total_s: float) -> str:
         f"{verdict(full['peak_rss_mb'] <= GOALS['peak_rss_mb'])} |",
         f"| same, as the sum of RSS (shared pages counted twice) | "
         f"{full['peak_rss_sum_mb']:.0f} MB | | |",
-        f"| peak RSS per process | "
+        "| peak RSS per process | "
         + ", ".join(f"{k.split()[0]} {v} MB" for k, v in full["peak_per_process"].items())
         + " | | |",
         f"| steps: extract / normalize / load | {full['extract_s']:.1f} / "
