@@ -60,7 +60,7 @@ class TreeMemory:
 
 
 def run_ours(args: argparse.Namespace) -> dict[str, Any]:
-    from pipelines.run import make_pipeline, rows_loaded, run_models, run_sync
+    from pipelines.run import make_pipeline, run_models, run_sync
 
     os.environ.update(
         {
@@ -81,7 +81,9 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     )
     resources = args.resources.split(",") if args.resources else None
     started = time.perf_counter()
-    result = run_sync(pipeline, resources=resources, build_models=False, isolate=True)
+    result = run_sync(
+        pipeline, resources=resources, build_models=False, isolate=not args.in_process
+    )
     pipeline = result.pipeline or pipeline
     sync_seconds = time.perf_counter() - started
     models_seconds = None
@@ -94,7 +96,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
         "steps": result.step_seconds,
         "models_seconds": models_seconds,
         "client": result.requests,
-        "rows": rows_loaded(result.load_info, pipeline),
+        "rows": result.rows_per_table,
     }
 
 
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--resources", default=None)
     parser.add_argument("--models", action="store_true")
+    parser.add_argument("--in-process", action="store_true", help="no forked extract")
     parser.add_argument("--set", action="append", metavar="ENV=VALUE")
     args = parser.parse_args(argv)
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
