@@ -42,7 +42,8 @@ FEED_CHUNK_SIZE = 500
 # is as fast as 20,000 and keeps the batch being built small.
 ARROW_BATCH_ROWS = 5_000
 # Rows of per-session stats handed to dlt at a time, and how many such answers (one row per
-# enrolled user each) a fan-out holds: memory stays flat however big the sessions are.
+# enrolled user each) are handed on together; such a fan-out also holds at most 2 x workers
+# finished answers (not parallel.DEFAULT_BUFFER): memory stays flat however big the sessions.
 ROW_CHUNK = 2_000
 HEAVY_BATCH = 8
 
