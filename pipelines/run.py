@@ -158,8 +158,11 @@ def rows_loaded(load_info: LoadInfo | None, pipeline: dlt.Pipeline) -> dict[str,
     trace = pipeline.last_trace
     if trace is None or trace.last_normalize_info is None:
         return {}
-    counts = trace.last_normalize_info.row_counts
-    return {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
+    return _data_tables(trace.last_normalize_info.row_counts)
+
+
+def _data_tables(row_counts: dict[str, int]) -> dict[str, int]:
+    return {t: n for t, n in sorted(row_counts.items()) if not t.startswith("_dlt")}
 
 
 def run_sync(
@@ -178,16 +181,9 @@ def run_sync(
     so their memory is gone before DuckDB loads; the CLI does this by default."""
     from pipelines import stages
 
+    run = _run_sync_isolated if isolate and stages.available() else _run_sync_locked
     with sync_lock(pipeline):
-        if isolate and stages.available():
-            return _run_sync_isolated(
-                pipeline,
-                resources=resources,
-                full_refresh=full_refresh,
-                build_models=build_models,
-                source_kwargs=source_kwargs,
-            )
-        return _run_sync_locked(
+        return run(
             pipeline,
             resources=resources,
             full_refresh=full_refresh,
@@ -215,7 +211,7 @@ def _source_for(
                 f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
         source = source.with_resources(*resources)
-    if pipeline.destination.destination_type.endswith("bigquery"):
+    if _destination_name(pipeline) == "bigquery":
         apply_bigquery_hints(source)
     return source
 
@@ -244,6 +240,9 @@ def _run_sync_isolated(
     def extract_and_normalize() -> dict[str, Any]:
         stats = RequestStats()
         source = _source_for(pipeline, resources, source_kwargs, stats)
+        if pipeline.config.restore_from_destination and not pipeline.dev_mode:
+            # what pipeline.run does first: an ephemeral runner gets state and cursors back
+            pipeline.sync_destination()
         finish_pending_packages(pipeline)
         t0 = time.monotonic()
         pipeline.extract(
@@ -252,9 +251,8 @@ def _run_sync_isolated(
             refresh="drop_sources" if full_refresh else None,
         )
         t1 = time.monotonic()
-        counts = pipeline.normalize().row_counts
+        rows = _data_tables(pipeline.normalize().row_counts)
         steps = {"extract": t1 - t0, "normalize": time.monotonic() - t1}
-        rows = {t: n for t, n in sorted(counts.items()) if not t.startswith("_dlt")}
         return {"requests": stats.as_dict(), "rows": rows, "steps": steps}
 
     done = run_in_child(extract_and_normalize, close_fds=held_lock_fds())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dlt
 
-from emulator import Company
+from emulator import Company, EmulatorServer
 from pipelines.run import table_row_counts
 from pipelines.status import EXIT_ATTENTION, EXIT_NEVER_SYNCED, EXIT_OK, cursors_of
 from sources.learning360 import learning360
@@ -86,6 +86,20 @@ def test_status_on_a_fresh_machine_restores_from_the_destination(
         line.split() for line in run.out.splitlines() if line.strip().startswith("user_courses ")
     )
     assert not (tmp_path / "fresh-runner").exists()
+
+
+def test_a_sync_on_a_fresh_machine_continues_from_the_destinations_state(
+    configure, cli, emulator: EmulatorServer
+) -> None:
+    """An ephemeral runner (GitHub Actions) has only the warehouse: the sync restores state and
+    cursors from it before extracting, so it is an incremental sync, not a second full one."""
+    emulator.reset_metrics()
+    assert cli("sync", "--progress", "none", "--no-models").code == 0
+    full = emulator.metrics()["total"]
+    emulator.reset_metrics()
+    run = cli("sync", "--progress", "none", "--no-models", pipelines="fresh-runner")
+    assert run.code == EXIT_OK, run.err
+    assert emulator.metrics()["total"] < full / 2, (full, emulator.metrics())
 
 
 def test_status_reports_pending_packages(configure, cli, pipeline: dlt.Pipeline) -> None:
