@@ -17,7 +17,13 @@ import dlt
 
 from emulator import EmulatorServer
 from pipelines.run import make_pipeline
-from tests.warehouse import CONTRACT, canonical, read_table
+from tests.warehouse import (
+    CONTRACT,
+    assert_models_equal_expected,
+    assert_warehouse_equals_truth,
+    canonical,
+    read_table,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "learning360")
@@ -224,3 +230,12 @@ class TokenRecorder:
             return token
 
         tokens.issue = recording_issue
+
+
+def assert_recovered(pipeline: dlt.Pipeline, truth: dict[str, Any]) -> None:
+    """What a sync that follows crashes, faults or a refused run must leave: raw tables and
+    derived tables equal to the truth, no key twice, state that agrees with the data."""
+    assert_warehouse_equals_truth(pipeline, truth)
+    assert_models_equal_expected(pipeline, truth)
+    assert_no_duplicate_keys(pipeline)
+    assert_state_consistent(pipeline)

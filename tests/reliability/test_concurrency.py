@@ -15,15 +15,13 @@ from pipelines.cli import EXIT_LOCKED, main
 from pipelines.run import SyncAlreadyRunning, lock_path, run_models, run_sync, sync_lock
 from tests.reliability.helpers import (
     Workspace,
-    assert_no_duplicate_keys,
     assert_one_line_failure,
-    assert_state_consistent,
+    assert_recovered,
     cli_env,
     popen_cli,
     run_cli,
     sync_command,
 )
-from tests.warehouse import assert_models_equal_expected, assert_warehouse_equals_truth
 
 
 def _held_elsewhere(path: Path) -> bool:
@@ -98,8 +96,5 @@ def test_second_concurrent_sync_refuses_and_the_first_completes(
             first.communicate()
     pipeline = ws.pipeline()
     truth = company.truth()
-    assert_warehouse_equals_truth(pipeline, truth)
-    assert_models_equal_expected(pipeline, truth)
-    assert_no_duplicate_keys(pipeline)
-    assert_state_consistent(pipeline)
+    assert_recovered(pipeline, truth)
     assert len(pipeline.list_completed_load_packages()) == 1  # the refused run loaded nothing

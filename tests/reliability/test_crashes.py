@@ -30,15 +30,13 @@ from emulator import Company, EmulatorServer
 from pipelines.run import run_sync
 from tests.reliability.helpers import (
     Workspace,
-    assert_no_duplicate_keys,
-    assert_state_consistent,
+    assert_recovered,
     cli_env,
     popen_cli,
     run_cli,
     sync_command,
 )
 from tests.warehouse import (
-    assert_models_equal_expected,
     assert_warehouse_equals_truth,
     read_table,
 )
@@ -129,10 +127,7 @@ def _crash_then_recover(
 
     pipeline = ws.pipeline()
     truth = company.truth()
-    assert_warehouse_equals_truth(pipeline, truth)
-    assert_models_equal_expected(pipeline, truth)
-    assert_no_duplicate_keys(pipeline)
-    assert_state_consistent(pipeline)
+    assert_recovered(pipeline, truth)
     assert not pipeline.list_extracted_load_packages(), "extracted packages left behind"
     assert not pipeline.list_normalized_load_packages(), "normalized packages left behind"
     loads = read_table(pipeline, "_dlt_loads")

@@ -22,6 +22,7 @@ from tests.reliability.helpers import (
     Workspace,
     assert_no_duplicate_keys,
     assert_one_line_failure,
+    assert_recovered,
     assert_state_consistent,
     cli_env,
     run_cli,
@@ -157,7 +158,4 @@ def test_exhausted_retries_fail_with_one_line_and_the_next_run_loses_nothing(
     assert again.returncode == 0, again.stderr
     pipeline = ws.pipeline()
     truth = company.truth()
-    assert_warehouse_equals_truth(pipeline, truth)
-    assert_models_equal_expected(pipeline, truth)
-    assert_no_duplicate_keys(pipeline)
-    assert_state_consistent(pipeline)
+    assert_recovered(pipeline, truth)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -27,6 +26,7 @@ from dlt.common import logger
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
 from ..errors import AuthenticationError, Learning360Error, MalformedResponseError, NotFoundError
+from ..timestamps import format_filter_date
 from . import errors as v2_errors
 from .settings import ROUTES
 
@@ -35,19 +35,6 @@ if TYPE_CHECKING:
     from .auth import V2TokenAuth
 
 Row = dict[str, Any]
-
-
-def format_filter_date(value: Any) -> str:
-    """A cursor value (ISO string or datetime) as a v2 date filter: ``YYYY-MM-DDThh:mm:ss.000Z``
-    (the API sets a filter's milliseconds to 0, so we floor them ourselves: ``gte`` stays
-    inclusive of the cursor)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, datetime):
-        raise TypeError(f"not a timestamp: {value!r}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class V2Api:
