@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines import progress as progress_option
 
     progress_option.add_arguments(sync)
+    from pipelines import tenants as tenants_option
+
+    tenants_option.add_arguments(sync)
 
     models = commands.add_parser("models", help="rebuild the derived tables only")
     _add_pipeline_arguments(models)
@@ -128,6 +131,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             build_models=not args.no_models,
             isolate=not args.in_process,
         )
+        args.sync_result = result  # `sync --tenants` reports each tenant's rows from it
         pipeline = result.pipeline or pipeline
         print_summary(pipeline, result, _where(pipeline, args.destination), previous=previous)
     dropped = result.requests.get("dropped") or {}
@@ -224,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipelines import doctor, status
 
             return (status if args.command == "status" else doctor).run(args)
+        if args.command == "sync" and args.tenants:
+            from pipelines.tenants import cmd_sync_tenants
+
+            return cmd_sync_tenants(args)
         return cmd_sync(args) if args.command == "sync" else cmd_models(args)
     except KeyboardInterrupt:
         print("learning360: interrupted", file=sys.stderr)
