@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-bigquery lint format bench emulator status doctor clean
+.PHONY: setup demo test test-slow test-bigquery test-airflow lint format bench emulator status doctor clean
 
 setup: $(STAMP)
 
@@ -21,7 +21,7 @@ demo: $(STAMP)
 ## test: the whole fast suite (end-to-end against the emulator, real DuckDB)
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not slow and not bigquery" -q
+	$(PY) -m pytest -m "not slow and not bigquery and not airflow" -q
 
 ## test-slow: the long cases CI runs too
 test-slow: $(STAMP)
@@ -31,6 +31,11 @@ test-slow: $(STAMP)
 test-bigquery: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,postgres,bigquery]'
 	$(PY) -m pytest -m bigquery -q
+
+## test-airflow: the DAG in a real Airflow 3 (`airflow dags test`; its own venv under .airflow/, ~650 MB)
+test-airflow: $(STAMP)
+	scripts/airflow-venv.sh setup
+	$(PY) -m pytest -m airflow -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -302,7 +302,9 @@ def tenant_environment(
                 f"tenant {tenant.name}: environment variable {var} is not set "
                 f"({tenant.where(key)}); export it, or fix the name in the tenants file"
                 if var
-                else f"tenant {tenant.name}: no {key} in {tenant.source_file}"
+                else f"tenant {tenant.name}: its credentials are in Airflow connection "
+                f"{tenant.airflow_conn_id}; to sync it outside Airflow, set "
+                f"{' and '.join(CREDENTIAL_KEYS[tenant.api_version])} in {tenant.where('')[:-1]}"
             )
         env[CREDENTIALS_ENV + credential.upper()] = value
     return env
