@@ -71,10 +71,13 @@ class Emulator:
 
 
 @contextmanager
-def emulator(size: str, rate_limit: float = RATE, faults: bool = True) -> Iterator[Emulator]:
+def emulator(
+    size: str, rate_limit: float = RATE, faults: bool = True, seed: int = 0
+) -> Iterator[Emulator]:
     with tempfile.TemporaryDirectory() as tmp:
         ready = os.path.join(tmp, "ready.json")
         cmd = [sys.executable, "-m", "emulator", "--size", size, "--port", "0"]
+        cmd += ["--seed", str(seed)]
         cmd += ["--rate-limit", str(rate_limit), "--ready-file", ready]
         if faults:
             cmd += ["--latency-ms", str(LATENCY_MS), "--jitter-ms", str(JITTER_MS)]
@@ -410,7 +413,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip dlt's rest_api run")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write raw figures")
     parser.add_argument("--markdown", default=None, metavar="PATH", help="write the report")
+    parser.add_argument(
+        "--tenants",
+        action="store_true",
+        help="only the multi-tenant figures: three medium companies in parallel vs one alone",
+    )
     args = parser.parse_args(argv)
+    if args.tenants:
+        from bench.tenants import main as tenants_main
+
+        return tenants_main(args)
     command = "python -m bench" + (" --quick" if args.quick else "")
     started = time.perf_counter()
 

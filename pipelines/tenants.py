@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import subprocess
@@ -70,6 +71,9 @@ SETTING_KEYS: dict[str, type | tuple[type, ...]] = {
     "user_programs_strategy": str,
 }
 DEFAULT_PARALLEL = 4
+CROSS_TENANT_DESTINATIONS = ("duckdb", "postgres")
+
+logger = logging.getLogger(__name__)
 
 
 class TenantsFileError(ValueError):
@@ -531,11 +535,11 @@ def build_cross_tenant_views(
         duckdb_path=str(directory / ALL_DUCKDB_FILE),
     )
     kind = str(pipeline.destination.destination_type).rsplit(".", 1)[-1]
-    if kind not in ("duckdb", "postgres"):
-        raise NotImplementedError(
-            f"cross-tenant views are built on duckdb and postgres, not {kind} "
-            "(docs/operations.md says what BigQuery needs)"
+    if kind not in CROSS_TENANT_DESTINATIONS:
+        logger.warning(
+            "%s is not built on %s (docs/operations.md says what BigQuery needs)", ALL_DATASET, kind
         )
+        return {}
     built: dict[str, int] = {}
     with pipeline.sql_client() as client:
         quote = client.capabilities.escape_identifier
@@ -677,7 +681,9 @@ def cmd_sync_tenants(args: argparse.Namespace) -> int:
     for result in results:
         print(result.summary(width), flush=True)
     code = combined_exit_code(results)
-    if not args.no_models and any(r.ok for r in results):
+    if args.destination not in CROSS_TENANT_DESTINATIONS:
+        print(f"{ALL_DATASET}: not built on {args.destination} (docs/operations.md)")
+    elif not args.no_models and any(r.ok for r in results):
         try:
             built = build_cross_tenant_views(
                 everyone, destination=args.destination, pipelines_dir=args.pipelines_dir

@@ -171,3 +171,22 @@ def test_failure_lines_name_the_tenants_own_keys() -> None:
     )
     v2 = line.replace("api_key", "client_secret").replace("API_KEY", "CLIENT_SECRET")
     assert "the password of Airflow connection learning360_globex" in tenant_line(globex, v2)
+
+
+def test_a_crashed_tenant_process_is_one_failed_line(tmp_path: Path) -> None:
+    """A tenant whose process dies (OOM killer, segfault) is reported, not raised."""
+    from pipelines.tenants import run_tenant
+
+    crashing = tmp_path / "python"
+    crashing.write_text('#!/bin/sh\necho "extracting..."\nkill -9 $$\n')
+    crashing.chmod(0o755)
+    acme, _ = parse_tenants(__import__("tomllib").loads(GOOD))
+    lines: list[str] = []
+    result = run_tenant(
+        acme, [], env={"PATH": "/usr/bin:/bin"}, python=str(crashing), output=lines.append
+    )
+    assert (result.ok, result.code) == (False, 1)
+    assert result.line == (
+        "tenant acme: the sync process was killed by signal 9; its last line: extracting..."
+    )
+    assert lines == ["[acme] extracting..."]
