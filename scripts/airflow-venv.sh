@@ -33,8 +33,8 @@ setup() {
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    # --no-cache-dir: nothing is written outside the repo folder (CI caches nothing else)
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
         -c "$CONSTRAINTS" "apache-airflow==$AIRFLOW_VERSION" -e "$ROOT[postgres]"
     touch "$STAMP"
 }
