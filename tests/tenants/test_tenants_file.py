@@ -190,3 +190,9 @@ def test_a_crashed_tenant_process_is_one_failed_line(tmp_path: Path) -> None:
         "tenant acme: the sync process was killed by signal 9; its last line: extracting..."
     )
     assert lines == ["[acme] extracting..."]
+
+
+def test_the_shipped_example_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "airflow" / "tenants.example.toml"
+    names = [t.name for t in load_tenants(example)]
+    assert names == ["acme", "globex_us", "initech"]
