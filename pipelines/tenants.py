@@ -28,6 +28,7 @@ with a ``tenant`` column.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -308,7 +309,8 @@ def tenant_environment(
                 if var
                 else f"tenant {tenant.name}: its credentials are in Airflow connection "
                 f"{tenant.airflow_conn_id}; to sync it outside Airflow, set "
-                f"{' and '.join(CREDENTIAL_KEYS[tenant.api_version])} in {tenant.where('')[:-1]}"
+                f"{' and '.join(CREDENTIAL_KEYS[tenant.api_version])} in "
+                f"{tenant.source_file}: tenants.{tenant.name}"
             )
         env[CREDENTIALS_ENV + credential.upper()] = value
     return env
@@ -720,6 +722,7 @@ def child_main(argv: Sequence[str]) -> int:
     parser.add_argument("--result-file", required=True)
     parser.add_argument("sync_args", nargs=argparse.REMAINDER)
     own = parser.parse_args(argv)
+    _die_with_parent()
     sync_args = own.sync_args[1:] if own.sync_args[:1] == ["--"] else own.sync_args
     args = cli.build_parser().parse_args(["sync", *sync_args])
     result: dict[str, Any] = {}
@@ -741,6 +744,19 @@ def child_main(argv: Sequence[str]) -> int:
         print(f"learning360 sync failed: {line}", file=sys.stderr, flush=True)
     Path(own.result_file).write_text(json.dumps(result), encoding="utf-8")
     return code
+
+
+def _die_with_parent() -> None:
+    """A tenant's sync ends when the process that started it does (a scheduler's timeout, a
+    killed CLI): SIGTERM through ``PR_SET_PDEATHSIG`` on Linux, so no orphan keeps syncing."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before prctl
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,11 @@ class EmulatedTenant:
 
 @contextlib.contextmanager
 def emulated_tenants(
-    specs: list[tuple[str, str, int]], *, wrong_key: str | None = None, size: str = "small"
+    specs: list[tuple[str, str, int]],
+    *,
+    wrong_key: str | None = None,
+    size: str = "small",
+    faults: dict[str, float] | None = None,
 ) -> Iterator[list[EmulatedTenant]]:
     """One emulator per (name, api_version, seed), each with its own rate limit."""
     with contextlib.ExitStack() as stack:
@@ -111,7 +115,7 @@ def emulated_tenants(
         for name, version, seed in specs:
             company = Company.generate(seed=seed, size=size)
             server = stack.enter_context(
-                EmulatorServer(company, port=0, rate_limit=TEST_RATE * 1.25)
+                EmulatorServer(company, port=0, rate_limit=TEST_RATE * 1.25, faults=faults)
             )
             tenants.append(EmulatedTenant(name, version, company, server, name == wrong_key))
         yield tenants

@@ -128,3 +128,41 @@ def test_tenants_into_postgres_with_an_unreachable_host(tmp_path: Path, postgres
                 ALL_DATASET,
             )
         assert [k[0] for k in kinds] == ["VIEW"]
+
+
+def test_killing_the_cli_ends_the_tenant_processes(tmp_path: Path) -> None:
+    """A scheduler's timeout kills the CLI: no tenant sync goes on as an orphan."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    with emulated_tenants([("slow", "v1", 41)], faults={"latency_ms": 2000}) as tenants:
+        write_tenants_file(tmp_path / "tenants.toml", tenants)
+        cli = subprocess.Popen(
+            [*CLI, "sync", "--tenants", "tenants.toml", "--pipelines-dir", "pipelines"]
+            + ["--progress", "none"],  # silent: a write to the dead CLI's pipe would end it too
+            cwd=tmp_path,
+            env=tenant_env(tenants),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            children: list[psutil.Process] = []
+            while time.monotonic() < deadline and not children:
+                children = [
+                    p
+                    for p in psutil.Process(cli.pid).children(recursive=True)
+                    if "pipelines.tenants" in " ".join(p.cmdline())
+                ]
+                time.sleep(0.1)
+            assert children, "no tenant process started"
+            os.kill(cli.pid, signal.SIGKILL)
+            cli.wait(10)
+            gone, alive = psutil.wait_procs(children, timeout=5)  # the sync needs > 30 s
+            assert not alive, f"tenant processes outlived the CLI: {alive}"
+        finally:
+            if cli.poll() is None:
+                cli.kill()
