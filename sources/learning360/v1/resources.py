@@ -164,7 +164,10 @@ def build_resources(
         window = lag_window("courses")
         changed = only_changed(list(api.courses(modified.start_value)), window)
         for batch in fan_out(api.course, changed):
-            yield [merge_details(c, details) for c, details in batch]
+            rows = [merge_details(c, details) for c, details in batch]
+            for row in rows:
+                row["author_id"] = api.user_id_of_mail(row.get("author"))
+            yield rows
         window.prune()
 
     @dlt.resource(**table_hints("paths"))
