@@ -122,8 +122,10 @@ class StageLineCollector(Collector):
     """One line per step per interval, for logs: what a person reading a cron or Airflow log
     wants to know (is it moving, how fast, how long still), not dlt's per-table counters.
 
-    ``2026-12-01T13:10:06Z learning360 extract: 1,110 requests (47.7/s), 429s: 0,
-    24,029 rows, 23s elapsed, ETA 33s (1,571 calls due)``
+    ``2026-12-01T13:10:06Z learning360 progress | extract running | 1,110 requests (47.7/s),
+    429s: 0, 24,029 rows in 8 tables, elapsed 23s, ETA 33s (1,571 calls due)``
+
+    (``grep 'learning360 progress'`` finds them; ``done`` or ``failed`` closes a step.)
 
     A background timer writes the line every ``log_period`` seconds, whether or not dlt
     reported anything since (a long request still shows the sync is alive); the step's last
@@ -146,6 +148,7 @@ class StageLineCollector(Collector):
         self._limited_at_start = 0
         self._timer: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._failed = False  # the step is ending with an exception
 
     def attach(self, stats: Any) -> None:
         """The ``RequestStats`` of the run about to start."""
@@ -170,12 +173,22 @@ class StageLineCollector(Collector):
         while not stopped.wait(self.log_period):
             self._write()
 
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        if exc_type is not None:
+            self.step_failed()
+        super().__exit__(exc_type, exc_val, exc_tb)
+
+    def step_failed(self) -> None:
+        """The step is ending with an exception: its last line says ``failed``, not ``done``."""
+        self._failed = True
+
     def _stop(self) -> None:
         self._stopped.set()
         if self._timer is not None:
             self._timer.join(timeout=5)
             self._timer = None
         self._write(final=True)
+        self._failed = False
 
     def update(
         self,
@@ -224,8 +237,8 @@ class StageLineCollector(Collector):
             if eta:
                 parts.append(eta)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        state = "done" if final else "running"
-        return f"{stamp} learning360 {self._stage} {state}: " + ", ".join(parts)
+        state = ("failed" if self._failed else "done") if final else "running"
+        return f"{stamp} learning360 progress | {self._stage} {state} | " + ", ".join(parts)
 
     @staticmethod
     def _eta(
@@ -300,6 +313,11 @@ class RequestStatsCollector(Collector):
         self._started = self.inner._clock() if isinstance(self.inner, LogCollector) else None
         if self.stats is not None:
             self._pushed = self.stats.requests  # counts per step; only extract makes requests
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        if exc_type is not None and isinstance(self.inner, StageLineCollector):
+            self.inner.step_failed()
+        super().__exit__(exc_type, exc_val, exc_tb)
 
     def _stop(self) -> None:
         self._push()

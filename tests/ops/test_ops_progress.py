@@ -28,8 +28,8 @@ from sources.learning360.stats import RequestStats
 from tests.ops.conftest import where
 
 LINE = re.compile(
-    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ learning360 (extract|normalize|load) "
-    r"(running|done): (.+)$"
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ learning360 progress \| (extract|normalize|load) "
+    r"(running|done|failed) \| (.+)$"
 )
 
 
@@ -69,7 +69,7 @@ def test_progress_emits_log_lines_when_not_a_terminal(configure, cli) -> None:
     )
     assert_no_noise(run.err)
     # progress goes to stderr, the summary alone to stdout
-    assert "learning360 extract" not in run.out
+    assert "learning360 progress" not in run.out
     assert "\x1b[" not in run.err
 
 
@@ -149,6 +149,43 @@ def test_request_counter_totals_match_the_stats() -> None:
     assert "| Extract learning360 | API requests: 7 " in text
     assert "[429: 1, retries: 1, busiest: GET users/{user_id} 7]" in text
     assert "| Normalize learning360 | API requests" not in text
+
+
+def test_stage_lines_eta_and_failure() -> None:
+    """The extract's ETA is the calls known to be due at the step's request rate; a step that
+    raises ends with ``failed``; dlt's bookkeeping counters and its state table are not shown."""
+    stream = io.StringIO()
+    stats = RequestStats()
+    collector = RequestStatsCollector(StageLineCollector(log_period=0, stream=stream))
+    collector.attach(stats)
+    with pytest.raises(RuntimeError), collector("Extract learning360"):
+        stats.plan_calls(10)
+        for _ in range(4):
+            stats.record_request("GET users/{user_id}")
+            stats.record_call_done()
+        stats.record_retry(rate_limited=True)
+        collector.update("Resources", inc=1, total=7)
+        collector.update("users", inc=4)
+        inner = collector.inner
+        assert isinstance(inner, StageLineCollector)
+        inner._started -= 2.0  # two seconds in: 4 requests at 2/s, 6 calls due -> 3 s
+        running = inner.line()
+        raise RuntimeError("the API went away")
+    assert running is not None
+    assert running.endswith(
+        "| extract running | 4 requests (2.0/s), 429s: 1, 4 rows in 1 tables, elapsed 2s, "
+        "ETA 3s (6 calls due)"
+    ), running
+    last = stream.getvalue().splitlines()[-1]
+    assert re.search(r"\| extract failed \| 4 requests \([\d.]+/s\), 429s: 1, 4 rows", last), last
+    with collector("Extract learning360"):  # dlt's own state: nothing worth a line
+        collector.update("_dlt_pipeline_state", inc=1)
+    with collector("Load learning360 in 1796130533.2068217"):
+        collector.update("Jobs", inc=3, total=4)
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].endswith("| load done | jobs 3/4, took 0s"), lines
+    assert "1796130533" not in stream.getvalue()
+    assert len([line for line in lines if "| extract " in line]) == 1  # only the failed one
 
 
 def test_mode_choice() -> None:
