@@ -204,6 +204,12 @@ def test_mode_choice() -> None:
     assert make_progress("none") is None
     assert isinstance(make_progress("log").inner, StageLineCollector)
     assert make_progress("log").inner.log_period == 30
+    assert make_progress("log", interval=2).inner.log_period == 2
+
+
+def test_interval_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEARNING360__PROGRESS_INTERVAL", "120")
+    assert make_progress("log").inner.log_period == 120
 
 
 def test_live_progress_on_a_terminal(emulator: EmulatorServer, tmp_path: Path) -> None:
