@@ -121,6 +121,34 @@ class Company:
                 simulate_day(self, rng)
                 self.advances += 1
 
+    def change_mail(self, user_id: str, mail: str) -> None:
+        """A user's mail changes (an admin edit): every record that names the user by mail
+        (course and program-session authors, co-authors, tutors) follows, as the platform's
+        own references are ids; the courses themselves are not modified (no new
+        modification date), which is what makes a copied mail go stale downstream."""
+        with self.lock:
+            user = self.users[user_id]
+            old = user.mail
+            if mail.lower() in self.users_by_mail and mail.lower() != old.lower():
+                raise ValueError(f"mail {mail} belongs to another user")
+            del self.users_by_mail[old.lower()]
+            user.mail = mail
+            self.users_by_mail[mail.lower()] = user
+
+            def swap(value: str) -> str:
+                return mail if value.lower() == old.lower() else value
+
+            for course in self.courses.values():
+                course.author_mail = swap(course.author_mail)
+                course.co_authors = tuple(map(swap, course.co_authors))
+            for session in self.program_sessions.values():
+                session.author_mail = swap(session.author_mail)
+                session.tutors = tuple(map(swap, session.tutors))
+
+    def _author_id(self, mail: str) -> str | None:
+        user = self.users_by_mail.get(mail.lower())
+        return user.id if user is not None else None
+
     # ------------------------------------------------------------------ lookups
     def find_user(self, key: str) -> User | None:
         """getUser accepts an id or a mail address (case-insensitive)."""
@@ -244,6 +272,7 @@ class Company:
                 "name": c.name,
                 "status": c.status,
                 "author": c.author_mail,
+                "author_id": self._author_id(c.author_mail),
                 "creation_date": iso(c.creation),
                 "modification_date": iso(c.modification),
                 "group": c.group_id,

@@ -11,10 +11,12 @@ What is shown where (``--progress auto``, the default):
   collector if that library is installed (none is a dependency of this project), otherwise
   :class:`LiveCollector`: dlt's ``LogCollector`` redrawn in place every half second (ANSI
   cursor movement, no extra package).
-* **stderr is not a terminal** (cron, CI, Airflow): :class:`LineCollector`, dlt's
-  ``LogCollector`` writing plain, timestamped lines every ``--progress-interval`` seconds
-  (default 10) plus once at the start and end of each step, so a log file shows how far a
-  long sync got and how fast it went.
+* **stderr is not a terminal** (cron, CI, Airflow): :class:`StageLineCollector`, one
+  timestamped line per step (extract, normalize, load) every ``--progress-interval`` seconds
+  (default 30, or ``learning360.progress_interval``) and one when the step ends: requests,
+  rows, rate, 429s and an ETA where the work left is known (the per-item calls due, dlt's
+  files and load jobs). No per-table lines, CPU line or load ids: a one-minute sync logs a
+  handful of lines.
 * ``[runtime] log_level`` (or ``--log-level``) ``ERROR`` or ``CRITICAL`` turns progress off
   (quiet), as does ``--progress none``.
 
@@ -28,13 +30,16 @@ import datetime as dt
 import importlib.util
 import logging
 import sys
+import threading
+import time
 from typing import Any, TextIO
 
+import dlt
 from dlt.common.runtime.collector import Collector, LogCollector
 
 MODES = ("auto", "log", "live", "tqdm", "enlighten", "alive_progress", "none")
 LIVE_LIBRARIES = ("tqdm", "enlighten", "alive_progress")  # dlt's own collectors, if installed
-DEFAULT_LOG_INTERVAL = 10.0  # seconds between progress blocks in a log file
+DEFAULT_LOG_INTERVAL = 30.0  # seconds between progress lines in a log file
 DEFAULT_LIVE_INTERVAL = 0.5  # seconds between redraws on a terminal
 REQUESTS_COUNTER = "API requests"
 QUIET_LEVELS = ("ERROR", "CRITICAL", "FATAL")
@@ -54,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help=f"seconds between progress lines (default {DEFAULT_LOG_INTERVAL:g} in a log, "
-        f"{DEFAULT_LIVE_INTERVAL:g} on a terminal)",
+        f"or learning360.progress_interval; {DEFAULT_LIVE_INTERVAL:g} on a terminal)",
     )
 
 
@@ -94,6 +99,164 @@ class LineCollector(LogCollector):
         prefix = f"{stamp} learning360 progress | {self.step} | "
         stream = self._stream or _stderr()
         stream.write("".join(prefix + line + "\n" for line in self._lines()))
+        stream.flush()
+
+
+# dlt counters that are not rows of a table: bookkeeping (extract), work units with a total
+# (normalize: files, load: jobs)
+_BOOKKEEPING = ("Resources",)
+_WORK_UNITS = ("Files", "Jobs")
+
+
+def _duration(seconds: float) -> str:
+    """``45s``, ``3m05s``, ``1h02m``."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class StageLineCollector(Collector):
+    """One line per step per interval, for logs: what a person reading a cron or Airflow log
+    wants to know (is it moving, how fast, how long still), not dlt's per-table counters.
+
+    ``2026-12-01T13:10:06Z learning360 progress | extract running | 1,110 requests (47.7/s),
+    429s: 0, 24,029 rows in 8 tables, elapsed 23s, ETA 33s (1,571 calls due)``
+
+    (``grep 'learning360 progress'`` finds them; ``done`` or ``failed`` closes a step.)
+
+    A background timer writes the line every ``log_period`` seconds, whether or not dlt
+    reported anything since (a long request still shows the sync is alive); the step's last
+    line is written when it ends. The extract ETA is the per-item calls known to be due
+    (``RequestStats.calls_to_go``) at the step's request rate; normalize and load use dlt's
+    file and job totals.
+    """
+
+    def __init__(self, log_period: float = DEFAULT_LOG_INTERVAL, stream: TextIO | None = None):
+        self.step: str = ""
+        self.log_period = log_period
+        self.stats: Any = None
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._stage = ""
+        self._rows: dict[str, int] = {}
+        self._units: dict[str, list[int]] = {}  # Files / Jobs: [done, total]
+        self._started = 0.0
+        self._requests_at_start = 0
+        self._limited_at_start = 0
+        self._timer: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._failed = False  # the step is ending with an exception
+
+    def attach(self, stats: Any) -> None:
+        """The ``RequestStats`` of the run about to start."""
+        self.stats = stats
+
+    def _start(self, step: str) -> None:
+        with self._lock:
+            self._stage = (step or "").split(" ")[0].lower()  # "Normalize learning360 in <id>"
+            self._rows, self._units = {}, {}
+            self._started = time.monotonic()
+            stats = self.stats
+            self._requests_at_start = stats.requests if stats is not None else 0
+            self._limited_at_start = stats.rate_limited if stats is not None else 0
+        self._stopped = threading.Event()
+        if self.log_period > 0:
+            self._timer = threading.Thread(
+                target=self._tick, args=(self._stopped,), name="learning360-progress", daemon=True
+            )
+            self._timer.start()
+
+    def _tick(self, stopped: threading.Event) -> None:
+        while not stopped.wait(self.log_period):
+            self._write()
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        if exc_type is not None:
+            self.step_failed()
+        super().__exit__(exc_type, exc_val, exc_tb)
+
+    def step_failed(self) -> None:
+        """The step is ending with an exception: its last line says ``failed``, not ``done``."""
+        self._failed = True
+
+    def _stop(self) -> None:
+        self._stopped.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
+            self._timer = None
+        self._write(final=True)
+        self._failed = False
+
+    def update(
+        self,
+        name: str,
+        inc: int = 1,
+        total: int | None = None,
+        inc_total: int | None = None,
+        message: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        if name in _BOOKKEEPING or name.startswith("_dlt") or label:
+            return
+        with self._lock:
+            if name in _WORK_UNITS:
+                unit = self._units.setdefault(name, [0, 0])
+                unit[0] += inc
+                unit[1] = max(unit[1], total or 0) + (inc_total or 0)
+            else:
+                self._rows[name] = self._rows.get(name, 0) + inc
+
+    def line(self, *, final: bool = False) -> str | None:
+        """The progress line of the current step; None when the step has nothing to show
+        (dlt's separate extract of its own state table, say)."""
+        with self._lock:
+            elapsed = time.monotonic() - self._started
+            rows, tables = sum(self._rows.values()), len(self._rows)
+            units = {k: tuple(v) for k, v in self._units.items()}
+            stats = self.stats
+            extract = self._stage == "extract"
+            requests = (stats.requests - self._requests_at_start) if stats and extract else 0
+            limited = (stats.rate_limited - self._limited_at_start) if stats and extract else 0
+            to_go = stats.calls_to_go() if stats is not None and extract else 0
+        parts: list[str] = []
+        if requests or (extract and stats is not None and (rows or not final)):
+            rate = requests / elapsed if elapsed > 0 else 0.0
+            parts += [f"{requests:,} requests ({rate:.1f}/s)", f"429s: {limited}"]
+        for name, (done, total) in units.items():
+            parts.append(f"{name.lower()} {done}/{total}" if total else f"{name.lower()} {done}")
+        if rows:
+            parts.append(f"{rows:,} rows in {tables} tables")
+        if not parts:
+            return None
+        parts.append(f"{'took' if final else 'elapsed'} {_duration(elapsed)}")
+        if not final:
+            eta = self._eta(elapsed, requests, to_go, units)
+            if eta:
+                parts.append(eta)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        state = ("failed" if self._failed else "done") if final else "running"
+        return f"{stamp} learning360 progress | {self._stage} {state} | " + ", ".join(parts)
+
+    @staticmethod
+    def _eta(
+        elapsed: float, requests: int, to_go: int, units: dict[str, tuple[int, int]]
+    ) -> str | None:
+        if to_go and requests and elapsed > 0:
+            return f"ETA {_duration(to_go / (requests / elapsed))} ({to_go:,} calls due)"
+        for done, total in units.values():
+            if total and 0 < done < total:
+                return f"ETA {_duration(elapsed * (total - done) / done)}"
+        return None
+
+    def _write(self, *, final: bool = False) -> None:
+        text = self.line(final=final)
+        if text is None:
+            return
+        stream = self._stream or _stderr()
+        stream.write(text + "\n")
         stream.flush()
 
 
@@ -137,6 +300,8 @@ class RequestStatsCollector(Collector):
         """The ``RequestStats`` of the run about to start (``run_sync`` calls this)."""
         self.stats = stats
         self._pushed = stats.requests if stats is not None else 0
+        if isinstance(self.inner, StageLineCollector):
+            self.inner.attach(stats)  # reads the counters itself
 
     def __call__(self, step: str) -> RequestStatsCollector:
         self.step = step
@@ -148,6 +313,11 @@ class RequestStatsCollector(Collector):
         self._started = self.inner._clock() if isinstance(self.inner, LogCollector) else None
         if self.stats is not None:
             self._pushed = self.stats.requests  # counts per step; only extract makes requests
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        if exc_type is not None and isinstance(self.inner, StageLineCollector):
+            self.inner.step_failed()
+        super().__exit__(exc_type, exc_val, exc_tb)
 
     def _stop(self) -> None:
         self._push()
@@ -169,7 +339,11 @@ class RequestStatsCollector(Collector):
 
     def _push(self) -> None:
         stats = self.stats
-        if stats is None or not str(self.step or "").startswith("Extract"):
+        if (
+            stats is None
+            or isinstance(self.inner, StageLineCollector)
+            or not str(self.step or "").startswith("Extract")
+        ):
             return
         done = stats.requests
         if done <= self._pushed:
@@ -265,7 +439,7 @@ def make_progress(
     if chosen == "none":
         return None
     if chosen == "log":
-        inner = LineCollector(interval or DEFAULT_LOG_INTERVAL, stream=stream)
+        inner = StageLineCollector(interval or configured_interval(), stream=stream)
     elif chosen == "live":
         inner = LiveCollector(interval or DEFAULT_LIVE_INTERVAL, stream=stream)
     else:
@@ -273,6 +447,16 @@ def make_progress(
 
         inner = _from_name(chosen)  # raises MissingDependencyException if not installed
     return RequestStatsCollector(inner)
+
+
+def configured_interval() -> float:
+    """``learning360.progress_interval`` (``LEARNING360__PROGRESS_INTERVAL``), seconds between
+    progress lines in a log; 30 by default."""
+    try:
+        value = dlt.config.get("learning360.progress_interval", float)
+    except Exception:  # a broken value is not worth failing a sync over: the default
+        value = None
+    return float(value) if value else DEFAULT_LOG_INTERVAL
 
 
 def progress_from_args(args: argparse.Namespace) -> RequestStatsCollector | None:

@@ -259,6 +259,7 @@ def expected_course_stats(truth: Truth) -> dict[Key, Row]:
     for (_user, course), row in _memo(truth, expected_learner_course_stats).items():
         per_learner[course].append(row)
     reach = _learners_with_access(truth, "course")
+    mails = {u["_id"]: u.get("mail") for u in _rows(truth, "users")}
     result: dict[Key, Row] = {}
     for course in _rows(truth, "courses"):
         rows = per_learner[course["_id"]]
@@ -275,6 +276,9 @@ def expected_course_stats(truth: Truth) -> dict[Key, Row]:
             "avg_score": _mean(r["best_score"] for r in rows),
             "avg_time_spent_ms": _mean(r["total_time_spent_ms"] for r in rows),
             "attempts": sum(r["attempts"] for r in rows),
+            "author_id": course.get("author_id"),
+            # the author's mail as users has it now; the course row's own only as a fallback
+            "author_mail": mails.get(course.get("author_id")) or course.get("author"),
         }
     return result
 

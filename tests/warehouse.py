@@ -86,6 +86,7 @@ CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "name",
             "status",
             "author",
+            "author_id",
             "creation_date",
             "modification_date",
             "group",

@@ -6,6 +6,9 @@
 --   attempt. completion_rate = learners_completed / learners_started (null when nobody started).
 --   avg_score = mean of learners' best scores (learners with a score); avg_time_spent_ms = mean of
 --   learners' total time; attempts = all attempts of those learners.
+-- Author: author_id = courses.author_id (v1 and v2); author_mail = that user's current mail from
+--   users (a user may change it; courses are not re-read for that), else the mail the course
+--   row carries (v1's own `author`, e.g. an author missing from users).
 WITH per_course AS (
     SELECT
         lcs.course_id,
@@ -35,7 +38,10 @@ SELECT
     CAST(pc.learners_completed AS DOUBLE) / NULLIF(pc.learners_started, 0) AS completion_rate,
     pc.avg_score,
     pc.avg_time_spent_ms,
-    CAST(COALESCE(pc.attempts, 0) AS BIGINT) AS attempts
+    CAST(COALESCE(pc.attempts, 0) AS BIGINT) AS attempts,
+    c.author_id,
+    COALESCE(au.mail, c.author) AS author_mail
 FROM courses AS c
 LEFT JOIN per_course AS pc ON pc.course_id = c._id
 LEFT JOIN reach AS r ON r.course_id = c._id
+LEFT JOIN users AS au ON au._id = c.author_id

@@ -53,8 +53,8 @@ DIALECTS: dict[str, str] = {
 # young tenant may lack e.g. ``user_courses.score``. Types are in the read (DuckDB) dialect.
 _TEXT, _BOOL, _TS, _NUM = "VARCHAR", "BOOLEAN", "TIMESTAMPTZ", "DOUBLE"
 RAW_COLUMNS: dict[str, dict[str, str]] = {
-    "courses": {"_id": _TEXT, "name": _TEXT, "status": _TEXT},
-    "users": {"_id": _TEXT, "deleted": _BOOL},
+    "courses": {"_id": _TEXT, "name": _TEXT, "status": _TEXT, "author": _TEXT, "author_id": _TEXT},
+    "users": {"_id": _TEXT, "deleted": _BOOL, "mail": _TEXT},
     "groups": {"_id": _TEXT, "name": _TEXT, "parent": _TEXT},
     "user_groups": {"user_id": _TEXT, "group_id": _TEXT},
     "group_catalog": {"group_id": _TEXT, "item_type": _TEXT, "item_id": _TEXT},

@@ -156,7 +156,7 @@ def course_completion(courses: Sequence[dict[str, Any]], top: int) -> go.Figure:
         [max(0, c["learners_with_access"] - c["learners_started"]) for c in rows],
         [
             f"<b>{label(c['course_name'], 80)}</b><br>started {c['learners_started']}, "
-            f"completion {_pct(c['completion_rate'])}"
+            f"completed ÷ started {_pct(c['completion_rate'])}"
             for c in rows
         ],
         "Not started",
@@ -173,7 +173,7 @@ def session_completion(sessions: Sequence[dict[str, Any]], top: int) -> go.Figur
         [max(0, s["learners_assigned"] - s["learners_started"]) for s in rows],
         [
             f"<b>{label(s['program_session_name'], 80)}</b><br>assigned "
-            f"{s['learners_assigned']}, completion {_pct(s['completion_rate'])}"
+            f"{s['learners_assigned']}, completed ÷ assigned {_pct(s['completion_rate'])}"
             for s in rows
         ],
         "Not started",
@@ -319,7 +319,8 @@ def course_hours(courses: Sequence[dict[str, Any]], top: int) -> go.Figure:
             orientation="h",
             marker={"color": PRIMARY, "line": {"width": 0}},
             customdata=[
-                f"<b>{label(c['course_name'], 80)}</b><br>{c['learners_started']} learners, "
+                f"<b>{label(c['course_name'], 80)}</b><br>{c['learners_started']} learners who "
+                f"started, "
                 f"{avg:.1f} h each on average"
                 for _, avg, c in rows
             ],
@@ -340,7 +341,7 @@ def group_coverage(groups: Sequence[dict[str, Any]], top: int) -> go.Figure:
     hover = [
         f"<b>{label(g['group_name'], 80)}</b><br>{g['members']} members, "
         f"{g['active_members']} active<br>{g['items_visible']} items visible<br>"
-        f"completion {_pct(g['completion_rate'])} ({g['completed_pairs']} of "
+        f"completed ÷ assigned {_pct(g['completion_rate'])} ({g['completed_pairs']} of "
         f"{g['assigned_pairs']} assigned)"
         for g in rows
     ]
@@ -350,7 +351,7 @@ def group_coverage(groups: Sequence[dict[str, Any]], top: int) -> go.Figure:
         shared_yaxes=True,
         horizontal_spacing=0.04,
         column_widths=[0.4, 0.3, 0.3],
-        subplot_titles=("Members", "Items visible", "Completion rate"),
+        subplot_titles=("Members", "Items visible", "Completed ÷ assigned"),
     )
     common = {"y": y, "orientation": "h", "customdata": hover}
     fig.add_trace(
@@ -389,7 +390,7 @@ def group_coverage(groups: Sequence[dict[str, Any]], top: int) -> go.Figure:
     )
     fig.add_trace(
         go.Bar(
-            name="Completion rate",
+            name="Completed ÷ assigned",
             x=[None if g["completion_rate"] is None else g["completion_rate"] for g in rows],
             marker={"color": COMPLETED},
             hovertemplate="%{customdata}<extra></extra>",

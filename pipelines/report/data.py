@@ -57,7 +57,10 @@ class ReportData:
     learners: int
     active_learners: int
     paths: int
-    data_as_of: dt.datetime | None = None
+    data_as_of: dt.datetime | None = None  # when the last completed load finished
+    # the latest learner activity in the data (an attempt's last activity, a program
+    # completion): a tenant idle for months shows it here, not in the load time
+    latest_activity: dt.datetime | None = None
     warnings: list[str] = field(default_factory=list)
 
     # headline numbers -----------------------------------------------------------------------
@@ -338,6 +341,15 @@ def read_report_data(pipeline: dlt.Pipeline) -> ReportData:
             r.try_scalar(f"SELECT MAX(inserted_at) FROM {r.t('_dlt_loads')} WHERE status = 0")
         )
 
+        latest = [
+            _as_datetime(r.try_scalar(f"SELECT MAX({column}) FROM {r.t(table)}"))
+            for table, column in (
+                ("learner_course_stats", "last_activity_at"),
+                ("learner_program_stats", "completed_at"),
+            )
+        ]
+        latest_activity = max((t for t in latest if t is not None), default=None)
+
     return ReportData(
         dataset_name=pipeline.dataset_name,
         destination=pipeline.destination.destination_type.split(".")[-1],
@@ -353,5 +365,6 @@ def read_report_data(pipeline: dlt.Pipeline) -> ReportData:
         active_learners=active,
         paths=_int(paths),
         data_as_of=data_as_of,
+        latest_activity=latest_activity,
         warnings=warnings,
     )

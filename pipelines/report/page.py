@@ -101,8 +101,8 @@ COURSE_COLUMNS = [
     Column("learners_with_access", "Can see", "num", lambda r: r["learners_with_access"], _num("learners_with_access"), "learners who can see the course"),
     Column("learners_started", "Started", "num", lambda r: r["learners_started"], _num("learners_started"), "learners with at least one attempt"),
     Column("learners_completed", "Completed", "num", lambda r: r["learners_completed"], _num("learners_completed")),
-    Column("completion_rate", "Completion", "num", lambda r: r["completion_rate"], lambda r: _meter(r["completion_rate"]), "completed / started"),
-    Column("avg_score", "Avg score", "num", lambda r: r["avg_score"], _num("avg_score", fmt_score), "mean of learners' best scores, 0-100"),
+    Column("completion_rate", "Completed ÷ started", "num", lambda r: r["completion_rate"], lambda r: _meter(r["completion_rate"]), "course completion rate: learners who completed ÷ learners who started"),
+    Column("avg_score", "Avg score (%)", "num", lambda r: r["avg_score"], _num("avg_score", fmt_score), "mean of learners' best scores, in percent (0-100), over learners with a score"),
     Column("avg_time", "Avg time", "num", lambda r: _ms_to_h(r["avg_time_spent_ms"]), lambda r: fmt_hours(_ms_to_h(r["avg_time_spent_ms"])), "mean time per learner who started"),
     Column("attempts", "Attempts", "num", lambda r: r["attempts"], _num("attempts")),
 ]  # fmt: skip
@@ -113,8 +113,8 @@ SESSION_COLUMNS = [
     Column("learners_assigned", "Assigned", "num", lambda r: r["learners_assigned"], _num("learners_assigned")),
     Column("learners_started", "Started", "num", lambda r: r["learners_started"], _num("learners_started")),
     Column("learners_completed", "Completed", "num", lambda r: r["learners_completed"], _num("learners_completed")),
-    Column("completion_rate", "Completion", "num", lambda r: r["completion_rate"], lambda r: _meter(r["completion_rate"]), "completed / assigned"),
-    Column("avg_score", "Avg score", "num", lambda r: r["avg_score"], _num("avg_score", fmt_score)),
+    Column("completion_rate", "Completed ÷ assigned", "num", lambda r: r["completion_rate"], lambda r: _meter(r["completion_rate"]), "program completion rate: learners who completed ÷ learners assigned"),
+    Column("avg_score", "Avg score (%)", "num", lambda r: r["avg_score"], _num("avg_score", fmt_score), "mean score in percent (0-100), over learners with a score"),
     Column("avg_time", "Avg time", "num", lambda r: _s_to_h(r["avg_time_spent_s"]), lambda r: fmt_hours(_s_to_h(r["avg_time_spent_s"])), "mean time per assigned learner"),
 ]  # fmt: skip
 
@@ -126,7 +126,7 @@ GROUP_COLUMNS = [
     Column("items_visible", "Items visible", "num", lambda r: r["items_visible"], _num("items_visible"), "catalog items and program sessions the group gives"),
     Column("assigned_pairs", "Assigned", "num", lambda r: r["assigned_pairs"], _num("assigned_pairs"), "(member, item) pairs the member is assigned to"),
     Column("completed_pairs", "Completed", "num", lambda r: r["completed_pairs"], _num("completed_pairs")),
-    Column("completion_rate", "Completion", "num", lambda r: r["completion_rate"], lambda r: _meter(r["completion_rate"]), "completed / assigned pairs"),
+    Column("completion_rate", "Completed ÷ assigned", "num", lambda r: r["completion_rate"], lambda r: _meter(r["completion_rate"]), "completed ÷ assigned (member, item) pairs"),
 ]  # fmt: skip
 
 
@@ -239,15 +239,15 @@ def _kpis(data: ReportData) -> str:
             ),
             _kpi("Paths", fmt_int(data.paths), "learning paths"),
             _kpi(
-                "Course completion",
+                "Course completion of started",
                 fmt_pct(data.course_completion_rate),
-                f"{fmt_int(data.course_pairs_completed)} of {fmt_int(data.course_pairs_started)} "
-                "learner-course starts",
+                f"completed ÷ started: {fmt_int(data.course_pairs_completed)} of "
+                f"{fmt_int(data.course_pairs_started)} learner-course starts",
             ),
             _kpi(
-                "Program completion",
+                "Program completion of assigned",
                 fmt_pct(data.program_completion_rate),
-                "of learners assigned to a session",
+                "completed ÷ assigned: learners assigned to a program session",
             ),
             _kpi(
                 "Hours learned",
@@ -270,12 +270,14 @@ def render_page(
 
     n = top
     cards_courses = _chart_card(
-        f"Completion by course (top {n} by learners)",
-        "Learners who completed, are in progress, or can see the course but never opened it.",
+        f"Course completion of started (top {n} courses by learners who started)",
+        "Completion rate of a course = learners who completed it ÷ learners who started it. "
+        "Bars: learners who completed, are in progress, or can see the course but never "
+        "opened it.",
         charts.course_completion(data.courses, n) if has_courses else None,
         "chart-course-completion",
     ) + _chart_card(
-        f"Time spent per course (top {n})",
+        f"Time spent per course (top {n} by hours)",
         "Total hours spent by all learners in each course; hover for the mean per learner.",
         charts.course_hours(data.courses, n) if has_hours else None,
         "chart-course-hours",
@@ -296,8 +298,10 @@ def render_page(
             "chart-hours",
         )
         + _chart_card(
-            f"Completion by program session (top {n} by learners assigned)",
-            "Assigned learners who completed, started, or have not started the session.",
+            f"Program completion of assigned (top {n} sessions by learners assigned)",
+            "Completion rate of a program session = learners who completed it ÷ learners "
+            "assigned to it, started or not. Bars: assigned learners who completed, started, "
+            "or have not started the session.",
             charts.session_completion(data.program_sessions, n) if has_sessions else None,
             "chart-session-completion",
         )
@@ -306,7 +310,7 @@ def render_page(
         _chart_card(
             f"Visibility coverage per group (top {n} by members)",
             "Direct members (active ones in colour), the items the group makes visible, and "
-            "the completion of its members' assignments.",
+            "the completion of its members' assignments (completed ÷ assigned pairs).",
             charts.group_coverage(data.groups, n) if has_groups else None,
             "chart-groups",
             wide=True,
@@ -351,6 +355,11 @@ def render_page(
         if data.data_as_of
         else "unknown"
     )
+    latest = (
+        data.latest_activity.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if data.latest_activity
+        else "none"
+    )
     generated = generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     warnings = "".join(f'<p class="warning">{esc(w)}</p>' for w in data.warnings)
 
@@ -369,7 +378,8 @@ def render_page(
   <div class="brand"><span class="logo" aria-hidden="true">360</span>
     <div><h1>{esc(title)}</h1>
     <p class="subtitle">Dataset <code>{esc(data.dataset_name)}</code> on {esc(data.destination)}
-    · data as of {esc(as_of)}</p></div></div>
+    · <span id="loaded-at">data loaded at {esc(as_of)}</span>
+    · <span id="latest-activity">latest learner activity {esc(latest)}</span></p></div></div>
   <nav><a href="#overview">Overview</a><a href="#section-courses">Courses</a>
     <a href="#section-activity">Activity</a><a href="#section-access">Groups &amp; access</a>
     <a href="#courses">Tables</a></nav>
@@ -389,7 +399,7 @@ def render_page(
 <footer>
   Generated {esc(generated)} by <code>learning360 report</code> from dataset
   <code>{esc(data.dataset_name)}</code> ({esc(data.destination)}), last completed load
-  {esc(as_of)}. Counts exclude deleted users and unfinished loads; definitions in
+  {esc(as_of)}, latest learner activity {esc(latest)}. Counts exclude deleted users and unfinished loads; definitions in
   docs/models.md.
 </footer>
 <script type="application/json" id="plotly-config">{json.dumps(charts.PLOTLY_CONFIG)}</script>

@@ -415,7 +415,9 @@ class Learning360Client:
                 raise self._exhausted(label, url, retry, attempt)
             self.stats.record_retry(rate_limited=retry.rate_limited)
             delay = self.retry.delay(attempt, retry.retry_after)
-            logger.warning(
+            # a 429 is the API pacing us: counted in progress and the summary, not a warning
+            log = logger.info if retry.rate_limited else logger.warning
+            log(
                 f"360Learning {label}: {retry.reason}; retry {attempt}/"
                 f"{self.retry.max_attempts - 1} in {delay:.1f}s"
             )

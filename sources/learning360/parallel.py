@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -77,8 +77,11 @@ class FanOut:
     however many fan-outs run at once. Threads start on first use and end with :meth:`close`
     (or when the object is garbage-collected)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, stats: Any = None):
         self.workers = max(1, int(workers))
+        # a RequestStats: calls known to be due (a list's length at once, a stream's items as
+        # they are read) and calls answered, so progress can show an ETA
+        self.stats = stats
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -107,7 +110,32 @@ class FanOut:
         """Yield lists of ``(item, fn(item))`` in completion order; each list holds every
         answer ready at that moment (at least one, at most ``max_batch``). ``items`` is
         consumed by a background thread (it may be a streamed listing)."""
+        if self.stats is not None:
+            fn, items = _counted(self.stats, fn, items)
         return _prefetch(self._pool(), fn, items, max(buffer, 2 * self.workers), max_batch)
+
+
+def _counted(
+    stats: Any, fn: Callable[[T], R], items: Iterable[T]
+) -> tuple[Callable[[T], R], Iterable[T]]:
+    """``fn`` and ``items`` reporting planned and answered calls to ``stats``."""
+
+    def call(item: T) -> R:
+        try:
+            return fn(item)
+        finally:
+            stats.record_call_done()
+
+    if isinstance(items, Sized):
+        stats.plan_calls(len(items))
+        return call, items
+
+    def planned(stream: Iterable[T]) -> Iterator[T]:
+        for item in stream:
+            stats.plan_calls(1)
+            yield item
+
+    return call, planned(items)
 
 
 def prefetch_batches(

@@ -111,7 +111,7 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
     ResourceSpec("courses", ("courses", "course"), ("_id",), "merge",
                  cursor="modificationDate", server_filter="modifiedAfter",
                  columns={"_id": TEXT, "name": TEXT, "status": TEXT, "author": TEXT,
-                          "creation_date": TS, "modification_date": TS, "group": TEXT,
+                          "author_id": TEXT, "creation_date": TS, "modification_date": TS, "group": TEXT,
                           "lang": TEXT, "course_duration": NUM}),
     # merge: getUser details are re-read only for new / changed users and a rotating slice
     ResourceSpec("users", ("users", "user"), ("_id",), "merge",

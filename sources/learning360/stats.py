@@ -21,6 +21,9 @@ class RequestStats:
     # records dropped because they cannot be stored (no primary key, a key repeated), each
     # logged as a warning: "what" -> count (row_guard.py, client.iter_array)
     dropped: Counter[str] = field(default_factory=Counter)
+    # per-item calls (fan-outs) known to be due and those answered: the progress ETA
+    calls_planned: int = 0
+    calls_done: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_request(self, route: str) -> None:
@@ -49,6 +52,19 @@ class RequestStats:
     def record_dropped(self, what: str) -> None:
         with self._lock:
             self.dropped[what] += 1
+
+    def plan_calls(self, count: int) -> None:
+        with self._lock:
+            self.calls_planned += count
+
+    def record_call_done(self) -> None:
+        with self._lock:
+            self.calls_done += 1
+
+    def calls_to_go(self) -> int:
+        """Per-item calls known to be due but not answered yet (0 when none are known)."""
+        with self._lock:
+            return max(0, self.calls_planned - self.calls_done)
 
     def as_dict(self) -> dict[str, object]:
         """Same keys as the emulator's ``metrics()`` where they overlap: ``total``,

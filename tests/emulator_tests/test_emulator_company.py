@@ -13,7 +13,7 @@ from emulator.v2_data import V2_TRUTH_TABLES
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 OID = re.compile(r"^[0-9a-f]{24}$")
 TABLES = {
-    "courses": {"_id", "name", "status", "author", "creation_date", "modification_date", "group", "lang", "course_duration"},
+    "courses": {"_id", "name", "status", "author", "author_id", "creation_date", "modification_date", "group", "lang", "course_duration"},
     "users": {"_id", "mail", "first_name", "last_name", "primary_group_id", "deleted"},
     "groups": {"_id", "name", "parent", "public"},
     "user_groups": {"user_id", "group_id", "role"},

@@ -4,6 +4,7 @@ headless Chromium: the charts are drawn with data, and the tables sort."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import html
 import os
 import re
@@ -21,6 +22,7 @@ from emulator import Company
 from pipelines.models.runner import build_models
 from pipelines.report import ReportError, add_arguments, read_report_data, run, write_report
 from pipelines.report.charts import label
+from tests.expected import expected_learner_course_stats, expected_learner_program_stats
 from tests.report.conftest import HOSTILE_NAME, sync_company
 
 # set to a path (e.g. docs/report.png) to keep the test's screenshot
@@ -94,6 +96,15 @@ def test_numbers_match_the_company(warehouse: dlt.Pipeline, company: Company) ->
     assert set(data.visibility) <= {"course", "program_session", "path"}
     assert data.grants and all(n > 0 for n in data.grants.values())
     assert data.data_as_of is not None
+    # the latest activity in the data, computed from the truth: the last activity of an attempt
+    # or a program completion, whichever is later (the models' population: no deleted users)
+    latest = max(
+        [r["last_activity_at"] for r in expected_learner_course_stats(truth).values()]
+        + [r["completed_at"] for r in expected_learner_program_stats(truth).values()],
+        key=lambda t: t or dt.datetime.min.replace(tzinfo=dt.UTC),
+    )
+    assert data.latest_activity == latest
+    assert data.latest_activity < data.data_as_of
 
 
 def test_page_is_self_contained_and_escaped(report: Path, warehouse: dlt.Pipeline) -> None:
@@ -127,7 +138,7 @@ def test_run_writes_the_file_and_says_where(
     assert f"wrote {out}" in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
     assert "<h1>Acme &lt;L&amp;D&gt;</h1>" in page
-    assert "top 5 by learners" in page
+    assert "top 5 courses by learners who started" in page
     assert not list(tmp_path.glob(".r.html.*"))  # the temp file was renamed, not left behind
 
 
@@ -409,3 +420,48 @@ def test_screenshot(chromium: str, report: Path, tmp_path: Path) -> None:
     assert len(blob) > 50_000  # a page of charts, not a blank canvas
     if keep := os.environ.get(SCREENSHOT_ENV):
         shutil.copyfile(png, keep)
+
+
+def test_labels_say_what_they_compute(
+    chromium: str, report: Path, warehouse: dlt.Pipeline, tmp_path: Path
+) -> None:
+    """Issue 14.6, read off the page Chromium rendered: the two completion rates have distinct
+    names and their definitions, "learners who started", scores with a unit, and both the load
+    time and the latest activity in the header."""
+    dom = dom_of(chromium, tmp_path, report)
+    text = html.unescape(dom.raw)  # type: ignore[attr-defined]
+    data = read_report_data(warehouse)
+
+    loaded = dom.texts("loaded-at")
+    assert loaded == f"data loaded at {data.data_as_of:%Y-%m-%d %H:%M} UTC", loaded
+    activity = dom.texts("latest-activity")
+    assert activity == f"latest learner activity {data.latest_activity:%Y-%m-%d %H:%M} UTC"
+    assert "data as of" not in text
+
+    # the headline numbers: two rates, two names, each with its fraction
+    kpis = dom.texts("overview")
+    assert "Course completion of started" in kpis and "completed ÷ started" in kpis
+    assert "Program completion of assigned" in kpis and "completed ÷ assigned" in kpis
+
+    # the charts: titles name the population, captions define the rate
+    assert "Course completion of started (top 15 courses by learners who started)" in text
+    assert "learners who completed it ÷ learners who started it" in text
+    assert "Program completion of assigned (top 15 sessions by learners assigned)" in text
+    assert "learners who completed it ÷ learners assigned to it" in text
+    assert "Completed ÷ assigned" in dom.texts("chart-groups")  # plotly's subplot title
+    assert "top 15 by learners)" not in text
+
+    # the tables: no bare "Completion" or unit-less "Avg score" column
+    for table, rate in (
+        ("courses-table", "Completed ÷ started"),
+        ("sessions-table", "Completed ÷ assigned"),
+        ("groups-table", "Completed ÷ assigned"),
+    ):
+        headers = re.findall(
+            r"<th[^>]*>(.*?)</th>", text.split(f'id="{table}"', 1)[1].split("</thead>", 1)[0], re.S
+        )
+        titles = [re.sub(r"<[^>]+>", "", h).strip() for h in headers]
+        assert rate in titles, titles
+        assert "Completion" not in titles and "Avg score" not in titles, titles
+    assert "Avg score (%)" in dom.texts("courses-table")
+    assert "Avg score (%)" in dom.texts("sessions-table")

@@ -90,6 +90,8 @@ def test_v1_and_v2_give_the_same_derived_tables(
         old, new = read_table(v1, table), read_table(v2, table)
         if table == "courses":
             old = [r for r in old if r["_id"] not in draft_ids]
+            # v1 sends the author's mail, v2 copies none: both carry author_id, compared here
+            columns = tuple(c for c in columns if c != "author")
         if table == "group_catalog":
             old = v2_catalog({"group_catalog": old, "path_sessions": truth["path_sessions"]})
         assert_same_rows(table, new, old, key, columns)

@@ -8,7 +8,8 @@
 * ``program_sessions``, ``group_programs``, ``user_programs``: empty (no v2 route).
 
 Every other shared table is the same, column for column (tests/warehouse.py CONTRACT): v2
-lacks none of the contract columns (``courses.author`` is looked up from ``authorId``).
+lacks none of the contract columns but ``courses.author``: v2 names the author by id only
+(``author_id``; the models read the current mail from ``users``), so v2 rows hold NULL there.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def v2_catalog(truth: Truth) -> list[dict[str, Any]]:
 def v2_view(truth: Truth) -> Truth:
     view = dict(truth)
     hidden = drafts(truth)
-    view["courses"] = [c for c in truth["courses"] if c["_id"] not in hidden]
+    view["courses"] = [c | {"author": None} for c in truth["courses"] if c["_id"] not in hidden]
     view["group_catalog"] = v2_catalog(truth)
     for table in V1_ONLY_TABLES:
         view[table] = []

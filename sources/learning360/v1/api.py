@@ -20,6 +20,8 @@ class V1Api:
         self.client = client
         self._path_ids_lock = threading.Lock()
         self._path_ids: tuple[set[str], set[str]] | None = None
+        self._user_ids_lock = threading.Lock()
+        self._user_ids: dict[str, str] | None = None
 
     # ---- listings (streamed) ------------------------------------------------------------
 
@@ -88,6 +90,24 @@ class V1Api:
         return self._item("program_session_stats", quiet, session_id=session_id)
 
     # ---- derived lookups ----------------------------------------------------------------
+
+    def user_id_of_mail(self, mail: Any) -> str | None:
+        """The id of the user with this mail (case-insensitive), or None. v1 names a course's
+        author by mail, which changes; the id does not, so courses store it (``author_id``)
+        and the models read the current mail from ``users``. The map comes from one users
+        listing per run, read only when some course needs it."""
+        if not isinstance(mail, str) or not mail:
+            return None
+        with self._user_ids_lock:
+            if self._user_ids is None:
+                self._user_ids = {
+                    user["mail"].lower(): user_id
+                    for user in self.users()
+                    if isinstance(user, dict)
+                    and isinstance(user.get("mail"), str)
+                    and (user_id := id_of(user))
+                }
+        return self._user_ids.get(mail.lower())
 
     def classify_catalog_path(self, item_id: str) -> str:
         """``path`` or ``path_session`` for a catalog ``paths`` entry; the id sets are read once

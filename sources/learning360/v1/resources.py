@@ -81,7 +81,7 @@ def build_resources(
     user_details_refresh_days: float = 30,
 ) -> list[DltResource]:
     api = V1Api(client)
-    pool = FanOut(client.workers)
+    pool = FanOut(client.workers, stats=client.stats)
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
 
     def fan_out(
@@ -95,7 +95,9 @@ def build_resources(
         def call(parent: Row) -> Any:
             return fetch(id_of(parent), quiet=bool(parent.get("deleted")))
 
-        parents_with_id = (parent for parent in parents if id_of(parent))
+        parents_with_id: Iterable[Row] = (parent for parent in parents if id_of(parent))
+        if isinstance(parents, list):  # a known count of calls: progress shows an ETA
+            parents_with_id = list(parents_with_id)
         if heavy:
             return pool.batches(call, parents_with_id, buffer=0, max_batch=HEAVY_BATCH)
         return pool.batches(call, parents_with_id)
@@ -162,7 +164,10 @@ def build_resources(
         window = lag_window("courses")
         changed = only_changed(list(api.courses(modified.start_value)), window)
         for batch in fan_out(api.course, changed):
-            yield [merge_details(c, details) for c, details in batch]
+            rows = [merge_details(c, details) for c, details in batch]
+            for row in rows:
+                row["author_id"] = api.user_id_of_mail(row.get("author"))
+            yield rows
         window.prune()
 
     @dlt.resource(**table_hints("paths"))
@@ -187,8 +192,9 @@ def build_resources(
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
         selected: Iterable[Row]
         if refresh.everyone():
-            # every user this run: stream the listing into the fan-out, never holding it
-            selected = refresh.observe(row for row in api.users() if isinstance(row, dict))
+            # every user this run: the listing is held (as select does; ~14 MB for 20k users)
+            # so the fan-out knows how many calls are due and progress can show an ETA
+            selected = list(refresh.observe(row for row in api.users() if isinstance(row, dict)))
         else:
             # the listing is read whole (a few MB even for 20k users) to fingerprint it
             selected = refresh.select([row for row in api.users() if isinstance(row, dict)])

@@ -17,7 +17,6 @@ then loads nothing of the table for that run.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +40,6 @@ class V2Api:
     def __init__(self, client: Learning360Client, auth: V2TokenAuth):
         self.client = client
         self.auth = auth
-        self._users_lock = threading.Lock()
-        self._user_mails: dict[str, str | None] = {}
 
     # ---- transport ----------------------------------------------------------------------
 
@@ -185,26 +182,3 @@ class V2Api:
         return list(
             self.items("classroom_registrations", {"classroom_id": classroom_id}, missing_ok=True)
         )
-
-    # ---- derived lookups ----------------------------------------------------------------
-
-    def user_mail(self, user_id: str | None) -> str | None:
-        """A user's mail (v1's courses name their author by mail, v2 by id): one getUser per
-        distinct id per run, cached; None when the user is unknown."""
-        if not user_id:
-            return None
-        with self._users_lock:
-            if user_id in self._user_mails:
-                return self._user_mails[user_id]
-        user = self.one("user", {"user_id": user_id})
-        mail = user.get("mail") if isinstance(user, Mapping) else None
-        with self._users_lock:
-            self._user_mails[user_id] = mail if isinstance(mail, str) else None
-        return self._user_mails[user_id]
-
-    def remember_mails(self, users: list[Row]) -> None:
-        """Mails already read from the user listing need no getUser."""
-        with self._users_lock:
-            for user in users:
-                if isinstance(user.get("_id"), str) and isinstance(user.get("mail"), str):
-                    self._user_mails.setdefault(user["_id"], user["mail"])

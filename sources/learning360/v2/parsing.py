@@ -9,7 +9,9 @@ table                 v1 column  <-  v2 field
 ====================  ==========================================================================
 courses               ``creation_date`` <- createdAt, ``modification_date`` <- modifiedAt,
                       ``group`` <- groupId, ``lang`` <- defaultLang, ``course_duration`` <-
-                      duration (minutes), ``author`` <- the mail of authorId (looked up)
+                      duration (minutes), ``author`` NULL: the author is ``author_id``
+                      (a mail copied here would go stale when the user changes it; the
+                      models join ``users`` for it)
 users                 ``deleted`` <- ``status == "deleted"``; ``deletedAt``/``reactivatedAt``
                       (lists of dates in v2) -> the latest date
 groups                ``parent`` <- parentId
@@ -55,14 +57,14 @@ def _rename(row: Row, old: str, new: str) -> None:
         row.setdefault(new, None)
 
 
-def course_row(element: Mapping[str, Any], author_mail: str | None) -> Row:
+def course_row(element: Mapping[str, Any]) -> Row:
     row = dict(element)
     row["creation_date"] = element.get("createdAt")
     row["modification_date"] = element.get("modifiedAt")
     row["group"] = element.get("groupId")
     row["lang"] = element.get("defaultLang")
     row["course_duration"] = element.get("duration")
-    row["author"] = author_mail
+    row["author"] = None  # v1's mail column; v2 names the author by id (author_id) only
     return row
 
 

@@ -3,7 +3,7 @@ tables, from the v2 routes.
 
 Shape of the graph (feeds are unselected internal resources, one page per item)::
 
-    courses               /courses?modifiedAt[gte]   (+ getUser once per distinct author: mail)
+    courses               /courses?modifiedAt[gte]   (author_id only: no mail copied)
     paths                 /paths?modifiedAt[gte]
     path_sessions         /paths/sessions                    (full read, replace)
     user_path_sessions    /paths/stats                       (full read, replace)
@@ -172,10 +172,7 @@ def build_resources(
     def courses(modified: dlt.sources.incremental[Any] = courses_cursor) -> Iterator[list[Row]]:
         window = lag_window("courses")
         for page in api.courses(modified.start_value):
-            page = only_changed(page, window)
-            authors = sorted({a for c in page if isinstance(a := c.get("authorId"), str)})
-            mails = {author: mail for author, mail in bounded_map(api.user_mail, authors, workers)}
-            yield [course_row(c, mails.get(c.get("authorId"))) for c in page]
+            yield [course_row(c) for c in only_changed(page, window)]
         window.prune()
 
     @dlt.resource(**table_hints("paths"))
@@ -201,7 +198,6 @@ def build_resources(
 
     @dlt.transformer(data_from=user_list, **table_hints("users"))
     def users(page: list[Row]) -> Iterator[list[Row]]:
-        api.remember_mails(page)
         yield [user_row(u) for u in page if isinstance(u, Mapping)]
 
     @dlt.transformer(data_from=user_list, **table_hints("user_certificates"))

@@ -98,7 +98,7 @@ def _v1_columns(name: str, **extra: str) -> dict[str, str]:
 # fmt: off
 V2_RESOURCES: dict[str, V2Spec] = {spec.name: spec for spec in (
     # ---- the tables v1 loads too: same keys, same contract columns --------------------------
-    V2Spec("courses", ("courses", "user"), ("_id",), "merge",
+    V2Spec("courses", ("courses",), ("_id",), "merge",
            cursor="modifiedAt", server_filter="modifiedAt[gte]",
            columns=_v1_columns("courses", author_id=TEXT, group_id=TEXT, created_at=TS,
                                modified_at=TS)),
