@@ -200,17 +200,19 @@ def _source_for(
 ) -> Any:
     from pipelines.progress import attach_request_stats
     from sources.learning360 import learning360
+    from sources.learning360.company import RESOURCE_NAME as COMPANY_RESOURCE
 
     attach_request_stats(pipeline, stats)  # live progress shows the API requests too
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
-        tables = sorted(source.resources.selected)  # the tables; internal feeds are unselected
+        # the tables; internal feeds are unselected, the company check always runs
+        tables = sorted(set(source.resources.selected) - {COMPANY_RESOURCE})
         unknown = sorted(set(resources) - set(tables))
         if unknown:
             raise ValueError(
                 f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
-        source = source.with_resources(*resources)
+        source = source.with_resources(COMPANY_RESOURCE, *resources)
     if _destination_name(pipeline) == "bigquery":
         apply_bigquery_hints(source)
     return source

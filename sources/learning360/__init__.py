@@ -41,6 +41,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from .client import Learning360Client
+from .company import company_resource
 from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
@@ -174,7 +175,8 @@ def learning360(
         modified_lag_seconds=modified_lag_seconds,
     )
     guard_rows(resources, client.stats)  # no NULL or repeated primary key reaches dlt
-    return resources
+    # first, so a dataset holding another company's data is refused before any request
+    return [company_resource(client, credentials, version), *resources]
 
 
 __all__ = [
