@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-## demo: start the emulator (medium company), sync into learning360.duckdb, build models, summary
+## demo: start the emulator (medium company), sync into .demo/demo.duckdb, build models, summary
 demo: $(STAMP)
 	$(PY) -m pipelines.demo
 
@@ -46,7 +46,7 @@ bench: $(STAMP)
 
 ## status: where the demo pipeline stands (ARGS="--destination postgres ..." for yours)
 status: $(STAMP)
-	$(VENV)/bin/learning360 status --pipelines-dir .demo/pipelines --duckdb-path learning360.duckdb $(ARGS)
+	$(VENV)/bin/learning360 status --pipelines-dir .demo/pipelines --duckdb-path .demo/demo.duckdb $(ARGS)
 
 ## doctor: check config, credentials, destination and models before a sync
 doctor: $(STAMP)

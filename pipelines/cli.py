@@ -31,7 +31,9 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name")
     parser.add_argument("--pipelines-dir", default=None, help="dlt working directory")
     parser.add_argument(
-        "--duckdb-path", default=None, help="DuckDB file (default: <pipeline-name>.duckdb)"
+        "--duckdb-path",
+        default=None,
+        help="DuckDB file (default: dlt's destination.duckdb.credentials, else <pipeline-name>.duckdb)",
     )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default), ERROR")
     parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
@@ -90,12 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pipeline_from(args: argparse.Namespace, progress: Any = None) -> Any:
-    from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
+    from pipelines.run import PIPELINE_NAME, make_pipeline
 
     return make_pipeline(
         destination=args.destination,
         pipeline_name=args.pipeline_name or PIPELINE_NAME,
-        dataset_name=args.dataset_name or DATASET_NAME,
+        dataset_name=args.dataset_name,  # None: dlt's dataset_name keys, then DATASET_NAME
         pipelines_dir=args.pipelines_dir,
         duckdb_path=args.duckdb_path,
         progress=progress,

@@ -386,7 +386,9 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
     from pipelines.run import DATASET_NAME, PIPELINE_NAME
 
     name = args.pipeline_name or PIPELINE_NAME
-    dataset = args.dataset_name or DATASET_NAME
+    from pipelines import dlt_config
+
+    dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
     checks: list[Check] = []
     try:
         config = resolve_source_config()
@@ -404,7 +406,7 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         checks.append(Check("credentials", SKIP, "not checked: fix the config line first"))
 
     if args.destination == "duckdb":
-        checks.append(check_duckdb(Path(args.duckdb_path or f"{name}.duckdb")))
+        checks.append(check_duckdb(Path(dlt_config.duckdb_path(args.duckdb_path, name))))
     else:
         checks.append(check_sql_destination(args, name, dataset))
 

@@ -126,7 +126,7 @@ def make_pipeline(
     *,
     destination: Any = "duckdb",
     pipeline_name: str = PIPELINE_NAME,
-    dataset_name: str = DATASET_NAME,
+    dataset_name: str | None = DATASET_NAME,
     pipelines_dir: str | None = None,
     duckdb_path: str | None = None,
     progress: Any = None,
@@ -134,12 +134,17 @@ def make_pipeline(
     """One place that decides the destination object, so every command opens the same warehouse.
 
     ``destination`` is a name (credentials from dlt config) or a ready dlt destination object.
+    ``dataset_name=None`` and ``duckdb_path=None`` follow dlt's configuration keys
+    (``pipelines/dlt_config.py``).
     """
+    from pipelines import dlt_config
+
+    dataset_name = dlt_config.dataset_name(dataset_name, pipeline_name, DATASET_NAME)
     dest: Any = destination
     if destination == "duckdb":
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-        path = duckdb_path or f"{pipeline_name}.duckdb"
+        path = dlt_config.duckdb_path(duckdb_path, pipeline_name)
         dest = dlt.destinations.duckdb(DuckDbCredentials(path, global_config=duckdb_settings()))
     kwargs: dict[str, Any] = {}
     if progress is not None:
