@@ -36,7 +36,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from sources.learning360.validation import base_url_problem, positive_number_problem
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -98,32 +99,6 @@ def resolve_source_config() -> Any:
     return resolve_configuration(factory.ref.SPEC(), sections=sections, accept_partial=True)
 
 
-def base_url_problem(base_url: Any) -> str | None:
-    """Why ``base_url`` is not a bare ``http(s)://host[:port]``, or None."""
-    if not isinstance(base_url, str) or not base_url.strip():
-        return "is empty"
-    if base_url != base_url.strip():
-        return "has surrounding spaces"
-    try:
-        parts = urlsplit(base_url)
-        port = parts.port  # raises on a non-numeric port
-    except ValueError as exc:
-        return f"is not a URL ({exc})"
-    del port
-    if parts.scheme not in ("http", "https"):
-        return "must start with https:// (or http:// for a local emulator)"
-    if not parts.hostname:
-        return "has no host name"
-    if parts.username or parts.password:
-        return "must not carry a user or password (credentials go in credentials.*)"
-    if parts.query or parts.fragment:
-        return "must not have a query string or fragment"
-    if parts.path.strip("/"):
-        hint = " (drop the /api/... part: the source adds it)" if "api" in parts.path else ""
-        return f"must be the host only, not a path like {parts.path!r}{hint}"
-    return None
-
-
 def check_config(config: Any) -> tuple[Check, bool]:
     """The config line, and whether the credentials can be tried at all."""
     from sources import learning360 as source_module
@@ -163,8 +138,11 @@ def check_config(config: Any) -> tuple[Check, bool]:
         value = getattr(config, option, None)
         if allowed and value is not None and value not in allowed:
             problems.append(f"{_key(option)} is {value!r}; use one of {', '.join(allowed)}")
-    rate = float(config.max_requests_per_second or 0)
-    if rate > API_RATE_LIMIT:
+    rate_problem = positive_number_problem(config.max_requests_per_second)
+    rate = 0.0 if rate_problem else float(config.max_requests_per_second)
+    if rate_problem:
+        problems.append(f"{_key('max_requests_per_second')} {rate_problem}")
+    elif rate > API_RATE_LIMIT:
         warnings.append(
             f"{_key('max_requests_per_second')} = {rate:g} is above the API's "
             f"{API_RATE_LIMIT:g} GET/s: expect 429 answers and retries"
@@ -323,19 +301,17 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
         with pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
             exists = client.has_dataset()
-    except ConfigFieldMissingException as exc:
-        section = f"destination.{args.destination}"
-        keys = ", ".join(
-            f"{section}.{f}" if f == "credentials" else f"{section}.credentials.{f}"
-            for f in exc.fields
-        )
-        env = f"DESTINATION__{args.destination.upper()}__CREDENTIALS"
-        return Check(
-            "destination",
-            FAIL,
-            f"{args.destination}: missing {keys}; set it in .dlt/secrets.toml or as {env}*",
-        )
+    except ConfigFieldMissingException as exc:  # the words `sync` uses (pipelines/checks.py)
+        from pipelines.checks import explain_config_error
+
+        line = (explain_config_error(exc) or (2, str(exc)))[1]
+        return Check("destination", FAIL, f"{args.destination}: {line}")
     except Exception as exc:  # noqa: BLE001
+        from pipelines.checks import explain_config_error
+
+        known = explain_config_error(exc) or explain_config_error(exc.__cause__ or exc)
+        if known is not None:
+            return Check("destination", FAIL, f"{args.destination}: {known[1]}")
         return Check(
             "destination",
             FAIL,
@@ -393,10 +369,22 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
     try:
         config = resolve_source_config()
     except Exception as exc:  # noqa: BLE001 - e.g. a value that does not coerce to its type
+        from pipelines.checks import explain_config_error
+
         config = None
-        checks.append(Check("config", FAIL, f"{_first_line(exc)} in [sources.learning360]"))
+        known = explain_config_error(exc)  # the line `sync` prints for it
+        line = known[1] if known else f"{_first_line(exc)} in [sources.learning360]"
+        checks.append(Check("config", FAIL, line))
     if config is not None:
         config_check, can_try = check_config(config)
+        try:  # dlt's [runtime] request settings and duckdb_memory_limit, as `sync` checks them
+            from pipelines.checks import check_runtime_settings, duckdb_memory_limit
+
+            check_runtime_settings()
+            duckdb_memory_limit()
+        except Exception as exc:  # noqa: BLE001
+            config_check = Check("config", FAIL, " ".join(str(exc).split()))
+            can_try = False
         checks.append(config_check)
         if can_try:
             checks.append(check_credentials(config, timeout=getattr(args, "timeout", 15.0)))
