@@ -60,6 +60,7 @@ def preflight(destination: str, *, source: bool) -> None:
 
         config = resolve_source_config()
         check_source_settings(config.base_url, config.max_requests_per_second, config.workers)
+        check_v1_credentials(config)
         check_runtime_settings()
     if destination == "duckdb":
         duckdb_memory_limit()
@@ -69,6 +70,19 @@ def preflight(destination: str, *, source: bool) -> None:
             f"the {destination} destination's packages are not installed (no module "
             f"{extra[1]}): pip install -e '.[{extra[0]}]'"
         )
+
+
+def check_v1_credentials(config: Any) -> None:
+    """An empty company id or API key is missing, not a value to send (the API's answer to
+    one would name both keys)."""
+    if str(config.api_version or "v1").strip().lower() != "v1" or config.credentials is None:
+        return
+    for field in ("company_id", "api_key"):
+        if not str(getattr(config.credentials, field, None) or "").strip():
+            raise ConfigurationError(
+                f"missing configuration: {config_key('credentials', field)}; set it in "
+                ".dlt/secrets.toml or as that env variable"
+            )
 
 
 def _importable(module: str) -> bool:
@@ -167,7 +181,7 @@ def _toml_line(exc: Any) -> str:
     """A config file that does not parse: which file, which line (tomlkit says where)."""
     import tomlkit
 
-    for name in getattr(exc, "toml_paths", None) or []:
+    for name in getattr(exc, "full_paths", None) or []:
         path = Path(name)
         if not path.is_file():
             continue
