@@ -61,6 +61,8 @@ def test_duckdb_dataset_of_another_company_is_refused_then_full_refresh_replaces
         )
         assert other_emulator.company_id in line and "--dataset-name" in line, (label, line)
     assert _user_ids(ws.pipeline()) == before  # nothing of the other company loaded
+    # refused before any request: the v1 check needs none (the OAuth token included)
+    assert other_emulator.metrics()["requests"] == {}, other_emulator.metrics()
 
     replaced = run_cli(
         sync_command(ws, "--progress", "none", "--no-models", "--full-refresh"),

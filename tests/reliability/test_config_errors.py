@@ -214,3 +214,17 @@ def test_toml_syntax_error_names_the_file_and_line(
         Run(result.returncode, result.stdout, result.stderr).line(
             command, ".dlt/config.toml", "line 3"
         )
+
+
+@pytest.mark.postgres
+def test_wrong_database_password_exits_2_naming_host_not_password(run, postgres_dsn: str) -> None:
+    head, _, tail = postgres_dsn.partition("@")
+    user = head.split("://", 1)[1].split(":", 1)[0]
+    result = run(
+        "sync", "--destination", "postgres", **{PG_ENV: f"postgresql://{user}:{SECRET}@{tail}"}
+    )
+    if result.code == 0:  # a trust-auth server accepts any password: nothing to report then
+        pytest.skip("the throwaway server does not check passwords")
+    host = tail.split("/", 1)[0]
+    line = result.line("sync", host, f"env {PG_ENV})", "password authentication failed")
+    assert SECRET not in result.out + result.err, line
