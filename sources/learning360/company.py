@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import dlt
+from dlt.common import logger
 from dlt.extract.resource import DltResource
 
 from .errors import ConfigurationError
@@ -128,6 +129,16 @@ def _where(pipeline: Any) -> str:
         return ""
 
 
+def _has_cursor_values(state: Mapping[str, Any]) -> bool:
+    """A cursor with a value: an earlier run loaded data into this dataset."""
+    for resource in (state.get("resources") or {}).values():
+        incremental = resource.get("incremental") if isinstance(resource, Mapping) else None
+        for cursor in (incremental or {}).values():
+            if isinstance(cursor, Mapping) and cursor.get("last_value") is not None:
+                return True
+    return False
+
+
 def company_resource(client: Any, credentials: Any, api_version: str) -> DltResource:
     """The resource that checks the dataset's record against the credentials, then records."""
 
@@ -140,6 +151,14 @@ def company_resource(client: Any, credentials: Any, api_version: str) -> DltReso
             pipeline = dlt.current.pipeline()
             raise CompanyMismatchError(
                 mismatch_message(pipeline.dataset_name, _where(pipeline), stored, now)
+            )
+        if stored is None and _has_cursor_values(state):
+            # synced before datasets recorded their company: adopted, but say so once
+            pipeline = dlt.current.pipeline()
+            logger.warning(
+                f"dataset {pipeline.dataset_name}{_where(pipeline)} was synced before datasets "
+                f"recorded their company; recording {now.label}. If it holds another "
+                "company's data (an earlier `make demo`?), run this sync with --full-refresh"
             )
         state[STATE_KEY] = {k: v for k, v in asdict(now).items() if v}
         yield from ()

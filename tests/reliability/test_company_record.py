@@ -129,3 +129,19 @@ def test_v2_token_names_the_company(emulator: EmulatorServer) -> None:
     assert v1.same_company(CompanyRecord("v2", company_id=emulator.company_id)) is True
     assert v1.same_company(CompanyRecord("v1", company_id="other")) is False
     assert v1.same_company(hashed) is None  # cannot be compared: accepted
+
+
+def test_dataset_synced_before_the_record_is_adopted_with_a_warning(
+    configure, pipeline, company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sources.learning360 import company as company_module
+
+    warnings: list[str] = []
+    monkeypatch.setattr(company_module.logger, "warning", warnings.append)  # dlt's: no propagate
+    run_sync(pipeline, resources=["courses"], build_models=False)
+    assert warnings == []
+    with pipeline.managed_state() as state:  # as an earlier version left it
+        del state["sources"]["learning360"]["company"]
+    run_sync(pipeline, resources=["courses"], build_models=False)
+    assert any("was synced before datasets recorded their company" in w for w in warnings)
+    assert pipeline.state["sources"]["learning360"]["company"]["company_id"] == company.company_id
