@@ -79,9 +79,14 @@ def check_v1_credentials(config: Any) -> None:
         return
     for field in ("company_id", "api_key"):
         if not str(getattr(config.credentials, field, None) or "").strip():
+            v2_hint = (
+                f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
+                if getattr(config.credentials, "client_id", None)
+                else ""
+            )
             raise ConfigurationError(
                 f"missing configuration: {config_key('credentials', field)}; set it in "
-                ".dlt/secrets.toml or as that env variable"
+                f".dlt/secrets.toml or as that env variable{v2_hint}"
             )
 
 

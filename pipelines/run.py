@@ -42,7 +42,9 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 def duckdb_settings() -> dict[str, Any]:
     """DUCKDB_SETTINGS plus ``memory_limit`` from ``learning360.duckdb_memory_limit``
     (``LEARNING360__DUCKDB_MEMORY_LIMIT``; raise it if a load or model says Out of Memory)."""
-    limit = dlt.config.get("learning360.duckdb_memory_limit", str) or DEFAULT_DUCKDB_MEMORY_LIMIT
+    from pipelines.checks import duckdb_memory_limit  # refuses a value that is not a size
+
+    limit = duckdb_memory_limit() or DEFAULT_DUCKDB_MEMORY_LIMIT
     return {**DUCKDB_SETTINGS, "memory_limit": str(limit)}
 
 
