@@ -55,5 +55,6 @@ doctor: $(STAMP)
 emulator: $(STAMP)
 	$(VENV)/bin/learning360 emulator --size medium
 
+# learning360.duckdb is your tenant's warehouse now (the demo keeps to .demo/): not removed
 clean:
-	rm -rf .demo .bench .pytest_cache .ruff_cache learning360.duckdb learning360-report.html
+	rm -rf .demo .bench .pytest_cache .ruff_cache
