@@ -328,6 +328,45 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
     )
 
 
+def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any) -> Check:
+    """Whose data the dataset holds (dlt state in the destination) against the credentials:
+    what the sync would refuse, said before it runs. Read into a throwaway working dir."""
+    from pipelines.run import make_pipeline
+    from sources.learning360.company import CompanyRecord, mismatch_message, recorded_company
+
+    if args.destination == "duckdb":
+        from pipelines.dlt_config import duckdb_path
+
+        if not Path(duckdb_path(args.duckdb_path, name)).exists():
+            return Check("company", PASS, "no dataset yet: the first sync records its company")
+    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
+    try:
+        pipeline = make_pipeline(
+            destination=args.destination,
+            pipeline_name=name,
+            dataset_name=dataset,
+            pipelines_dir=scratch,
+            duckdb_path=args.duckdb_path,
+        )
+        stored = recorded_company(pipeline)
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        return Check("company", WARN, f"not checked: {_first_line(exc)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if stored is None:
+        return Check("company", PASS, f"dataset {dataset} records no company yet")
+    version = (config.api_version or "v1").strip().lower()
+    company_id = str(getattr(config.credentials, "company_id", None) or "").strip()
+    if version == "v2" or not company_id:
+        return Check(
+            "company", PASS, f"dataset {dataset} holds {stored.label} (v2: the sync compares)"
+        )
+    now = CompanyRecord("v1", company_id=company_id)
+    if stored.same_company(now) is False:
+        return Check("company", FAIL, mismatch_message(dataset, "", stored, now))
+    return Check("company", PASS, f"dataset {dataset} holds {stored.label}, as configured")
+
+
 def check_pipelines_dir(pipelines_dir: str, name: str) -> Check:
     working = Path(pipelines_dir) / name
     existing = _nearest_existing(working)
@@ -359,11 +398,10 @@ def check_models() -> Check:
 
 
 def run_checks(args: argparse.Namespace) -> list[Check]:
+    from pipelines import dlt_config
     from pipelines.run import DATASET_NAME, PIPELINE_NAME
 
     name = args.pipeline_name or PIPELINE_NAME
-    from pipelines import dlt_config
-
     dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
     checks: list[Check] = []
     try:
@@ -397,6 +435,8 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         checks.append(check_duckdb(Path(dlt_config.duckdb_path(args.duckdb_path, name))))
     else:
         checks.append(check_sql_destination(args, name, dataset))
+    if checks[-1].outcome == PASS and config is not None:
+        checks.append(check_company(args, name, dataset, config))
 
     if args.pipelines_dir:
         pipelines_dir = str(args.pipelines_dir)

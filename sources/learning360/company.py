@@ -117,6 +117,14 @@ def mismatch_message(dataset: str, where: str, stored: CompanyRecord, now: Compa
     )
 
 
+def recorded_company(pipeline: Any) -> CompanyRecord | None:
+    """The company a pipeline's dataset records, with the state restored from the destination
+    (use a throwaway working dir: this writes the restored state there)."""
+    pipeline.sync_destination()
+    source_state = pipeline.state.get("sources", {}).get("learning360", {})
+    return CompanyRecord.from_state(source_state.get(STATE_KEY))
+
+
 def _where(pipeline: Any) -> str:
     """' in duckdb file X' / ' on postgres': what a user needs to find the dataset."""
     try:

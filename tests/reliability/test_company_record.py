@@ -15,6 +15,7 @@ from pipelines.cli import explain
 from pipelines.run import make_pipeline, run_sync
 from sources.learning360.company import CompanyRecord, token_company_id
 from tests.reliability.helpers import (
+    CLI,
     TEST_RATE,
     Workspace,
     assert_one_line_failure,
@@ -63,6 +64,11 @@ def test_duckdb_dataset_of_another_company_is_refused_then_full_refresh_replaces
     assert _user_ids(ws.pipeline()) == before  # nothing of the other company loaded
     # refused before any request: the v1 check needs none (the OAuth token included)
     assert other_emulator.metrics()["requests"] == {}, other_emulator.metrics()
+    # doctor says it before a sync would
+    doctor = run_cli([CLI, "doctor", *ws.cli_args()], cli_env(other_emulator))
+    assert doctor.returncode == 2, doctor.stdout
+    company_line = next(x for x in doctor.stdout.splitlines() if " company " in x[:12])
+    assert line.split("failed: ", 1)[1].split(" holds")[1] in company_line, company_line
 
     replaced = run_cli(
         sync_command(ws, "--progress", "none", "--no-models", "--full-refresh"),
