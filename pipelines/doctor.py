@@ -15,6 +15,9 @@ Checks, in order:
 * **destination**: DuckDB: the file's directory exists and is writable, and an existing file
   opens; PostgreSQL/BigQuery: credentials resolve, ``pipeline.sql_client()`` opens and runs
   ``SELECT 1``, and whether the dataset exists yet.
+* **company**: whose data the dataset holds (dlt's state in the destination,
+  ``sources/learning360/company.py``) against the configured company id: what a sync would
+  refuse (exit 2), said before it runs.
 * **pipelines dir**: dlt's working directory can be created/written (state, load packages).
 * **models**: the ``pipelines/models/*.sql`` files parse and their dependency order resolves.
 
