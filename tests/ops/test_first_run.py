@@ -81,3 +81,27 @@ def test_dlt_duckdb_credentials_choose_the_file_and_duckdb_path_overrides(
     where[1] = str(tmp_path / "p2")
     assert main(["sync", *where, "--resources", "groups", "--duckdb-path", str(override)]) == 0
     assert override.exists()
+
+
+def test_destination_duckdb_credentials_in_config_toml(tmp_path: Path) -> None:
+    """``[destination.duckdb] credentials`` in the working folder's .dlt/config.toml."""
+    import subprocess
+
+    from tests.reliability.helpers import CLI, ROOT
+
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "config.toml").write_text(
+        '[destination.duckdb]\ncredentials = "from-toml.duckdb"\n'
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    status = subprocess.run(
+        [CLI, "status", "--pipelines-dir", str(tmp_path / "p")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert status.returncode == 2, status.stderr  # never synced
+    assert "duckdb file from-toml.duckdb" in status.stdout, status.stdout
