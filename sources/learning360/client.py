@@ -45,6 +45,7 @@ from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
     AuthenticationError,
+    ConfigurationError,
     Learning360Error,
     MalformedResponseError,
     NotFoundError,
@@ -75,6 +76,11 @@ class RetryPolicy:
     def from_dlt_config(cls) -> RetryPolicy:
         """dlt's ``[runtime]`` request settings (env ``RUNTIME__REQUEST_MAX_ATTEMPTS`` ...)."""
         runtime = resolve_configuration(RuntimeConfiguration())
+        if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
+            raise ConfigurationError(
+                f"runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT) is "
+                f"{runtime.request_timeout!r}; it must be above 0"
+            )
         return cls(
             max_attempts=max(1, int(runtime.request_max_attempts)),
             backoff_factor=float(runtime.request_backoff_factor),
