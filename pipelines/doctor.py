@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sources.learning360.validation import base_url_problem, positive_number_problem
-
 EXIT_OK = 0
 EXIT_FAILED = 2
 
@@ -102,11 +100,19 @@ def resolve_source_config() -> Any:
     return resolve_configuration(factory.ref.SPEC(), sections=sections, accept_partial=True)
 
 
+def base_url_problem(base_url: Any) -> str | None:
+    """Why ``base_url`` is not a bare ``http(s)://host[:port]``, or None (the source's rule)."""
+    from sources.learning360.validation import base_url_problem as problem
+
+    return problem(base_url)
+
+
 def check_config(config: Any) -> tuple[Check, bool]:
     """The config line, and whether the credentials can be tried at all."""
     from sources import learning360 as source_module
     from sources.learning360 import settings
     from sources.learning360.credentials import AUTH_METHODS
+    from sources.learning360.validation import positive_number_problem
 
     problems: list[str] = []
     warnings: list[str] = []
