@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-## demo: start the emulator (medium company), sync into learning360.duckdb, build models, summary
+## demo: start the emulator (medium company), sync into .demo/demo.duckdb, build models, summary
 demo: $(STAMP)
 	$(PY) -m pipelines.demo
 
@@ -51,7 +51,7 @@ bench: $(STAMP)
 
 ## status: where the demo pipeline stands (ARGS="--destination postgres ..." for yours)
 status: $(STAMP)
-	$(VENV)/bin/learning360 status --pipelines-dir .demo/pipelines --duckdb-path learning360.duckdb $(ARGS)
+	$(VENV)/bin/learning360 status --pipelines-dir .demo/pipelines --duckdb-path .demo/demo.duckdb $(ARGS)
 
 ## doctor: check config, credentials, destination and models before a sync
 doctor: $(STAMP)
@@ -60,5 +60,6 @@ doctor: $(STAMP)
 emulator: $(STAMP)
 	$(VENV)/bin/learning360 emulator --size medium
 
+# learning360.duckdb is your tenant's warehouse now (the demo keeps to .demo/): not removed
 clean:
-	rm -rf .demo .bench .pytest_cache .ruff_cache learning360.duckdb learning360-report.html
+	rm -rf .demo .bench .pytest_cache .ruff_cache

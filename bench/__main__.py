@@ -255,7 +255,7 @@ def bench(quick: bool, repeats: int, baseline: bool, log: Any) -> dict[str, Any]
                             "--resources",
                             "user_courses",
                             "--rate",
-                            "0",
+                            "1000000",  # no limit in effect (0 or less is refused)
                         )
                         rows = result["rows"].get("user_courses", 0)
                         runs.append(

@@ -31,14 +31,18 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline-name", default=None, help="dlt pipeline name")
     parser.add_argument("--pipelines-dir", default=None, help="dlt working directory")
     parser.add_argument(
-        "--duckdb-path", default=None, help="DuckDB file (default: <pipeline-name>.duckdb)"
+        "--duckdb-path",
+        default=None,
+        help="DuckDB file (default: dlt's destination.duckdb.credentials, else <pipeline-name>.duckdb)",
     )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default), ERROR")
     parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from pipelines.cli_parser import SuggestingParser
+
+    parser = SuggestingParser(
         prog="learning360", description="Sync the 360Learning API into a warehouse."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,12 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pipeline_from(args: argparse.Namespace, progress: Any = None) -> Any:
-    from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
+    from pipelines.run import PIPELINE_NAME, make_pipeline
 
     return make_pipeline(
         destination=args.destination,
         pipeline_name=args.pipeline_name or PIPELINE_NAME,
-        dataset_name=args.dataset_name or DATASET_NAME,
+        dataset_name=args.dataset_name,  # None: dlt's dataset_name keys, then DATASET_NAME
         pipelines_dir=args.pipelines_dir,
         duckdb_path=args.duckdb_path,
         progress=progress,
@@ -153,6 +157,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print("  " + header.replace("\n", "\n  "))
         return 0
     pipeline = _pipeline_from(args)
+    pipeline.destination_client()  # missing destination credentials: one line, before any SQL
     built = run_models(pipeline, only=_split(args.only))
     for name, rows in built.items():
         print(f"{name:<32}{rows:>10} rows")
@@ -161,8 +166,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def explain(exc: BaseException) -> tuple[int, str]:
     """Finds the actionable cause in an exception chain (dlt wraps source errors twice)."""
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException
-
+    from pipelines.checks import explain_config_error
     from pipelines.run import SyncAlreadyRunning
     from pipelines.stages import StageFailed
     from sources.learning360.errors import Learning360Error, is_configuration_problem
@@ -180,14 +184,12 @@ def explain(exc: BaseException) -> tuple[int, str]:
         if isinstance(current, Learning360Error):
             code = EXIT_CONFIG if is_configuration_problem(current) else EXIT_FAILED
             return code, current.one_line()
-        if isinstance(current, ConfigFieldMissingException):
-            fields = ", ".join(current.fields)
-            return EXIT_CONFIG, (
-                f"missing configuration: {fields} for {current.spec_name}; set it in "
-                ".dlt/secrets.toml or as an environment variable, e.g. "
-                "SOURCES__LEARNING360__CREDENTIALS__API_KEY"
-            )
-        if isinstance(current, ValueError) and "unknown resource" in str(current):
+        answer = explain_config_error(current)  # missing keys, bad values, extras, databases
+        if answer is not None:
+            return answer
+        if isinstance(current, ValueError) and str(current).startswith(
+            ("unknown resource", "unknown model")
+        ):
             return EXIT_CONFIG, str(current)
         innermost = current
         current = current.__cause__ or current.__context__
@@ -207,8 +209,10 @@ def explain(exc: BaseException) -> tuple[int, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pipelines.cli_parser import parse_with_suggestions
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_with_suggestions(parser, argv)
     if args.command == "emulator":
         from emulator.cli import run as run_emulator
 
@@ -220,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             enable_http_debug_log()
     try:
+        if args.command != "doctor":  # doctor reports these as checks
+            from pipelines.checks import preflight
+
+            preflight(args.destination, source=args.command == "sync")
         if args.command == "report":
             from pipelines import report as report_command
 

@@ -1,9 +1,13 @@
-"""`make demo`: a full (then incremental) sync of a synthetic company into learning360.duckdb.
+"""`make demo`: a full (then incremental) sync of a synthetic company into .demo/demo.duckdb.
 
 Starts the emulator as a separate process (as a real API would be), points the pipeline at it
 through the same environment variables a user would set, runs `learning360 sync`, prints the
 summary and stops the emulator. Each run advances the company by one simulated day, so a second
 `make demo` shows an incremental sync.
+
+Everything the demo writes stays under ``.demo/`` (its DuckDB file, dataset, dlt working dir,
+report), so ``./learning360.duckdb``, the default of ``learning360 sync``, is the user's own
+tenant's: a synthetic company never mixes into it (each dataset records its company too).
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from pathlib import Path
 from pipelines.cli import main as cli
 
 DEMO_DIR = Path(".demo")
-DUCKDB_PATH = "learning360.duckdb"
-REPORT_PATH = "learning360-report.html"
+DUCKDB_PATH = str(DEMO_DIR / "demo.duckdb")
+DATASET_NAME = "learning360_data"
+PIPELINES_DIR = str(DEMO_DIR / "pipelines")
+REPORT_PATH = str(DEMO_DIR / "learning360-report.html")
+# the demo's own place, whatever the user's dlt configuration says (pipelines/dlt_config.py)
+WHERE = ["--duckdb-path", DUCKDB_PATH, "--dataset-name", DATASET_NAME]
+WHERE += ["--pipelines-dir", PIPELINES_DIR]
 SIZE = os.environ.get("DEMO_SIZE", "medium")
 SEED = "42"
 
@@ -48,7 +57,7 @@ def main() -> int:
     kind = "incremental" if days else "full"
     print(f"demo: starting the emulator ({SIZE} company, seed {SEED}, day {days})")
     proc, info = start_emulator(days)
-    where = ["--duckdb-path", DUCKDB_PATH, "--pipelines-dir", str(DEMO_DIR / "pipelines")]
+    where = WHERE
     try:
         os.environ["SOURCES__LEARNING360__BASE_URL"] = info["base_url"]
         os.environ["SOURCES__LEARNING360__CREDENTIALS__COMPANY_ID"] = info["company_id"]
@@ -64,12 +73,13 @@ def main() -> int:
     if code == 0:
         runs_file.write_text(str(days + 1))
         code = cli(["report", *where, "--output", REPORT_PATH])
-        query = "select * from learning360_data.course_stats limit 5"
+        query = f"select * from {DATASET_NAME}.course_stats limit 5"
         print(f"demo: done. Open {REPORT_PATH}, or query the warehouse:")
         print(
             f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{DUCKDB_PATH}').sql('{query}').show()\""
         )
-        print("demo: run `make demo` again for an incremental sync one simulated day later")
+        print("demo: run `make demo` again for an incremental sync one simulated day later;")
+        print("  `learning360 sync` with your tenant's credentials writes to ./learning360.duckdb")
     return code
 
 

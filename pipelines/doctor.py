@@ -15,6 +15,9 @@ Checks, in order:
 * **destination**: DuckDB: the file's directory exists and is writable, and an existing file
   opens; PostgreSQL/BigQuery: credentials resolve, ``pipeline.sql_client()`` opens and runs
   ``SELECT 1``, and whether the dataset exists yet.
+* **company**: whose data the dataset holds (dlt's state in the destination,
+  ``sources/learning360/company.py``) against the configured company id: what a sync would
+  refuse (exit 2), said before it runs.
 * **pipelines dir**: dlt's working directory can be created/written (state, load packages).
 * **models**: the ``pipelines/models/*.sql`` files parse and their dependency order resolves.
 
@@ -36,7 +39,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -99,29 +101,10 @@ def resolve_source_config() -> Any:
 
 
 def base_url_problem(base_url: Any) -> str | None:
-    """Why ``base_url`` is not a bare ``http(s)://host[:port]``, or None."""
-    if not isinstance(base_url, str) or not base_url.strip():
-        return "is empty"
-    if base_url != base_url.strip():
-        return "has surrounding spaces"
-    try:
-        parts = urlsplit(base_url)
-        port = parts.port  # raises on a non-numeric port
-    except ValueError as exc:
-        return f"is not a URL ({exc})"
-    del port
-    if parts.scheme not in ("http", "https"):
-        return "must start with https:// (or http:// for a local emulator)"
-    if not parts.hostname:
-        return "has no host name"
-    if parts.username or parts.password:
-        return "must not carry a user or password (credentials go in credentials.*)"
-    if parts.query or parts.fragment:
-        return "must not have a query string or fragment"
-    if parts.path.strip("/"):
-        hint = " (drop the /api/... part: the source adds it)" if "api" in parts.path else ""
-        return f"must be the host only, not a path like {parts.path!r}{hint}"
-    return None
+    """Why ``base_url`` is not a bare ``http(s)://host[:port]``, or None (the source's rule)."""
+    from sources.learning360.validation import base_url_problem as problem
+
+    return problem(base_url)
 
 
 def check_config(config: Any) -> tuple[Check, bool]:
@@ -129,6 +112,7 @@ def check_config(config: Any) -> tuple[Check, bool]:
     from sources import learning360 as source_module
     from sources.learning360 import settings
     from sources.learning360.credentials import AUTH_METHODS
+    from sources.learning360.validation import positive_number_problem
 
     problems: list[str] = []
     warnings: list[str] = []
@@ -163,8 +147,11 @@ def check_config(config: Any) -> tuple[Check, bool]:
         value = getattr(config, option, None)
         if allowed and value is not None and value not in allowed:
             problems.append(f"{_key(option)} is {value!r}; use one of {', '.join(allowed)}")
-    rate = float(config.max_requests_per_second or 0)
-    if rate > API_RATE_LIMIT:
+    rate_problem = positive_number_problem(config.max_requests_per_second)
+    rate = 0.0 if rate_problem else float(config.max_requests_per_second)
+    if rate_problem:
+        problems.append(f"{_key('max_requests_per_second')} {rate_problem}")
+    elif rate > API_RATE_LIMIT:
         warnings.append(
             f"{_key('max_requests_per_second')} = {rate:g} is above the API's "
             f"{API_RATE_LIMIT:g} GET/s: expect 429 answers and retries"
@@ -323,19 +310,17 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
         with pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
             exists = client.has_dataset()
-    except ConfigFieldMissingException as exc:
-        section = f"destination.{args.destination}"
-        keys = ", ".join(
-            f"{section}.{f}" if f == "credentials" else f"{section}.credentials.{f}"
-            for f in exc.fields
-        )
-        env = f"DESTINATION__{args.destination.upper()}__CREDENTIALS"
-        return Check(
-            "destination",
-            FAIL,
-            f"{args.destination}: missing {keys}; set it in .dlt/secrets.toml or as {env}*",
-        )
+    except ConfigFieldMissingException as exc:  # the words `sync` uses (pipelines/checks.py)
+        from pipelines.checks import explain_config_error
+
+        line = (explain_config_error(exc) or (2, str(exc)))[1]
+        return Check("destination", FAIL, f"{args.destination}: {line}")
     except Exception as exc:  # noqa: BLE001
+        from pipelines.checks import explain_config_error
+
+        known = explain_config_error(exc) or explain_config_error(exc.__cause__ or exc)
+        if known is not None:
+            return Check("destination", FAIL, f"{args.destination}: {known[1]}")
         return Check(
             "destination",
             FAIL,
@@ -350,6 +335,45 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
         PASS,
         f"{args.destination}: SELECT 1 ran; dataset {pipeline.dataset_name} {state}",
     )
+
+
+def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any) -> Check:
+    """Whose data the dataset holds (dlt state in the destination) against the credentials:
+    what the sync would refuse, said before it runs. Read into a throwaway working dir."""
+    from pipelines.run import make_pipeline
+    from sources.learning360.company import CompanyRecord, mismatch_message, recorded_company
+
+    if args.destination == "duckdb":
+        from pipelines.dlt_config import duckdb_path
+
+        if not Path(duckdb_path(args.duckdb_path, name)).exists():
+            return Check("company", PASS, "no dataset yet: the first sync records its company")
+    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
+    try:
+        pipeline = make_pipeline(
+            destination=args.destination,
+            pipeline_name=name,
+            dataset_name=dataset,
+            pipelines_dir=scratch,
+            duckdb_path=args.duckdb_path,
+        )
+        stored = recorded_company(pipeline)
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        return Check("company", WARN, f"not checked: {_first_line(exc)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if stored is None:
+        return Check("company", PASS, f"dataset {dataset} records no company yet")
+    version = (config.api_version or "v1").strip().lower()
+    company_id = str(getattr(config.credentials, "company_id", None) or "").strip()
+    if version == "v2" or not company_id:
+        return Check(
+            "company", PASS, f"dataset {dataset} holds {stored.label} (v2: the sync compares)"
+        )
+    now = CompanyRecord("v1", company_id=company_id)
+    if stored.same_company(now) is False:
+        return Check("company", FAIL, mismatch_message(dataset, "", stored, now))
+    return Check("company", PASS, f"dataset {dataset} holds {stored.label}, as configured")
 
 
 def check_pipelines_dir(pipelines_dir: str, name: str) -> Check:
@@ -383,18 +407,31 @@ def check_models() -> Check:
 
 
 def run_checks(args: argparse.Namespace) -> list[Check]:
+    from pipelines import dlt_config
     from pipelines.run import DATASET_NAME, PIPELINE_NAME
 
     name = args.pipeline_name or PIPELINE_NAME
-    dataset = args.dataset_name or DATASET_NAME
+    dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
     checks: list[Check] = []
     try:
         config = resolve_source_config()
     except Exception as exc:  # noqa: BLE001 - e.g. a value that does not coerce to its type
+        from pipelines.checks import explain_config_error
+
         config = None
-        checks.append(Check("config", FAIL, f"{_first_line(exc)} in [sources.learning360]"))
+        known = explain_config_error(exc)  # the line `sync` prints for it
+        line = known[1] if known else f"{_first_line(exc)} in [sources.learning360]"
+        checks.append(Check("config", FAIL, line))
     if config is not None:
         config_check, can_try = check_config(config)
+        try:  # dlt's [runtime] request settings and duckdb_memory_limit, as `sync` checks them
+            from pipelines.checks import check_runtime_settings, duckdb_memory_limit
+
+            check_runtime_settings()
+            duckdb_memory_limit()
+        except Exception as exc:  # noqa: BLE001
+            config_check = Check("config", FAIL, " ".join(str(exc).split()))
+            can_try = False
         checks.append(config_check)
         if can_try:
             checks.append(check_credentials(config, timeout=getattr(args, "timeout", 15.0)))
@@ -404,9 +441,11 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         checks.append(Check("credentials", SKIP, "not checked: fix the config line first"))
 
     if args.destination == "duckdb":
-        checks.append(check_duckdb(Path(args.duckdb_path or f"{name}.duckdb")))
+        checks.append(check_duckdb(Path(dlt_config.duckdb_path(args.duckdb_path, name))))
     else:
         checks.append(check_sql_destination(args, name, dataset))
+    if checks[-1].outcome == PASS and config is not None:
+        checks.append(check_company(args, name, dataset, config))
 
     if args.pipelines_dir:
         pipelines_dir = str(args.pipelines_dir)

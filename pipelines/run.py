@@ -42,7 +42,9 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 def duckdb_settings() -> dict[str, Any]:
     """DUCKDB_SETTINGS plus ``memory_limit`` from ``learning360.duckdb_memory_limit``
     (``LEARNING360__DUCKDB_MEMORY_LIMIT``; raise it if a load or model says Out of Memory)."""
-    limit = dlt.config.get("learning360.duckdb_memory_limit", str) or DEFAULT_DUCKDB_MEMORY_LIMIT
+    from pipelines.checks import duckdb_memory_limit  # refuses a value that is not a size
+
+    limit = duckdb_memory_limit() or DEFAULT_DUCKDB_MEMORY_LIMIT
     return {**DUCKDB_SETTINGS, "memory_limit": str(limit)}
 
 
@@ -126,7 +128,7 @@ def make_pipeline(
     *,
     destination: Any = "duckdb",
     pipeline_name: str = PIPELINE_NAME,
-    dataset_name: str = DATASET_NAME,
+    dataset_name: str | None = DATASET_NAME,
     pipelines_dir: str | None = None,
     duckdb_path: str | None = None,
     progress: Any = None,
@@ -134,12 +136,17 @@ def make_pipeline(
     """One place that decides the destination object, so every command opens the same warehouse.
 
     ``destination`` is a name (credentials from dlt config) or a ready dlt destination object.
+    ``dataset_name=None`` and ``duckdb_path=None`` follow dlt's configuration keys
+    (``pipelines/dlt_config.py``).
     """
+    from pipelines import dlt_config
+
+    dataset_name = dlt_config.dataset_name(dataset_name, pipeline_name, DATASET_NAME)
     dest: Any = destination
     if destination == "duckdb":
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-        path = duckdb_path or f"{pipeline_name}.duckdb"
+        path = dlt_config.duckdb_path(duckdb_path, pipeline_name)
         dest = dlt.destinations.duckdb(DuckDbCredentials(path, global_config=duckdb_settings()))
     kwargs: dict[str, Any] = {}
     if progress is not None:
@@ -200,17 +207,19 @@ def _source_for(
 ) -> Any:
     from pipelines.progress import attach_request_stats
     from sources.learning360 import learning360
+    from sources.learning360.company import RESOURCE_NAME as COMPANY_RESOURCE
 
     attach_request_stats(pipeline, stats)  # live progress shows the API requests too
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
-        tables = sorted(source.resources.selected)  # the tables; internal feeds are unselected
+        # the tables; internal feeds are unselected, the company check always runs
+        tables = sorted(set(source.resources.selected) - {COMPANY_RESOURCE})
         unknown = sorted(set(resources) - set(tables))
         if unknown:
             raise ValueError(
                 f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
-        source = source.with_resources(*resources)
+        source = source.with_resources(COMPANY_RESOURCE, *resources)
     if _destination_name(pipeline) == "bigquery":
         apply_bigquery_hints(source)
     return source

@@ -336,7 +336,9 @@ def _pipelines_dir(args: argparse.Namespace) -> str:
 
 def _where(args: argparse.Namespace, name: str, dataset: str) -> str:
     if args.destination == "duckdb":
-        return f"duckdb file {args.duckdb_path or f'{name}.duckdb'}, dataset {dataset}"
+        from pipelines.dlt_config import duckdb_path
+
+        return f"duckdb file {duckdb_path(args.duckdb_path, name)}, dataset {dataset}"
     return f"{args.destination} dataset {dataset}"
 
 
@@ -344,12 +346,14 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
 
     name = args.pipeline_name or PIPELINE_NAME
-    dataset = args.dataset_name or DATASET_NAME
+    from pipelines import dlt_config
+
+    dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
     pipelines_dir = _pipelines_dir(args)
     has_local_state = (Path(pipelines_dir) / name / "state.json").exists()
     where = _where(args, name, dataset)
     if args.destination == "duckdb":
-        duckdb_file = Path(args.duckdb_path or f"{name}.duckdb")
+        duckdb_file = Path(dlt_config.duckdb_path(args.duckdb_path, name))
         if not duckdb_file.exists():
             # opening it would create an empty warehouse: say so instead
             print(f"learning360 status: pipeline {name}, {where}")

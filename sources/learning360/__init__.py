@@ -41,6 +41,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from .client import Learning360Client
+from .company import company_resource
 from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
@@ -68,6 +69,7 @@ from .settings import (
 from .stats import RequestStats
 from .v1.resources import build_resources as build_v1_resources
 from .v2.resources import build_resources as build_v2_resources
+from .validation import check_source_settings
 
 # Listings (keys of settings.ROUTES) whose elements are records keyed by ``_id``.
 ID_KEYED_LISTINGS = ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
@@ -125,6 +127,7 @@ def learning360(
         workers: concurrent per-item requests, shared by every fan-out of the run.
         stats: pass a ``RequestStats`` to read the request counters after the run.
     """
+    check_source_settings(base_url or DEFAULT_BASE_URL, max_requests_per_second, workers)
     version = (api_version or "").strip().lower()
     if version not in ADAPTERS:
         raise ConfigurationError(
@@ -174,7 +177,8 @@ def learning360(
         modified_lag_seconds=modified_lag_seconds,
     )
     guard_rows(resources, client.stats)  # no NULL or repeated primary key reaches dlt
-    return resources
+    # first, so a dataset holding another company's data is refused before any request
+    return [company_resource(client, credentials, version), *resources]
 
 
 __all__ = [

@@ -45,6 +45,7 @@ from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
     AuthenticationError,
+    ConfigurationError,
     Learning360Error,
     MalformedResponseError,
     NotFoundError,
@@ -75,6 +76,11 @@ class RetryPolicy:
     def from_dlt_config(cls) -> RetryPolicy:
         """dlt's ``[runtime]`` request settings (env ``RUNTIME__REQUEST_MAX_ATTEMPTS`` ...)."""
         runtime = resolve_configuration(RuntimeConfiguration())
+        if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
+            raise ConfigurationError(
+                f"runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT) is "
+                f"{runtime.request_timeout!r}; it must be above 0"
+            )
         return cls(
             max_attempts=max(1, int(runtime.request_max_attempts)),
             backoff_factor=float(runtime.request_backoff_factor),
@@ -189,6 +195,8 @@ class Learning360Client:
         self.auth: Auth = build_auth(credentials, self._fetch_token)
         # listing routes (templates) whose elements must carry an ``_id``; set by the adapter
         self.id_keyed_routes: frozenset[str] = frozenset()
+        # the host answered at least once: a refused connection is then an outage, not config
+        self._answered = False
 
     # ---- public API --------------------------------------------------------------------
 
@@ -411,6 +419,12 @@ class Learning360Client:
             if error is not None:
                 raise error  # raised outside `except`: no __context__ carrying a raw URL
             assert retry is not None
+            if retry.reason == "connection refused" and not self._answered and attempt >= 2:
+                # nothing has ever listened there in this run: a wrong base_url or port, as
+                # `doctor` says at once; not worth a minute of retries (docs/reliability.md)
+                raise connection_error(
+                    self.base_url, f"{retry.reason}, {attempt} attempts", transient=False
+                )
             if attempt >= self.retry.max_attempts:
                 raise self._exhausted(label, url, retry, attempt)
             self.stats.record_retry(rate_limited=retry.rate_limited)
@@ -465,6 +479,15 @@ class Learning360Client:
                 stream=stream,
                 timeout=self.retry.timeout,
             )
+        except requests.exceptions.SSLError:
+            # https:// to a plain-http port, or a certificate the client refuses: retrying
+            # cannot fix it, the configuration can (exit 2)
+            raise connection_error(
+                self.base_url,
+                "TLS handshake failed: an https:// URL on a plain http port, or a certificate "
+                "problem",
+                transient=False,
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             connection_failure = _describe_connection_error(exc)
         except requests.exceptions.Timeout:
@@ -482,6 +505,7 @@ class Learning360Client:
                 raise connection_error(self.base_url, connection_failure, transient=False)
             raise _Retry(connection_failure)
 
+        self._answered = True
         status = response.status_code
         if 200 <= status < 300:
             if parse is None:

@@ -59,7 +59,7 @@ def _cases() -> dict[str, Case]:
             method,
             {"RUNTIME__REQUEST_MAX_ATTEMPTS": "2"},
             (BASE_URL, "connection refused"),
-            code=1,  # may be a passing outage: the next scheduled run retries
+            code=2,  # nothing ever answered there: a wrong base_url or port, as doctor says
             server="closed_port",
         )
         cases[f"{method}-wrong-api-version"] = Case(

@@ -98,7 +98,13 @@ def test_connection_refused_names_base_url_and_hides_the_key(
     )
     assert API_KEY not in text and "apiKey" not in text
     assert caught.value.__context__ is None and caught.value.__cause__ is None
-    assert len(sleeps) == 2  # refused connections are retried: the server may be restarting
+    # nothing ever answered there in this run: one retry, then a configuration error (exit 2)
+    assert len(sleeps) == 1 and caught.value.transient is False
+    sleeps.clear()
+    client._answered = True  # once the host has answered, a refusal is an outage: retried
+    with pytest.raises(ConnectionFailedError) as again:
+        list(client.iter_array("users"))
+    assert len(sleeps) == 2 and again.value.transient is True
 
 
 def test_api_key_never_reaches_logs(

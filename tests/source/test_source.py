@@ -137,7 +137,7 @@ def configure(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> Callable[.
             "SOURCES__LEARNING360__BASE_URL": server.base_url,
             "SOURCES__LEARNING360__CREDENTIALS__COMPANY_ID": COMPANY_ID,
             "SOURCES__LEARNING360__CREDENTIALS__API_KEY": API_KEY,
-            "SOURCES__LEARNING360__MAX_REQUESTS_PER_SECOND": "0",
+            "SOURCES__LEARNING360__MAX_REQUESTS_PER_SECOND": "100000",  # 0 is refused
             "RUNTIME__REQUEST_BACKOFF_FACTOR": "0",
         }
         env.update({f"SOURCES__LEARNING360__{k.upper()}": v for k, v in settings.items()})
