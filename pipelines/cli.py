@@ -224,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             enable_http_debug_log()
     try:
+        if args.command == "sync" and args.tenants:  # each tenant's process checks its own
+            from pipelines.tenants import cmd_sync_tenants
+
+            return cmd_sync_tenants(args)
         if args.command != "doctor":  # doctor reports these as checks
             from pipelines.checks import preflight
 
@@ -236,10 +240,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipelines import doctor, status
 
             return (status if args.command == "status" else doctor).run(args)
-        if args.command == "sync" and args.tenants:
-            from pipelines.tenants import cmd_sync_tenants
-
-            return cmd_sync_tenants(args)
         return cmd_sync(args) if args.command == "sync" else cmd_models(args)
     except KeyboardInterrupt:
         print("learning360: interrupted", file=sys.stderr)

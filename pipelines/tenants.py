@@ -729,6 +729,9 @@ def child_main(argv: Sequence[str]) -> int:
     if args.log_level:
         os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
     try:
+        from pipelines.checks import preflight
+
+        preflight(args.destination, source=True)
         code = cli.cmd_sync(args)
         sync = getattr(args, "sync_result", None)
         result["rows"] = sum(sync.rows_per_table.values()) if sync is not None else None

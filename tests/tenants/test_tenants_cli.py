@@ -106,10 +106,11 @@ def test_tenants_into_postgres_with_an_unreachable_host(tmp_path: Path, postgres
             RUNTIME__REQUEST_MAX_ATTEMPTS="2",
         )
         result = _sync(tmp_path, env, "--destination", "postgres", "--parallel", "3")
-        assert result.returncode == 1, result.stderr[-3000:]
+        # a host that never answered is a configuration problem (exit 2), as doctor says
+        assert result.returncode == 2, result.stderr[-3000:]
         lines = _result_lines(result.stdout)
         assert lines["north"].startswith("ok") and lines["south"].startswith("ok"), result.stdout
-        assert lines["offline"].startswith("failed (exit 1)")
+        assert lines["offline"].startswith("failed (exit 2)")
         assert "tenant offline:" in lines["offline"] and "127.0.0.1:9" in lines["offline"]
         assert "tenants.toml: tenants.offline.base_url" in lines["offline"]
         for tenant in tenants:
