@@ -43,6 +43,8 @@ class V2Api:
         self.auth = auth
         self._users_lock = threading.Lock()
         self._user_mails: dict[str, str | None] = {}
+        self._listing_lock = threading.Lock()
+        self._listings: dict[str, list[Row]] = {}
 
     # ---- transport ----------------------------------------------------------------------
 
@@ -171,8 +173,11 @@ class V2Api:
     def catalog_path_session_ids(self, group_id: str) -> list[Any]:
         return list(self.items("catalog_path_session_ids", {"group_id": group_id}, missing_ok=True))
 
-    def user_certificates(self, user_id: str) -> list[Row]:
-        return list(self.items("user_certificates", {"user_id": user_id}, missing_ok=True))
+    def user_certificates(self, user_id: str, delivered_since: Any = None) -> list[Row]:
+        params = self._since("deliveryDate[gte]", delivered_since)
+        return list(
+            self.items("user_certificates", {"user_id": user_id}, params=params, missing_ok=True)
+        )
 
     def user_custom_field_values(self, user_id: str) -> list[Row]:
         body = self.one("user_custom_field_values", {"user_id": user_id})
@@ -185,6 +190,35 @@ class V2Api:
         return list(
             self.items("classroom_registrations", {"classroom_id": classroom_id}, missing_ok=True)
         )
+
+    # ---- listings read once per run, shared by several resources -------------------------
+
+    def listing(self, route: str) -> list[Row]:
+        """Every element of ``/users`` or ``/groups``, read once per run and kept (a few MB at
+        20,000 users): the feed, the author mails and the refresh fingerprints share it."""
+        with self._listing_lock:
+            if route not in self._listings:
+                rows = [r for page in self.pages(route) for r in page if isinstance(r, Mapping)]
+                self._listings[route] = rows
+                if route == "users":
+                    self.remember_mails(rows)
+            return self._listings[route]
+
+    def path_certificate_holders(self, completed_since: Any = None) -> list[str]:
+        """Learners who may have a certificate to read: a certificate is delivered when a
+        learner completes a path, so those with a path completion since ``completed_since``
+        (``/paths/stats?completedAt[gte]``), or, on a first run, with any completion or
+        certificate id in their path statistics."""
+        users: set[str] = set()
+        for page in self.pages(
+            "path_stats", params=self._since("completedAt[gte]", completed_since)
+        ):
+            for stat in page:
+                if not isinstance(stat, Mapping) or not isinstance(stat.get("userId"), str):
+                    continue
+                if stat.get("completedAt") or stat.get("certificateId"):
+                    users.add(stat["userId"])
+        return sorted(users)
 
     # ---- derived lookups ----------------------------------------------------------------
 
