@@ -204,21 +204,9 @@ class V2Api:
                     self.remember_mails(rows)
             return self._listings[route]
 
-    def path_certificate_holders(self, completed_since: Any = None) -> list[str]:
-        """Learners who may have a certificate to read: a certificate is delivered when a
-        learner completes a path, so those with a path completion since ``completed_since``
-        (``/paths/stats?completedAt[gte]``), or, on a first run, with any completion or
-        certificate id in their path statistics."""
-        users: set[str] = set()
-        for page in self.pages(
-            "path_stats", params=self._since("completedAt[gte]", completed_since)
-        ):
-            for stat in page:
-                if not isinstance(stat, Mapping) or not isinstance(stat.get("userId"), str):
-                    continue
-                if stat.get("completedAt") or stat.get("certificateId"):
-                    users.add(stat["userId"])
-        return sorted(users)
+    def path_completions(self, completed_since: Any = None) -> Iterator[list[Row]]:
+        """Path statistics completed since ``completed_since`` (every one when None)."""
+        return self.pages("path_stats", params=self._since("completedAt[gte]", completed_since))
 
     # ---- derived lookups ----------------------------------------------------------------
 

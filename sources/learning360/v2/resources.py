@@ -175,6 +175,25 @@ def build_resources(
         if rows:
             yield rows
 
+    def certificate_holders(since: Any) -> list[str]:
+        """Learners who may have a certificate to read: a certificate is delivered when a
+        learner completes a path, so those with a path completion since ``since``
+        (``/paths/stats?completedAt[gte]``; any completion or certificate id on a first run).
+        Completions the lag window re-reads unchanged are dropped (lag_window.py)."""
+        window = LagWindow(state(), "completedAt", lag)
+        users: set[str] = set()
+        for page in api.path_completions(since):
+            for stat in page:
+                if not isinstance(stat, Mapping) or not isinstance(stat.get("userId"), str):
+                    continue
+                if not (stat.get("completedAt") or stat.get("certificateId")):
+                    continue
+                if not window.is_unchanged(stat):
+                    window.remember(stat)
+                    users.add(stat["userId"])
+        window.prune()
+        return sorted(users)
+
     def groups_to_read() -> list[Row]:
         """The groups whose members / catalog to read this run (refresh.py)."""
         return group_refresh(state(), group_days).select(list(api.listing("groups")))
@@ -244,7 +263,7 @@ def build_resources(
         """Certificates of the learners who completed a path since the cursor (the newest
         ``deliveryDate`` − lag), delivered since then; all holders on a first run."""
         since = delivered.start_value
-        holders = [{"_id": user_id} for user_id in api.path_certificate_holders(since)]
+        holders = [{"_id": user_id} for user_id in certificate_holders(since)]
 
         def read(user_id: str) -> list[Row]:
             return api.user_certificates(user_id, since)
