@@ -3,16 +3,18 @@ tables, from the v2 routes.
 
 Shape of the graph (feeds are unselected internal resources, one page per item)::
 
-    courses               /courses?modifiedAt[gte]   (+ getUser once per distinct author: mail)
+    courses               /courses?modifiedAt[gte]   (author mails from the /users listing)
     paths                 /paths?modifiedAt[gte]
     path_sessions         /paths/sessions                    (full read, replace)
     user_path_sessions    /paths/stats                       (full read, replace)
     user_courses          /courses/stats                     (full read, merge; see below)
     skills, custom_fields /skills, /custom-fields            (full read, replace)
-    user_list (feed)      /users ──> users / user_certificates (/users/{id}/certificates) /
-                                     user_custom_fields (/users/{id}/custom-fields/values)
-    group_list (feed)     /groups ──> groups / user_groups (/groups/{id}/roles) /
-                                      group_catalog (/groups/{id}/catalog/{course,path-session}-ids)
+    user_list (feed)      /users (read once per run, shared) ──> users
+    user_custom_fields    /users ──> /users/{id}/custom-fields/values   (selected users, refresh.py)
+    user_certificates     /paths/stats?completedAt[gte] ──> /users/{id}/certificates?deliveryDate[gte]
+    group_list (feed)     /groups (read once per run, shared) ──> groups
+    user_groups, group_catalog   /groups ──> /groups/{id}/roles, /groups/{id}/catalog/…-ids
+                                 (selected groups, refresh.py)
     classroom_list (feed) /classrooms ──> classrooms / classroom_slots (/classrooms/{id}/slots) /
                                           classroom_slot_registrations (/classrooms/{id}/registrations)
 
@@ -29,10 +31,20 @@ Incremental strategy (docs/migration-v2.md):
   most every N hours and the runs in between read only ``completedAt[gte]`` = newest completion
   − lag: new completions arrive at once, progress of open attempts and new open attempts wait
   for the next full read.
-* users, groups, memberships, catalogs, path statistics and the v2-only tables: no change filter
-  worth trusting (or none at all): full read, replace. ``path_sessions`` too, although v2 can
-  filter them by ``modifiedAt``: they are few, a full read drops deleted ones, and v1's
-  ``replace`` is kept so that a pipeline can switch versions in place (settings.py).
+* ``user_certificates``: a certificate is delivered when a learner completes a path, so only
+  learners with a path completion since the cursor (newest ``deliveryDate`` − lag, dlt
+  ``incremental``) are read, and only their certificates delivered since then; merged on ``_id``.
+* ``user_custom_fields``, ``user_groups``, ``group_catalog``: no change signal in v2. A parent
+  (user, group) is re-read when new, when its listing row changed, or when its refresh falls due
+  (``v2_user_refresh_days``, ``v2_group_refresh_days``; refresh.py); merged with the parent id as
+  ``merge_key``, so a re-read parent's rows replace its previous ones.
+* users, groups, path statistics, skills, custom fields, classrooms and their slots and
+  registrations: full read, replace. Their listings are one or a few pages (a change filter
+  would save at most those), a full read drops deleted records and catches progress no filter
+  shows; the classroom fan-out has no listing-level signal for new registrations.
+  ``path_sessions`` too, although v2 can filter them by ``modifiedAt``: they are few, a full
+  read drops deleted ones, and v1's ``replace`` is kept so that a pipeline can switch versions
+  in place (settings.py).
 """
 
 from __future__ import annotations
