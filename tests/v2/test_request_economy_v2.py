@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -16,7 +17,7 @@ import sources.learning360.v2.refresh as refresh
 from emulator import Company
 from emulator import v2_data as d2
 from pipelines.cli import EXIT_CONFIG, explain
-from pipelines.run import run_sync
+from pipelines.run import make_pipeline, run_sync
 from sources.learning360.settings import USER_BUCKETS
 from sources.learning360.v1.refresh import user_bucket
 from tests.v2.truth import V2_ONLY_CONTRACT, assert_v2_warehouse_equals_truth, v2_view
@@ -141,16 +142,35 @@ def test_full_and_incremental_requests_by_route(
     assert incremental["GET paths/stats"] == 2
 
 
+@pytest.mark.parametrize(
+    "destination", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_refresh_period_bounds_the_tables_without_a_signal(
-    configure_v2, new_pipeline, company: Company, move_clock
+    destination: str,
+    configure_v2,
+    new_pipeline,
+    company: Company,
+    move_clock,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
     """Once ``v2_user_refresh_days`` / ``v2_group_refresh_days`` have passed, every user and
-    every group was re-read: the whole warehouse and the models equal the truth."""
+    every group was re-read: the whole warehouse and the models equal the truth (the merge
+    key's delete-insert on DuckDB and on PostgreSQL)."""
     configure_v2(
         SOURCES__LEARNING360__V2_USER_REFRESH_DAYS=4,
         SOURCES__LEARNING360__V2_GROUP_REFRESH_DAYS=2,
     )
-    pipeline = new_pipeline()
+    if destination == "postgres":
+        request.getfixturevalue("postgres_env")
+        pipeline = make_pipeline(
+            destination="postgres",
+            pipeline_name="learning360_v2_pg",
+            pipelines_dir=str(tmp_path / "pipelines"),
+            dataset_name=f"v2_refresh_{tmp_path.name[-8:].lower().replace('-', '_')}",
+        )
+    else:
+        pipeline = new_pipeline()
     run_sync(pipeline)
     read_users: set[str] = set()
     for _ in range(5):  # daily syncs: each reads a slice of the users' custom fields
