@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import dlt
 from dlt.common import logger
+from dlt.extract.exceptions import CurrentSourceNotAvailable
 from dlt.extract.resource import DltResource
 
 from ..errors import ConfigurationError, config_key
@@ -187,6 +188,14 @@ def build_resources(
         if rows:
             yield rows
 
+    def users_listed_this_run() -> bool:
+        """Whether this run loads ``users`` (its listing is then read anyway, and is cheaper
+        than one getUser per author; a run of ``courses`` alone uses getUser)."""
+        try:
+            return "users" in dlt.current.source().selected_resources
+        except CurrentSourceNotAvailable:
+            return True
+
     def certificate_holders(since: Any) -> list[str]:
         """Learners who may have a certificate to read: a certificate is delivered when a
         learner completes a path, so those with a path completion since ``since``
@@ -236,7 +245,7 @@ def build_resources(
         for page in api.courses(modified.start_value):
             page = only_changed(page, window)
             authors = sorted({a for c in page if isinstance(a := c.get("authorId"), str)})
-            if authors:
+            if authors and users_listed_this_run():
                 api.listing("users")  # mails from the listing (read anyway), not getUser
             mails = {author: mail for author, mail in bounded_map(api.user_mail, authors, workers)}
             yield [course_row(c, mails.get(c.get("authorId"))) for c in page]
