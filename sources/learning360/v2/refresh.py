@@ -15,7 +15,8 @@ The tables these fan-outs fill are ``merge`` tables with a ``merge_key`` on the 
 of the others stay as loaded.
 
 Certificates have a signal (they are delivered when a learner completes a path): only
-learners with a path completion since the cursor are read (``V2Api.path_certificate_holders``).
+learners with a path completion since the cursor are read (``certificate_holders`` in
+resources.py).
 """
 
 from __future__ import annotations
