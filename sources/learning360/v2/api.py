@@ -17,6 +17,7 @@ then loads nothing of the table for that run.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ class V2Api:
     def __init__(self, client: Learning360Client, auth: V2TokenAuth):
         self.client = client
         self.auth = auth
+        self._listing_lock = threading.Lock()
+        self._listings: dict[str, list[Row]] = {}
 
     # ---- transport ----------------------------------------------------------------------
 
@@ -168,8 +171,11 @@ class V2Api:
     def catalog_path_session_ids(self, group_id: str) -> list[Any]:
         return list(self.items("catalog_path_session_ids", {"group_id": group_id}, missing_ok=True))
 
-    def user_certificates(self, user_id: str) -> list[Row]:
-        return list(self.items("user_certificates", {"user_id": user_id}, missing_ok=True))
+    def user_certificates(self, user_id: str, delivered_since: Any = None) -> list[Row]:
+        params = self._since("deliveryDate[gte]", delivered_since)
+        return list(
+            self.items("user_certificates", {"user_id": user_id}, params=params, missing_ok=True)
+        )
 
     def user_custom_field_values(self, user_id: str) -> list[Row]:
         body = self.one("user_custom_field_values", {"user_id": user_id})
@@ -182,3 +188,18 @@ class V2Api:
         return list(
             self.items("classroom_registrations", {"classroom_id": classroom_id}, missing_ok=True)
         )
+
+    # ---- listings read once per run, shared by several resources -------------------------
+
+    def listing(self, route: str) -> list[Row]:
+        """Every element of ``/users`` or ``/groups``, read once per run and kept (a few MB at
+        20,000 users): the feed and the refresh fingerprints share it."""
+        with self._listing_lock:
+            if route not in self._listings:
+                rows = [r for page in self.pages(route) for r in page if isinstance(r, Mapping)]
+                self._listings[route] = rows
+            return self._listings[route]
+
+    def path_completions(self, completed_since: Any = None) -> Iterator[list[Row]]:
+        """Path statistics completed since ``completed_since`` (every one when None)."""
+        return self.pages("path_stats", params=self._since("completedAt[gte]", completed_since))

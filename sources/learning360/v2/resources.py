@@ -9,10 +9,12 @@ Shape of the graph (feeds are unselected internal resources, one page per item):
     user_path_sessions    /paths/stats                       (full read, replace)
     user_courses          /courses/stats                     (full read, merge; see below)
     skills, custom_fields /skills, /custom-fields            (full read, replace)
-    user_list (feed)      /users ──> users / user_certificates (/users/{id}/certificates) /
-                                     user_custom_fields (/users/{id}/custom-fields/values)
-    group_list (feed)     /groups ──> groups / user_groups (/groups/{id}/roles) /
-                                      group_catalog (/groups/{id}/catalog/{course,path-session}-ids)
+    user_list (feed)      /users (read once per run, shared) ──> users
+    user_custom_fields    /users ──> /users/{id}/custom-fields/values   (selected users, refresh.py)
+    user_certificates     /paths/stats?completedAt[gte] ──> /users/{id}/certificates?deliveryDate[gte]
+    group_list (feed)     /groups (read once per run, shared) ──> groups
+    user_groups, group_catalog   /groups ──> /groups/{id}/roles, /groups/{id}/catalog/…-ids
+                                 (selected groups, refresh.py)
     classroom_list (feed) /classrooms ──> classrooms / classroom_slots (/classrooms/{id}/slots) /
                                           classroom_slot_registrations (/classrooms/{id}/registrations)
 
@@ -29,10 +31,20 @@ Incremental strategy (docs/migration-v2.md):
   most every N hours and the runs in between read only ``completedAt[gte]`` = newest completion
   − lag: new completions arrive at once, progress of open attempts and new open attempts wait
   for the next full read.
-* users, groups, memberships, catalogs, path statistics and the v2-only tables: no change filter
-  worth trusting (or none at all): full read, replace. ``path_sessions`` too, although v2 can
-  filter them by ``modifiedAt``: they are few, a full read drops deleted ones, and v1's
-  ``replace`` is kept so that a pipeline can switch versions in place (settings.py).
+* ``user_certificates``: a certificate is delivered when a learner completes a path, so only
+  learners with a path completion since the cursor (newest ``deliveryDate`` − lag, dlt
+  ``incremental``) are read, and only their certificates delivered since then; merged on ``_id``.
+* ``user_custom_fields``, ``user_groups``, ``group_catalog``: no change signal in v2. A parent
+  (user, group) is re-read when new, when its listing row changed, or when its refresh falls due
+  (``v2_user_refresh_days``, ``v2_group_refresh_days``; refresh.py); merged with the parent id as
+  ``merge_key``, so a re-read parent's rows replace its previous ones.
+* users, groups, path statistics, skills, custom fields, classrooms and their slots and
+  registrations: full read, replace. Their listings are one or a few pages (a change filter
+  would save at most those), a full read drops deleted records and catches progress no filter
+  shows; the classroom fan-out has no listing-level signal for new registrations.
+  ``path_sessions`` too, although v2 can filter them by ``modifiedAt``: they are few, a full
+  read drops deleted ones, and v1's ``replace`` is kept so that a pipeline can switch versions
+  in place (settings.py).
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ from dlt.extract.resource import DltResource
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
-from ..settings import dlt_hints
+from ..settings import FEED_CHUNK_SIZE, dlt_hints
 from ..timestamps import parse_timestamp
 from .api import V2Api
 from .auth import install_v2_auth
@@ -65,6 +77,15 @@ from .parsing import (
     registration_row,
     slot_row,
     user_row,
+)
+from .refresh import (
+    DEFAULT_GROUP_REFRESH_DAYS,
+    DEFAULT_USER_REFRESH_DAYS,
+    GROUP_REFRESH_DAYS_KEY,
+    USER_REFRESH_DAYS_KEY,
+    group_refresh,
+    refresh_days,
+    user_refresh,
 )
 from .settings import V2_RESOURCES
 
@@ -124,6 +145,8 @@ def build_resources(
     workers = client.workers
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
     hours = full_read_hours()
+    user_days = refresh_days(USER_REFRESH_DAYS_KEY, DEFAULT_USER_REFRESH_DAYS)
+    group_days = refresh_days(GROUP_REFRESH_DAYS_KEY, DEFAULT_GROUP_REFRESH_DAYS)
     if user_courses_strategy != "bulk":
         logger.info(
             "360Learning v2: user_courses_strategy is a v1 setting; v2 reads /courses/stats"
@@ -151,16 +174,55 @@ def build_resources(
 
     courses_cursor = incremental("courses")
     paths_cursor = incremental("paths")
+    certificates_cursor = incremental("user_certificates")
+
+    def chunks(pairs: Iterator[tuple[Row, Any]], rows_of: Callable[[Row, Any], list[Row]]):
+        """Rows of a fan-out, handed to dlt a chunk at a time."""
+        rows: list[Row] = []
+        for parent, answer in pairs:
+            rows.extend(rows_of(parent, answer))
+            if len(rows) >= FEED_CHUNK_SIZE:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+
+    def certificate_holders(since: Any) -> list[str]:
+        """Learners who may have a certificate to read: a certificate is delivered when a
+        learner completes a path, so those with a path completion since ``since``
+        (``/paths/stats?completedAt[gte]``; any completion or certificate id on a first run).
+        Completions the lag window re-reads unchanged are dropped (lag_window.py)."""
+        window = LagWindow(state(), "completedAt", lag)
+        users: set[str] = set()
+        for page in api.path_completions(since):
+            for stat in page:
+                if not isinstance(stat, Mapping) or not isinstance(stat.get("userId"), str):
+                    continue
+                if not (stat.get("completedAt") or stat.get("certificateId")):
+                    continue
+                if not window.is_unchanged(stat):
+                    window.remember(stat)
+                    users.add(stat["userId"])
+        window.prune()
+        return sorted(users)
+
+    def groups_to_read() -> list[Row]:
+        """The groups whose members / catalog to read this run (refresh.py)."""
+        return group_refresh(state(), group_days).select(list(api.listing("groups")))
 
     # ---- feeds ---------------------------------------------------------------------------
 
     @dlt.resource(name="user_list", selected=False)
     def user_list() -> Iterator[list[Row]]:
-        yield from api.users()
+        listing = api.listing("users")
+        for start in range(0, len(listing), FEED_CHUNK_SIZE):
+            yield listing[start : start + FEED_CHUNK_SIZE]
 
     @dlt.resource(name="group_list", selected=False)
     def group_list() -> Iterator[list[Row]]:
-        yield from api.groups()
+        listing = api.listing("groups")
+        for start in range(0, len(listing), FEED_CHUNK_SIZE):
+            yield listing[start : start + FEED_CHUNK_SIZE]
 
     @dlt.resource(name="classroom_list", selected=False)
     def classroom_list() -> Iterator[list[Row]]:
@@ -200,42 +262,57 @@ def build_resources(
     def users(page: list[Row]) -> Iterator[list[Row]]:
         yield [user_row(u) for u in page if isinstance(u, Mapping)]
 
-    @dlt.transformer(data_from=user_list, **table_hints("user_certificates"))
-    def user_certificates(page: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for user, certificates in fan_out(api.user_certificates, page):
-            rows.extend(
-                certificate_row(user["_id"], c) for c in certificates if isinstance(c, Mapping)
-            )
-        yield rows
+    @dlt.resource(**table_hints("user_certificates"))
+    def user_certificates(
+        delivered: dlt.sources.incremental[Any] = certificates_cursor,
+    ) -> Iterator[list[Row]]:
+        """Certificates of the learners who completed a path since the cursor (the newest
+        ``deliveryDate`` − lag), delivered since then; all holders on a first run."""
+        since = delivered.start_value
+        holders = [{"_id": user_id} for user_id in certificate_holders(since)]
 
-    @dlt.transformer(data_from=user_list, **table_hints("user_custom_fields"))
-    def user_custom_fields(page: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for user, values in fan_out(api.user_custom_field_values, page):
-            rows.extend(custom_value_rows(user["_id"], values))
-        yield rows
+        def read(user_id: str) -> list[Row]:
+            return api.user_certificates(user_id, since)
+
+        def rows_of(user: Row, certificates: list[Row]) -> list[Row]:
+            return [certificate_row(user["_id"], c) for c in certificates if isinstance(c, Mapping)]
+
+        yield from chunks(fan_out(read, holders), rows_of)
+
+    @dlt.resource(**table_hints("user_custom_fields"), merge_key="user_id")
+    def user_custom_fields() -> Iterator[list[Row]]:
+        """Values of new and changed users and of those due (``v2_user_refresh_days``)."""
+        selected = user_refresh(state(), user_days).select(list(api.listing("users")))
+
+        def rows_of(user: Row, values: list[Row]) -> list[Row]:
+            return custom_value_rows(user["_id"], values)
+
+        yield from chunks(fan_out(api.user_custom_field_values, selected), rows_of)
 
     @dlt.transformer(data_from=group_list, **table_hints("groups"))
     def groups(page: list[Row]) -> Iterator[list[Row]]:
         yield [group_row(g) for g in page if isinstance(g, Mapping)]
 
-    @dlt.transformer(data_from=group_list, **table_hints("user_groups"))
-    def user_groups(page: list[Row]) -> Iterator[list[Row]]:
-        rows: list[Row] = []
-        for group, roles in fan_out(api.group_roles, page):
-            rows.extend(membership_rows(group["_id"], roles))
-        yield rows
+    @dlt.resource(**table_hints("user_groups"), merge_key="group_id")
+    def user_groups() -> Iterator[list[Row]]:
+        """Members of new and changed groups and of those due (``v2_group_refresh_days``)."""
 
-    @dlt.transformer(data_from=group_list, **table_hints("group_catalog"))
-    def group_catalog(page: list[Row]) -> Iterator[list[Row]]:
+        def rows_of(group: Row, roles: list[Row]) -> list[Row]:
+            return membership_rows(group["_id"], roles)
+
+        yield from chunks(fan_out(api.group_roles, groups_to_read()), rows_of)
+
+    @dlt.resource(**table_hints("group_catalog"), merge_key="group_id")
+    def group_catalog() -> Iterator[list[Row]]:
+        """Catalogs of new and changed groups and of those due (``v2_group_refresh_days``)."""
+
         def both(group_id: str) -> tuple[list[Any], list[Any]]:
             return api.catalog_course_ids(group_id), api.catalog_path_session_ids(group_id)
 
-        rows: list[Row] = []
-        for group, (course_ids, session_ids) in fan_out(both, page):
-            rows.extend(catalog_rows(group["_id"], course_ids, session_ids))
-        yield rows
+        def rows_of(group: Row, ids: tuple[list[Any], list[Any]]) -> list[Row]:
+            return catalog_rows(group["_id"], *ids)
+
+        yield from chunks(fan_out(both, groups_to_read()), rows_of)
 
     # ---- classrooms ----------------------------------------------------------------------
 
