@@ -232,6 +232,7 @@ def _run_sync_isolated(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines import interrupts
     from pipelines.stages import run_in_child
     from sources.learning360.stats import RequestStats
 
@@ -267,7 +268,8 @@ def _run_sync_isolated(
     )
     t0 = time.monotonic()
     workers = LOAD_WORKERS.get(_destination_name(loader))
-    load_info = loader.load(**({"workers": workers} if workers else {}))
+    with interrupts.graceful(loader):  # a signal late in the load still stops the sync
+        load_info = loader.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
     steps = {**done["steps"], "load": time.monotonic() - t0}
     models = _build_models(loader) if build_models else {}
