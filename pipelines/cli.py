@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -160,13 +161,15 @@ def explain(exc: BaseException) -> tuple[int, str]:
     """Finds the actionable cause in an exception chain (dlt wraps source errors twice)."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-    from pipelines import interrupts
+    from pipelines import deadline, interrupts
     from pipelines.run import SyncAlreadyRunning
     from pipelines.stages import StageFailed
     from sources.learning360.errors import Learning360Error, is_configuration_problem
     from sources.learning360.redaction import redact
 
     signum = interrupts.signal_of(exc)  # Ctrl-C / SIGTERM, however dlt wrapped it
+    if signum == signal.SIGINT and deadline.expired():  # the sync deadline interrupts so
+        return EXIT_FAILED, deadline.expired_line()
     if signum is not None:
         return interrupts.exit_code(signum), interrupts.interrupted_line(signum)
     seen: set[int] = set()
