@@ -20,7 +20,8 @@ without the pipeline's working dir (an ephemeral runner) it restores the state f
 destination into a throwaway directory (``pipeline.sync_destination()``), not into the real one.
 
 Exit codes: 0 all loads completed and nothing pending; 1 something needs attention (last load
-not completed, pending packages, failed jobs); 2 never synced (or no warehouse at that path).
+not completed, pending packages, failed jobs, derived models of an unfinished build: see
+``pipelines/models/completeness.py``); 2 never synced (or no warehouse at that path).
 """
 
 from __future__ import annotations

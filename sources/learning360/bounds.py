@@ -166,7 +166,9 @@ class ResponseWatchdog:
                 sock = self._sockets.pop(handle)
                 self._expired.add(handle)
                 with contextlib.suppress(OSError):  # already closed by the reader
-                    sock.shutdown(socket.SHUT_RDWR)
+                    # the plain socket's shutdown: SSLSocket's would also drop its TLS object
+                    # under the reading thread
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _socket_of(response: Any) -> socket.socket | None:

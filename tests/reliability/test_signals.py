@@ -141,7 +141,11 @@ def test_a_signal_in_each_stage_exits_with_one_line_and_the_next_sync_completes(
 
 
 @pytest.mark.parametrize(
-    "sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)]
+    "sig",
+    [
+        pytest.param(signal.SIGTERM, id="SIGTERM"),
+        pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow),
+    ],
 )
 def test_interrupted_during_models_status_says_so_and_models_rebuilds_them(
     tmp_path: Path, company: Company, emulator: EmulatorServer, sig: signal.Signals
