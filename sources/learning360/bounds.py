@@ -35,6 +35,7 @@ from .errors import ApiError, ConfigurationError, config_key
 DEFAULT_RESPONSE_DEADLINE = 300.0
 DEFAULT_MAX_LISTING_ELEMENTS = 5_000_000
 DEFAULT_MAX_LISTING_PAGES = 100_000
+IDLE_SECONDS = 30.0  # a watchdog thread with nothing to watch for this long ends
 
 
 class ListingOutOfBounds(ApiError):
@@ -100,8 +101,9 @@ def _positive(name: str, value: Any, kind: type) -> float:
 class ResponseWatchdog:
     """Shuts down the socket of an answer still being read when its deadline passes.
 
-    One daemon thread per client (started on first use, and again in a forked child: threads
-    do not survive ``fork``), a heap of deadlines; registering and releasing are O(log n).
+    One daemon thread per client (started on first use, again in a forked child, whose threads
+    do not survive ``fork``, and after it ended idle), a heap of deadlines; registering and
+    releasing are O(log n).
     Shutting a socket down (not closing it: its fd belongs to urllib3) makes a blocked ``recv``
     in the reading thread return at once, so the reader sees a body cut short and the client
     asks :meth:`release` whether that was the deadline."""
@@ -155,7 +157,9 @@ class ResponseWatchdog:
                 while self._heap and self._heap[0][1] not in self._sockets:
                     heapq.heappop(self._heap)  # released before its deadline
                 if not self._heap:
-                    self._cond.wait()
+                    if not self._cond.wait(IDLE_SECONDS) and not self._heap:
+                        self._owner_pid = -1  # idle: the next watch() starts a new thread
+                        return
                     continue
                 due, handle = self._heap[0]
                 wait = due - time.monotonic()
