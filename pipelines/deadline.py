@@ -84,7 +84,7 @@ def expired() -> bool:
 
 def expired_line() -> str:
     return (
-        f"the sync ran past its deadline of {_limit_seconds[0]:g} s and was stopped; nothing "
-        "half-done is kept and the next sync completes what this one started: if the company "
-        f"really needs longer, raise {SETTING_HINT}"
+        f"the sync ran past its deadline of {_limit_seconds[0]:g} s and was stopped; the next "
+        "sync completes what this one started: if the company really needs longer, raise "
+        f"{SETTING_HINT}"
     )

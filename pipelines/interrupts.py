@@ -7,9 +7,10 @@ checkpoint with ``SignalReceivedException``; in the forked extract the parent st
 (``pipelines/stages.py``). :func:`signal_of` finds the signal behind any of these, however
 dlt wrapped it, so the CLI says one line instead of a traceback or a generic exit 1.
 
-Nothing an interrupted sync did is half-kept: an extract in progress is dropped, a package being
-normalized or loaded stays pending and the next sync loads it first, derived models are rebuilt
-by the next sync or ``learning360 models`` (docs/reliability.md).
+What an interrupted sync leaves: an extract in progress is dropped; a package being normalized
+or loaded stays pending and the next sync loads it first; a models build stops part way, is
+reported by ``learning360 status`` and rebuilt by the next sync or ``learning360 models``
+(docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ def interrupted_line(signum: int) -> str:
     except ValueError:
         name = f"signal {signum}"
     return (
-        f"interrupted by {name}; nothing half-done is kept: the next sync (or `learning360 "
-        "models`) completes what this one started"
+        f"interrupted by {name}; the next sync completes what this one started (pending "
+        "loads first; derived models also with `learning360 models`)"
     )
 
 

@@ -34,8 +34,8 @@ from tests.warehouse import assert_models_equal_expected
 
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 LINE = {
-    signal.SIGINT: "learning360 sync failed: interrupted by SIGINT (Ctrl-C); nothing half-done",
-    signal.SIGTERM: "learning360 sync failed: interrupted by SIGTERM; nothing half-done",
+    signal.SIGINT: "learning360 sync failed: interrupted by SIGINT (Ctrl-C); the next sync completes",
+    signal.SIGTERM: "learning360 sync failed: interrupted by SIGTERM; the next sync completes",
 }
 
 
