@@ -15,7 +15,8 @@ run would exit 75 until someone intervened:
   pid that ``/proc/locks`` shows holding this very lock is ever signalled, never a pid from the
   file alone (it may have been reused by another process).
 
-Where ``/proc/locks`` is unavailable (not Linux) nothing is taken over: the run exits 75.
+Where ``/proc/locks`` is unavailable (not Linux), or shows a holder outside this pid namespace
+(pid 0: another container sharing the volume), nothing is taken over: the run exits 75.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def take_over(path: Path, fd: int, holder_text: str) -> int | None:
     holders = flock_holders(fd)
     if not holders:  # unknown (no /proc/locks), or released meanwhile: let flock decide
         return fd if holders == set() and _locked_within(fd, 0) else None
+    if min(holders) <= 0:  # held from another pid namespace (a container): cannot tell
+        return None
     pid, until = parse_record(holder_text)
     if not any(_has_open(p, fd) for p in holders):
         stale = path.with_name(f"{path.name}.stale-{min(holders)}")
