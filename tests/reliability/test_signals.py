@@ -143,7 +143,8 @@ def test_a_signal_in_each_stage_exits_with_one_line_and_the_next_sync_completes(
 @pytest.mark.parametrize(
     "sig",
     [
-        pytest.param(signal.SIGTERM, id="SIGTERM"),
+        # slow: hitting the models may take a few tries; the fast suite has the next test
+        pytest.param(signal.SIGTERM, id="SIGTERM", marks=pytest.mark.slow),
         pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow),
     ],
 )
