@@ -58,12 +58,12 @@ def signal_of(exc: BaseException) -> int | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, SignalReceivedException):  # a KeyboardInterrupt subclass
+            return int(current.signal_code)
         if isinstance(current, KeyboardInterrupt):
             return signal.SIGINT
         if isinstance(current, Terminated):
             return current.signum
-        if isinstance(current, SignalReceivedException):
-            return int(current.signal_code)
         if isinstance(current, StageFailed) and current.code in EXIT_CODES.values():
             return next(s for s, code in EXIT_CODES.items() if code == current.code)
         current = current.__cause__ or current.__context__

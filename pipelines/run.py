@@ -305,17 +305,19 @@ def _run_sync_locked(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines import interrupts
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
     finish_pending_packages(pipeline)
-    load_info = pipeline.run(
-        source,
-        loader_file_format=_file_format(pipeline),
-        refresh="drop_sources" if full_refresh else None,
-    )
+    with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
+        load_info = pipeline.run(
+            source,
+            loader_file_format=_file_format(pipeline),
+            refresh="drop_sources" if full_refresh else None,
+        )
     load_info.raise_on_failed_jobs()
     trace = pipeline.last_trace
     steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}

@@ -46,13 +46,14 @@ def interrupt_sync(
     sig: signal.Signals,
     env: dict[str, str],
     delay: float = 0.0,
+    extra: tuple[str, ...] = (),
 ) -> tuple[str, subprocess.CompletedProcess[str]]:
     """Starts a sync, sends `sig` `delay` s after it is in `stage`; the stage seen then and the
     result."""
     known = package_ids(ws)
     server.reset_metrics()
     proc = subprocess.Popen(
-        sync_command(ws, "--log-level", "ERROR", "--progress", "none"),
+        sync_command(ws, "--log-level", "ERROR", "--progress", "none", *extra),
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -78,6 +79,23 @@ def interrupt_sync(
     return seen, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def test_signal_of_looks_through_dlts_wrappers() -> None:
+    """dlt's SignalReceivedException is a KeyboardInterrupt: its own signal code decides."""
+    from dlt.common.exceptions import SignalReceivedException
+
+    from pipelines.cli import explain
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            try:
+                raise SignalReceivedException(sig)
+            except SignalReceivedException as inner:
+                raise RuntimeError("failed at step=load") from inner
+        except RuntimeError as wrapped:
+            code, line = explain(wrapped)
+        assert (code, line.split(";")[0]) == (EXIT[sig], LINE[sig].split(": ", 1)[1].split(";")[0])
+
+
 def assert_interrupted(result: subprocess.CompletedProcess[str], sig: signal.Signals) -> None:
     assert result.returncode == EXIT[sig], (result.returncode, result.stderr[-3000:])
     assert "Traceback" not in result.stderr, result.stderr
@@ -86,7 +104,12 @@ def assert_interrupted(result: subprocess.CompletedProcess[str], sig: signal.Sig
 
 
 def _interrupted_then_recovered(
-    tmp_path: Path, company: Company, server: EmulatorServer, stage: str, sig: signal.Signals
+    tmp_path: Path,
+    company: Company,
+    server: EmulatorServer,
+    stage: str,
+    sig: signal.Signals,
+    extra: tuple[str, ...] = (),
 ) -> Workspace:
     ws = Workspace(tmp_path)
     env = cli_env(server)
@@ -96,7 +119,7 @@ def _interrupted_then_recovered(
     # counts only if the models' build record says building (it may also land in the summary)
     for attempt in range(6):
         delay = 0.15 * attempt if stage == "models" else 0.0
-        seen, result = interrupt_sync(ws, server, stage, sig, env, delay)
+        seen, result = interrupt_sync(ws, server, stage, sig, env, delay, extra)
         if seen == stage and (stage != "models" or incomplete_models(ws.pipeline())):
             break
         # done before the signal; or done and exiting, when the default handler is back
@@ -109,32 +132,40 @@ def _interrupted_then_recovered(
 
 
 CASES = [
-    ("extract", signal.SIGINT),
-    ("extract", signal.SIGTERM),
-    ("normalize", signal.SIGINT),
-    ("normalize", signal.SIGTERM),
-    ("load", signal.SIGINT),
-    ("load", signal.SIGTERM),
+    ("extract", signal.SIGINT, ()),
+    ("extract", signal.SIGTERM, ()),
+    ("normalize", signal.SIGINT, ()),
+    ("normalize", signal.SIGTERM, ()),
+    ("load", signal.SIGINT, ()),
+    ("load", signal.SIGTERM, ()),
+    ("extract", signal.SIGTERM, ("--in-process",)),  # dlt's own extract, no forked child
+    ("load", signal.SIGTERM, ("--in-process",)),
 ]
-FAST = {("extract", signal.SIGINT), ("load", signal.SIGTERM)}
+FAST = {("extract", signal.SIGINT, ()), ("load", signal.SIGTERM, ())}
 
 
 @pytest.mark.parametrize(
-    ("stage", "sig"),
+    ("stage", "sig", "extra"),
     [
         pytest.param(
             stage,
             sig,
-            id=f"{stage}-{sig.name}",
-            marks=() if (stage, sig) in FAST else pytest.mark.slow,
+            extra,
+            id="-".join((stage, sig.name, *(e.strip("-") for e in extra))),
+            marks=() if (stage, sig, extra) in FAST else pytest.mark.slow,
         )
-        for stage, sig in CASES
+        for stage, sig, extra in CASES
     ],
 )
 def test_a_signal_in_each_stage_exits_with_one_line_and_the_next_sync_completes(
-    tmp_path: Path, company: Company, emulator: EmulatorServer, stage: str, sig: signal.Signals
+    tmp_path: Path,
+    company: Company,
+    emulator: EmulatorServer,
+    stage: str,
+    sig: signal.Signals,
+    extra: tuple[str, ...],
 ) -> None:
-    ws = _interrupted_then_recovered(tmp_path, company, emulator, stage, sig)
+    ws = _interrupted_then_recovered(tmp_path, company, emulator, stage, sig, extra)
     again = run_cli(sync_command(ws), cli_env(emulator))
     assert again.returncode == 0, again.stderr[-3000:]
     assert_recovered(ws.pipeline(), company.truth())
