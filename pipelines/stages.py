@@ -25,6 +25,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pipelines.interrupts import Terminated
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -79,8 +81,8 @@ def run_in_child(
             with contextlib.suppress(OSError), os.fdopen(write_end, "w", encoding="utf-8") as out:
                 json.dump(payload, out, default=str)
             status = 0
-        except (KeyboardInterrupt, OSError):  # interrupted while reporting: the parent decides
-            pass
+        except (KeyboardInterrupt, Terminated, OSError):  # interrupted while reporting: the
+            pass  # parent decides
         except BaseException:  # noqa: BLE001
             import traceback
 
