@@ -3,10 +3,12 @@
 ``request_timeout`` bounds each *read*: a body that trickles one byte every few seconds never
 trips it and would hold the sync (and its lock) for hours. Three bounds close that:
 
-* ``response_deadline``: seconds from sending a request to the last byte of its answer. A
-  :class:`ResponseWatchdog` thread shuts the socket down when it passes, which ends any
-  blocking read at once (the read returns EOF); the client then retries the request like a
-  timeout.
+* ``response_deadline``: seconds from sending a request to the last byte of its answer; for a
+  streamed listing (v1), seconds without a complete element, so a large listing streams as
+  long as it makes progress while a trickle (one byte every few seconds: hundreds of seconds
+  per element) is cut. A :class:`ResponseWatchdog` thread shuts the socket down when it
+  passes, which ends any blocking read at once (the read returns EOF); the client then
+  retries the request like a timeout.
 * ``max_listing_elements``: elements one listing may hold (a v1 streamed array, or all pages of
   a v2 listing); a body that never ends is an error, not retried.
 * ``max_listing_pages``: pages one v2 listing may span. A ``Link: rel="next"`` pointing back to
@@ -112,6 +114,8 @@ class ResponseWatchdog:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int]] = []
         self._sockets: dict[int, socket.socket] = {}
+        self._due: dict[int, float] = {}  # the current deadline per handle (the heap may hold
+        # older, superseded ones: skipped when they come up)
         self._expired: set[int] = set()
         self._ids = itertools.count()
         self._owner_pid = -1
@@ -127,9 +131,22 @@ class ResponseWatchdog:
             self._ensure_thread()
             handle = next(self._ids)
             self._sockets[handle] = sock
-            heapq.heappush(self._heap, (time.monotonic() + max(0.0, seconds), handle))
-            self._cond.notify()
+            self._push(handle, seconds)
             return handle
+
+    def extend(self, handle: int | None, seconds: float) -> None:
+        """A new deadline, ``seconds`` from now (a streamed listing that makes progress)."""
+        if handle is None:
+            return
+        with self._cond:
+            if handle in self._sockets:
+                self._push(handle, seconds)
+
+    def _push(self, handle: int, seconds: float) -> None:
+        due = time.monotonic() + max(0.0, seconds)
+        self._due[handle] = due
+        heapq.heappush(self._heap, (due, handle))
+        self._cond.notify()
 
     def release(self, handle: int | None) -> bool:
         """Stops watching; True when the deadline had passed (the socket was shut down)."""
@@ -137,6 +154,7 @@ class ResponseWatchdog:
             return False
         with self._cond:
             self._sockets.pop(handle, None)
+            self._due.pop(handle, None)
             if handle in self._expired:
                 self._expired.discard(handle)
                 return True
@@ -147,15 +165,15 @@ class ResponseWatchdog:
             return
         self._owner_pid = os.getpid()
         # a forked child inherits a lock held by no thread of its own: start clean
-        self._heap = [(due, h) for due, h in self._heap if h in self._sockets]
+        self._heap = [(due, h) for h, due in self._due.items() if h in self._sockets]
         heapq.heapify(self._heap)
         threading.Thread(target=self._run, name="learning360-deadlines", daemon=True).start()
 
     def _run(self) -> None:
         with self._cond:
             while True:
-                while self._heap and self._heap[0][1] not in self._sockets:
-                    heapq.heappop(self._heap)  # released before its deadline
+                while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+                    heapq.heappop(self._heap)  # released before its deadline, or extended
                 if not self._heap:
                     if not self._cond.wait(IDLE_SECONDS) and not self._heap:
                         self._owner_pid = -1  # idle: the next watch() starts a new thread
@@ -167,6 +185,7 @@ class ResponseWatchdog:
                     self._cond.wait(wait)
                     continue
                 heapq.heappop(self._heap)
+                del self._due[handle]
                 sock = self._sockets.pop(handle)
                 self._expired.add(handle)
                 with contextlib.suppress(OSError):  # already closed by the reader

@@ -247,6 +247,8 @@ class Learning360Client:
                 raise error  # outside `except`: no chained context
             failure: str | None = None
             past_deadline = False
+            watch = getattr(response, _WATCH, None)
+            extended_at = time.monotonic()
             try:
                 reader = _StreamReader(response, self.stats.record_bytes)
                 for position, element in enumerate(
@@ -254,6 +256,9 @@ class Learning360Client:
                 ):
                     if position >= self.bounds.max_listing_elements:
                         raise self.bounds.too_many_elements(f"GET {route}", position)
+                    if time.monotonic() - extended_at >= 1.0:  # progress: the deadline moves
+                        extended_at = time.monotonic()
+                        self._watchdog.extend(watch, self.bounds.response_deadline)
                     key = self._element_key(element, position)
                     if require_id and isinstance(element, Mapping) and isinstance(key, tuple):
                         if key not in reported:  # a restart sees it again: count it once
@@ -278,7 +283,7 @@ class Learning360Client:
             except ijson.JSONError as exc:
                 failure = f"body is not complete JSON ({type(exc).__name__})"
             finally:
-                past_deadline = self._watchdog.release(getattr(response, _WATCH, None))
+                past_deadline = self._watchdog.release(watch)
                 response.close()
             if past_deadline:
                 failure = self._past_deadline()

@@ -62,3 +62,22 @@ def test_a_bound_that_is_not_a_positive_number_is_a_configuration_error(
     settings[name] = value
     with pytest.raises(ConfigurationError, match=f"sources.learning360.{name}"):
         Bounds.from_settings(**settings)
+
+
+def test_progress_moves_the_deadline() -> None:
+    """A streamed listing extends its deadline as elements arrive (client.iter_array)."""
+    reader, writer = socket.socketpair()
+    reader.settimeout(10)
+    watchdog = ResponseWatchdog()
+    started = time.monotonic()
+    handle = watchdog.watch(_response(reader), 0.4)
+    for _ in range(3):  # 0.6 s of progress: past the first deadline
+        time.sleep(0.2)
+        writer.sendall(b"x")
+        assert reader.recv(1) == b"x"
+        watchdog.extend(handle, 0.4)
+    assert reader.recv(10) == b""  # no progress for 0.4 s: cut
+    assert time.monotonic() - started >= 0.9
+    assert watchdog.release(handle) is True
+    reader.close()
+    writer.close()
