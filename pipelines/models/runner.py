@@ -251,6 +251,8 @@ def build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[
     version in place and stops the build. Whether the build finished is recorded in the
     destination (``completeness.py``; ``learning360 status`` reports an unfinished one).
     """
+    from dlt.common import logger as dlt_logger
+
     from pipelines.models.completeness import mark_building, mark_built
 
     dialect = dialect_of(pipeline)
@@ -261,6 +263,7 @@ def build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[
         path = client.make_qualified_table_name_path(None, quote=False)
         catalog, dataset = (path[0], path[1]) if len(path) == 2 else (None, path[-1])
         mark_building(client, dialect, order)
+        dlt_logger.info(f"models: building {len(order)} derived tables: {', '.join(order)}")
         for name in order:
             select = render_sql(
                 name, dialect, dataset, catalog=catalog, storage_columns=storage_columns

@@ -3,9 +3,10 @@ and a sync interrupted while building the derived models (case 9).
 
 Ctrl-C is SIGINT to the whole process group (what a terminal does: the forked extract gets it
 too); SIGTERM goes to the sync's pid only (what `kill` or a scheduler does). The stage is found
-as in test_crashes.py (requests served for extract; dlt's working dir for normalize and load;
-the package in ``load/loaded`` for the models). Each interrupted run must exit 130 / 143 with
-one line and no traceback; the next run completes and the warehouse equals the truth.
+as in test_crashes.py (requests served for extract; dlt's working dir for normalize and load)
+and, for the models, by the INFO line the build logs once it is recorded as started. Each
+interrupted run must exit 130 / 143 with one line and no traceback; the next run completes and
+the warehouse equals the truth.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -39,21 +41,23 @@ LINE = {
 }
 
 
+MODELS_STARTED = "models: building"  # logged at INFO once the build is recorded as started
+
+
 def interrupt_sync(
     ws: Workspace,
     server: EmulatorServer,
     stage: str,
     sig: signal.Signals,
     env: dict[str, str],
-    delay: float = 0.0,
     extra: tuple[str, ...] = (),
 ) -> tuple[str, subprocess.CompletedProcess[str]]:
-    """Starts a sync, sends `sig` `delay` s after it is in `stage`; the stage seen then and the
-    result."""
+    """Starts a sync, sends `sig` once it is in `stage`; the stage seen then and the result."""
     known = package_ids(ws)
     server.reset_metrics()
+    level = "INFO" if stage == "models" else "ERROR"  # the models say when they start
     proc = subprocess.Popen(
-        sync_command(ws, "--log-level", "ERROR", "--progress", "none", *extra),
+        sync_command(ws, "--log-level", level, "--progress", "none", *extra),
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -61,22 +65,38 @@ def interrupt_sync(
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
+    assert proc.stderr is not None and proc.stdout is not None
+    err_lines: list[str] = []
+    models_started = threading.Event()
+
+    def read_stderr() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            err_lines.append(line)
+            if MODELS_STARTED in line:
+                models_started.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         if stage == "extract" and server.metrics()["total"] >= 15:
             break
-        if stage != "extract" and observed_stage(ws, known) == stage:
-            time.sleep(delay)
+        if stage == "models" and models_started.is_set():
+            break
+        if stage in ("normalize", "load") and observed_stage(ws, known) == stage:
             break
         time.sleep(0.002)
-    seen = observed_stage(ws, known) if proc.poll() is None else "finished"
+    seen = "finished"
     if proc.poll() is None:
+        seen = "models" if models_started.is_set() else observed_stage(ws, known)
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)  # Ctrl-C: the foreground process group
         else:
             os.kill(proc.pid, sig)
-    out, err = proc.communicate(timeout=60)
-    return seen, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    out = proc.stdout.read()
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    return seen, subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(err_lines))
 
 
 def test_signal_of_looks_through_dlts_wrappers() -> None:
@@ -114,12 +134,9 @@ def _interrupted_then_recovered(
     ws = Workspace(tmp_path)
     env = cli_env(server)
     server.set_faults(seed=9, latency_ms=10)  # extract lasts a second or two
-    # a stage may be over before the signal lands: try again. The models stage starts when the
-    # package is in load/loaded (dlt's load may still be closing): a growing delay, and it
-    # counts only if the models' build record says building (it may also land in the summary)
-    for attempt in range(6):
-        delay = 0.15 * attempt if stage == "models" else 0.0
-        seen, result = interrupt_sync(ws, server, stage, sig, env, delay, extra)
+    # a stage may be over before the signal lands: try again
+    for _ in range(4):
+        seen, result = interrupt_sync(ws, server, stage, sig, env, extra)
         if seen == stage and (stage != "models" or incomplete_models(ws.pipeline())):
             break
         # done before the signal; or done and exiting, when the default handler is back
@@ -174,8 +191,7 @@ def test_a_signal_in_each_stage_exits_with_one_line_and_the_next_sync_completes(
 @pytest.mark.parametrize(
     "sig",
     [
-        # slow: hitting the models may take a few tries; the fast suite has the next test
-        pytest.param(signal.SIGTERM, id="SIGTERM", marks=pytest.mark.slow),
+        pytest.param(signal.SIGTERM, id="SIGTERM"),
         pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow),
     ],
 )
