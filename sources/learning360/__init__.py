@@ -2,7 +2,8 @@
 
 Config lives under ``[sources.learning360]`` (``base_url``, ``api_version``,
 ``user_courses_strategy``, ``user_programs_strategy``, ``user_details_refresh_days``,
-``modified_lag_seconds``, ``max_requests_per_second``, ``workers``)
+``modified_lag_seconds``, ``max_requests_per_second``, ``workers``, ``response_deadline``,
+``max_listing_elements``, ``max_listing_pages``)
 and ``[sources.learning360.credentials]`` (``company_id``, ``api_key``, ``auth_method``), or
 the matching env vars (``SOURCES__LEARNING360__CREDENTIALS__API_KEY`` ...). The tables, keys
 and dispositions are in ``settings.py`` and ``docs/architecture.md``.
