@@ -34,6 +34,7 @@ from .faults import HTML_200, HTML_ERROR, FaultInjector, FaultPlan, FaultSetting
 from .metrics import Metrics
 from .ratelimit import SlidingWindowLimiter
 from .responses import JSON, Reply, dumps, error_reply, route_not_found
+from .stuck_faults import StuckFaults, StuckFaultSettings
 from .v1_routes import V1Routes
 from .v2_auth import ALL_SCOPES, check_scopes, check_v2, v2_token_endpoint
 from .v2_routes import V2Routes
@@ -213,14 +214,20 @@ class _Handler(BaseHTTPRequestHandler):
             if plan.before is not None:
                 self._fault_before(plan)
                 return
+        host = self.headers.get("Host")
+        url = f"http://{host}{self.path}" if host else f"{emu.base_url}{self.path}"
         try:
-            reply = reply_fn(query, self.headers, body)
+            reply = emu.stuck_faults.intercept(route, query, url) or reply_fn(
+                query, self.headers, body
+            )
         except Exception:  # a bug: answer like the real API does, keep serving
             traceback.print_exc(file=sys.stderr)
             reply = error_reply(500, f"an error occurred: {secrets.token_hex(16)}")
         reply = emu.data_faults.apply(route, reply)  # bad records on demand (data_faults.py)
+        reply = emu.stuck_faults.apply(route, reply, url)  # endless, looping (stuck_faults.py)
         truncate = False
         slow = plan.slow_bps if plan is not None else 0.0
+        slow = emu.stuck_faults.drip_bytes_per_s(route) or slow
         if plan is not None and plan.after and reply.status == 200:
             emu._metrics.fault(plan.after)
             if plan.after == "html_200":
@@ -372,6 +379,7 @@ class EmulatorServer:
         self._routes = V1Routes(company, variants)
         self._faults = FaultInjector(FaultSettings.from_dict(faults or {}))
         self.data_faults = DataFaults()
+        self.stuck_faults = StuckFaults()
         self._metrics = Metrics()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -429,8 +437,11 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ controls
     def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """Replaces the fault settings (`set_faults()` clears them); see faults.FaultSettings."""
-        self._faults.configure(FaultSettings.from_dict(settings))
+        """Replaces the fault settings (`set_faults()` clears them); see faults.FaultSettings
+        and stuck_faults.StuckFaultSettings."""
+        stuck, rest = StuckFaultSettings.pick(settings)
+        self._faults.configure(FaultSettings.from_dict(rest))
+        self.stuck_faults.configure(stuck)
         return self.fault_settings()
 
     def set_data_faults(self, *rules: dict[str, Any]) -> list[dict[str, Any]]:
@@ -439,7 +450,7 @@ class EmulatorServer:
         return self.data_faults.rules()
 
     def fault_settings(self) -> dict[str, Any]:
-        return self._faults.settings.as_dict()
+        return {**self._faults.settings.as_dict(), **self.stuck_faults.settings.as_dict()}
 
     def configure(
         self,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 # Exit codes (docs/reliability.md): 1 = the run failed but the next one may succeed as is
 # (retries exhausted, unusable answers, a load error); 2 = fix the configuration or the
-# credentials first; 75 (EX_TEMPFAIL) = another sync of the pipeline holds its lock.
+# credentials first; 75 (EX_TEMPFAIL) = another sync of the pipeline holds its lock;
+# 130 / 143 = interrupted by SIGINT (Ctrl-C) / SIGTERM (pipelines/interrupts.py).
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_LOCKED = 75
@@ -166,12 +168,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def explain(exc: BaseException) -> tuple[int, str]:
     """Finds the actionable cause in an exception chain (dlt wraps source errors twice)."""
+    from pipelines import deadline, interrupts
     from pipelines.checks import explain_config_error
     from pipelines.run import SyncAlreadyRunning
     from pipelines.stages import StageFailed
     from sources.learning360.errors import Learning360Error, is_configuration_problem
     from sources.learning360.redaction import redact
 
+    signum = interrupts.signal_of(exc)  # Ctrl-C / SIGTERM, however dlt wrapped it
+    if signum == signal.SIGINT and deadline.expired():  # the sync deadline interrupts so
+        return EXIT_FAILED, deadline.expired_line()
+    if signum is not None:
+        return interrupts.exit_code(signum), interrupts.interrupted_line(signum)
     seen: set[int] = set()
     current: BaseException | None = exc
     innermost: BaseException = exc
@@ -209,6 +217,7 @@ def explain(exc: BaseException) -> tuple[int, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pipelines import interrupts
     from pipelines.cli_parser import parse_with_suggestions
 
     parser = build_parser()
@@ -217,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from emulator.cli import run as run_emulator
 
         return run_emulator(args)
+    restore_signals = interrupts.install()  # SIGTERM: one line and exit 143, as Ctrl-C's 130
     if args.log_level:
         os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
         if args.log_level.upper() == "DEBUG":  # HTTP request lines too, secrets masked
@@ -241,15 +251,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return (status if args.command == "status" else doctor).run(args)
         return cmd_sync(args) if args.command == "sync" else cmd_models(args)
-    except KeyboardInterrupt:
-        print("learning360: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt, interrupts.Terminated) as exc:
         if args.debug:
             raise
         code, line = explain(exc)
         print(f"learning360 {args.command} failed: {line}", file=sys.stderr)
         return code
+    finally:
+        restore_signals()
 
 
 if __name__ == "__main__":

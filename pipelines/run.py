@@ -77,32 +77,45 @@ def sync_lock(pipeline: dlt.Pipeline) -> Iterator[Path]:
     """Holds the pipeline's lock, or raises :class:`SyncAlreadyRunning` at once (no waiting:
     a scheduler retries on its next tick; waiting would pile runs up behind a stuck one).
     Re-entrant within one thread (the CLI holds it around run_sync and the summary); another
-    thread or process is refused."""
+    thread or process is refused, unless it is dead or past its deadline (taken over with a
+    WARNING, ``lock_takeover.py``). Held at most ``learning360.sync_deadline`` seconds
+    (``deadline.py``)."""
+    from pipelines import deadline, lock_takeover
+
     path = lock_path(pipeline)
     held: set[str] = _held.__dict__.setdefault("paths", set())
     if str(path) in held:
         yield path
         return
+    seconds = deadline.sync_deadline_seconds()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:  # BlockingIOError: held by another open file (process, or this one)
         holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        taken = lock_takeover.take_over(path, fd, holder)
+    else:
+        taken = fd
+    if taken is None:
         os.close(fd)
         raise SyncAlreadyRunning(
             f"another sync of pipeline {pipeline.pipeline_name} is running (lock file {path}"
             + (f", held by {holder}" if holder else "")
             + "); try again when it has finished"
         ) from None
+    if taken != fd:  # a fresh lock file replaced one held for a dead process
+        os.close(fd)
+        fd = taken
     held.add(str(path))
     fds: dict[str, int] = _held.__dict__.setdefault("fds", {})
     fds[str(path)] = fd
     try:
-        os.ftruncate(fd, 0)
-        started = datetime.now(UTC).isoformat(timespec="seconds")
-        os.pwrite(fd, f"pid {os.getpid()} since {started}".encode(), 0)
-        yield path
+        with deadline.enforced(seconds) as until:
+            os.ftruncate(fd, 0)
+            record = lock_takeover.record(os.getpid(), datetime.now(UTC), until)
+            os.pwrite(fd, record.encode(), 0)
+            yield path
     finally:
         held.discard(str(path))
         fds.pop(str(path), None)
@@ -241,6 +254,7 @@ def _run_sync_isolated(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines import interrupts
     from pipelines.stages import run_in_child
     from sources.learning360.stats import RequestStats
 
@@ -276,7 +290,8 @@ def _run_sync_isolated(
     )
     t0 = time.monotonic()
     workers = LOAD_WORKERS.get(_destination_name(loader))
-    load_info = loader.load(**({"workers": workers} if workers else {}))
+    with interrupts.graceful(loader):  # a signal late in the load still stops the sync
+        load_info = loader.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
     steps = {**done["steps"], "load": time.monotonic() - t0}
     models = _build_models(loader) if build_models else {}
@@ -299,17 +314,19 @@ def _run_sync_locked(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines import interrupts
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
     finish_pending_packages(pipeline)
-    load_info = pipeline.run(
-        source,
-        loader_file_format=_file_format(pipeline),
-        refresh="drop_sources" if full_refresh else None,
-    )
+    with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
+        load_info = pipeline.run(
+            source,
+            loader_file_format=_file_format(pipeline),
+            refresh="drop_sources" if full_refresh else None,
+        )
     load_info.raise_on_failed_jobs()
     trace = pipeline.last_trace
     steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}

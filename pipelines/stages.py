@@ -25,6 +25,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pipelines.interrupts import Terminated
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -75,9 +77,12 @@ def run_in_child(
                 payload = {"ok": False, "code": code, "line": line}
             if captured:
                 payload["stdout"], payload["stderr"] = (buf.getvalue() for buf in captured)
-            with os.fdopen(write_end, "w", encoding="utf-8") as out:
+            # the parent may be gone (Ctrl-C, SIGTERM): then nobody reads, and nothing to say
+            with contextlib.suppress(OSError), os.fdopen(write_end, "w", encoding="utf-8") as out:
                 json.dump(payload, out, default=str)
             status = 0
+        except (KeyboardInterrupt, Terminated, OSError):  # interrupted while reporting: the
+            pass  # parent decides
         except BaseException:  # noqa: BLE001
             import traceback
 
@@ -87,11 +92,22 @@ def run_in_child(
             sys.stderr.flush()
             os._exit(status)
     os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as answer:
-        text = answer.read()
+    try:
+        with os.fdopen(read_end, encoding="utf-8") as answer:
+            text = answer.read()
+    except BaseException:  # Ctrl-C, SIGTERM, the sync deadline: the extract goes too, at once
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
     _, wait_status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(wait_status):
-        sig = signal.Signals(os.WTERMSIG(wait_status)).name
+        signum = os.WTERMSIG(wait_status)
+        if signum in (signal.SIGINT, signal.SIGTERM):  # sent to the extract alone
+            from pipelines import interrupts
+
+            raise StageFailed(interrupts.exit_code(signum), interrupts.interrupted_line(signum))
+        sig = signal.Signals(signum).name
         raise StageFailed(1, f"the extract process was killed by {sig}; the next sync resumes")
     try:
         payload = json.loads(text)

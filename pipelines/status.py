@@ -20,7 +20,8 @@ without the pipeline's working dir (an ephemeral runner) it restores the state f
 destination into a throwaway directory (``pipeline.sync_destination()``), not into the real one.
 
 Exit codes: 0 all loads completed and nothing pending; 1 something needs attention (last load
-not completed, pending packages, failed jobs); 2 never synced (or no warehouse at that path).
+not completed, pending packages, failed jobs, derived models of an unfinished build: see
+``pipelines/models/completeness.py``); 2 never synced (or no warehouse at that path).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class Status:
     schema_lines: list[str]
     pending: list[PendingPackage] = field(default_factory=list)
     failed: list[FailedJob] = field(default_factory=list)
+    # derived models whose last build did not finish (pipelines/models/completeness.py)
+    incomplete_models: list[str] = field(default_factory=list)
 
     @property
     def never_synced(self) -> bool:
@@ -103,6 +106,8 @@ class Status:
         if self.never_synced:
             return EXIT_NEVER_SYNCED
         if self.pending or self.failed or (self.loads and self.loads[0].status != 0):
+            return EXIT_ATTENTION
+        if self.incomplete_models:
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -215,6 +220,7 @@ def _last_run(snapshot: dict[str, Any] | None) -> str | None:
 
 def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: int = 5) -> Status:
     """Everything ``learning360 status`` prints, from an opened pipeline."""
+    from pipelines.models.completeness import incomplete_models
     from pipelines.run import table_row_counts
 
     loads = load_history(pipeline, limit=max(loads_limit, 10))
@@ -238,6 +244,7 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
         schema_lines=schema_lines,
         pending=pending,
         failed=failed,
+        incomplete_models=incomplete_models(pipeline) if loads else [],
     )
 
 
@@ -322,6 +329,11 @@ def format_status(status: Status) -> str:
         out.append("failed load jobs:")
         for job in status.failed:
             out.append(f"  {job.load_id} {job.table}: {job.message}")
+    if status.incomplete_models:
+        out.append(
+            "derived models incomplete (their last build did not finish; the next sync or "
+            "`learning360 models` rebuilds them): " + ", ".join(status.incomplete_models)
+        )
     out.append(f"dlt's own view: {dlt_info}")
     return "\n".join(out)
 
@@ -401,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
     if status.exit_code == EXIT_ATTENTION:
         print(
             "learning360 status: needs attention (see above); the next `learning360 sync` "
-            "retries pending packages",
+            "retries pending packages and rebuilds incomplete models",
             file=sys.stderr,
         )
     return status.exit_code

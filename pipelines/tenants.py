@@ -716,7 +716,7 @@ def cmd_sync_tenants(args: argparse.Namespace) -> int:
 def child_main(argv: Sequence[str]) -> int:
     """``python -m pipelines.tenants --result-file F -- <sync args>``: the CLI's sync, plus
     a JSON result (rows loaded, or the failure line) for :func:`run_tenant`."""
-    from pipelines import cli
+    from pipelines import cli, interrupts
 
     parser = argparse.ArgumentParser(prog="python -m pipelines.tenants")
     parser.add_argument("--result-file", required=True)
@@ -728,6 +728,7 @@ def child_main(argv: Sequence[str]) -> int:
     result: dict[str, Any] = {}
     if args.log_level:
         os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
+    restore_signals = interrupts.install()  # SIGTERM (parent gone, task killed): exit 143
     try:
         from pipelines.checks import preflight
 
@@ -735,9 +736,7 @@ def child_main(argv: Sequence[str]) -> int:
         code = cli.cmd_sync(args)
         sync = getattr(args, "sync_result", None)
         result["rows"] = sum(sync.rows_per_table.values()) if sync is not None else None
-    except KeyboardInterrupt:
-        code, result["line"] = 130, "interrupted"
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt, interrupts.Terminated) as exc:
         if args.debug:
             import traceback
 
@@ -745,6 +744,8 @@ def child_main(argv: Sequence[str]) -> int:
         code, line = cli.explain(exc)
         result["line"] = line
         print(f"learning360 sync failed: {line}", file=sys.stderr, flush=True)
+    finally:
+        restore_signals()
     Path(own.result_file).write_text(json.dumps(result), encoding="utf-8")
     return code
 

@@ -248,8 +248,13 @@ def build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[
 
     A model is computed in full before it replaces the old table (see :func:`_replace_table`),
     so a dashboard never finds it missing or half built; a model that fails leaves its previous
-    version in place and stops the build.
+    version in place and stops the build. Whether the build finished is recorded in the
+    destination (``completeness.py``; ``learning360 status`` reports an unfinished one).
     """
+    from dlt.common import logger as dlt_logger
+
+    from pipelines.models.completeness import mark_building, mark_built
+
     dialect = dialect_of(pipeline)
     order = model_order(only)
     storage_columns = _storage_columns(pipeline)
@@ -257,6 +262,8 @@ def build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[
     with pipeline.sql_client() as client:
         path = client.make_qualified_table_name_path(None, quote=False)
         catalog, dataset = (path[0], path[1]) if len(path) == 2 else (None, path[-1])
+        mark_building(client, dialect, order)
+        dlt_logger.info(f"models: building {len(order)} derived tables: {', '.join(order)}")
         for name in order:
             select = render_sql(
                 name, dialect, dataset, catalog=catalog, storage_columns=storage_columns
@@ -266,6 +273,7 @@ def build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[
                 f"SELECT COUNT(*) FROM {client.make_qualified_table_name(name)}"
             ) as cursor:
                 counts[name] = int(cursor.fetchall()[0][0])
+        mark_built(client, counts)
     return counts
 
 

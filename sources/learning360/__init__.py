@@ -2,7 +2,8 @@
 
 Config lives under ``[sources.learning360]`` (``base_url``, ``api_version``,
 ``user_courses_strategy``, ``user_programs_strategy``, ``user_details_refresh_days``,
-``modified_lag_seconds``, ``max_requests_per_second``, ``workers``)
+``modified_lag_seconds``, ``max_requests_per_second``, ``workers``, ``response_deadline``,
+``max_listing_elements``, ``max_listing_pages``)
 and ``[sources.learning360.credentials]`` (``company_id``, ``api_key``, ``auth_method``), or
 the matching env vars (``SOURCES__LEARNING360__CREDENTIALS__API_KEY`` ...). The tables, keys
 and dispositions are in ``settings.py`` and ``docs/architecture.md``.
@@ -40,6 +41,12 @@ from collections.abc import Callable
 import dlt
 from dlt.extract.resource import DltResource
 
+from .bounds import (
+    DEFAULT_MAX_LISTING_ELEMENTS,
+    DEFAULT_MAX_LISTING_PAGES,
+    DEFAULT_RESPONSE_DEADLINE,
+    Bounds,
+)
 from .client import Learning360Client
 from .company import company_resource
 from .credentials import Learning360Credentials
@@ -102,6 +109,9 @@ def learning360(
     modified_lag_seconds: int = 3600,
     max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND,
     workers: int = DEFAULT_WORKERS,
+    response_deadline: float = DEFAULT_RESPONSE_DEADLINE,
+    max_listing_elements: int = DEFAULT_MAX_LISTING_ELEMENTS,
+    max_listing_pages: int = DEFAULT_MAX_LISTING_PAGES,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
     """All 360Learning tables of one company.
@@ -125,6 +135,9 @@ def learning360(
         max_requests_per_second: client-side limit shared by all threads (API allows 50/s;
             the limiter never exceeds it in any one-second window).
         workers: concurrent per-item requests, shared by every fan-out of the run.
+        response_deadline, max_listing_elements, max_listing_pages: bounds on one answer
+            (seconds to its last byte) and one listing, so a server that trickles, never ends
+            or loops cannot hang the sync (``bounds.py``).
         stats: pass a ``RequestStats`` to read the request counters after the run.
     """
     check_source_settings(base_url or DEFAULT_BASE_URL, max_requests_per_second, workers)
@@ -159,6 +172,7 @@ def learning360(
     # set here too so a pipeline run from another directory gets them. An explicit env wins.
     for key in ARROW_LINEAGE_ENV:
         os.environ.setdefault(key, "true")
+    bounds = Bounds.from_settings(response_deadline, max_listing_elements, max_listing_pages)
     client = Learning360Client(
         base_url or DEFAULT_BASE_URL,
         credentials,
@@ -166,6 +180,7 @@ def learning360(
         max_requests_per_second=max_requests_per_second,
         workers=workers,
         stats=stats,
+        bounds=bounds,
     )
     # listings whose elements are records keyed by _id: one without it is dropped with a warning
     client.id_keyed_routes = frozenset(ROUTES[name] for name in ID_KEYED_LISTINGS)

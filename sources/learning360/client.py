@@ -41,6 +41,7 @@ from pyrate_limiter import InMemoryBucket, Limiter, Rate
 from requests.adapters import HTTPAdapter
 
 from .auth import Auth, Token, build_auth, token_request_body
+from .bounds import Bounds, ResponseWatchdog
 from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
@@ -50,6 +51,7 @@ from .errors import (
     MalformedResponseError,
     NotFoundError,
     auth_error,
+    config_key,
     connection_error,
     not_an_api_error,
     token_error,
@@ -177,6 +179,7 @@ class Learning360Client:
         stats: RequestStats | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        bounds: Bounds | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
@@ -187,6 +190,8 @@ class Learning360Client:
         self._credentials = credentials
         self._limiter = build_limiter(max_requests_per_second)
         self._sleep = sleep
+        self.bounds = bounds or Bounds()
+        self._watchdog = ResponseWatchdog()  # response_deadline: see bounds.py
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.workers + 4, max_retries=0)
         self.session.mount("http://", adapter)
@@ -249,11 +254,19 @@ class Learning360Client:
             if error is not None:
                 raise error  # outside `except`: no chained context
             failure: str | None = None
+            past_deadline = False
+            watch = getattr(response, _WATCH, None)
+            extended_at = time.monotonic()
             try:
                 reader = _StreamReader(response, self.stats.record_bytes)
                 for position, element in enumerate(
                     ijson.items(reader, item_prefix, use_float=True)
                 ):
+                    if position >= self.bounds.max_listing_elements:
+                        raise self.bounds.too_many_elements(f"GET {route}", position)
+                    if time.monotonic() - extended_at >= 1.0:  # progress: the deadline moves
+                        extended_at = time.monotonic()
+                        self._watchdog.extend(watch, self.bounds.response_deadline)
                     key = self._element_key(element, position)
                     if require_id and isinstance(element, Mapping) and isinstance(key, tuple):
                         if key not in reported:  # a restart sees it again: count it once
@@ -278,7 +291,15 @@ class Learning360Client:
             except ijson.JSONError as exc:
                 failure = f"body is not complete JSON ({type(exc).__name__})"
             finally:
+                past_deadline = self._watchdog.release(watch)
                 response.close()
+            if past_deadline:
+                failure = self._past_deadline()
+            if attempt >= self.retry.max_attempts and past_deadline:
+                raise ApiError(
+                    f"360Learning GET {route} failed after {attempt} attempts: {failure}",
+                    route=route,
+                )
             if attempt >= self.retry.max_attempts:
                 raise MalformedResponseError(
                     f"360Learning sent an unusable body for GET {route} after {attempt} "
@@ -330,6 +351,12 @@ class Learning360Client:
         self.session.close()
 
     # ---- internals ---------------------------------------------------------------------
+
+    def _past_deadline(self) -> str:
+        return (
+            f"no complete answer within {self.bounds.response_deadline:g}s "
+            f"({config_key('response_deadline')})"
+        )
 
     def _drop(self, route: str, why: str, detail: str, element: Mapping[str, Any]) -> None:
         """A listing element that cannot be stored: a warning (field names only, values may
@@ -469,14 +496,16 @@ class Learning360Client:
                 pass  # try_acquire sleeps until a slot frees; loops only past max_delay
         self.stats.record_request(label)
         connection_failure: str | None = None
+        sent_at = time.monotonic()
         try:
+            # always streamed: the body is read under the response deadline (bounds.py)
             response = self.session.request(
                 method,
                 url,
                 params=query,
                 json=json,
                 headers=headers,
-                stream=stream,
+                stream=True,
                 timeout=self.retry.timeout,
             )
         except requests.exceptions.SSLError:
@@ -506,24 +535,39 @@ class Learning360Client:
             raise _Retry(connection_failure)
 
         self._answered = True
+        remaining = self.bounds.response_deadline - (time.monotonic() - sent_at)
+        watch = self._watchdog.watch(response, remaining)
         status = response.status_code
         if 200 <= status < 300:
-            if parse is None:
+            if parse is None and stream:
                 if not _looks_like_json(response):
+                    self._watchdog.release(watch)
                     response.close()
                     raise _Retry(
                         f"200 with a non-JSON body ({response.headers.get('Content-Type')})"
                     )
+                setattr(response, _WATCH, watch)  # released by the reader (iter_array)
                 return response
+            cut_short: str | None = None
             try:
+                if parse is None:
+                    _ = response.content  # read now, under the deadline, as stream=False would
+                    return response
                 return parse(response)
             except (requests.RequestException, OSError) as exc:
-                raise _Retry(f"body cut short ({type(exc).__name__})") from None
+                cut_short = f"body cut short ({type(exc).__name__})"
+            except _Retry as exc:
+                cut_short = exc.reason
             finally:
+                past_deadline = self._watchdog.release(watch)
                 response.close()
+            raise _Retry(self._past_deadline() if past_deadline else cut_short)
 
         body = _read_error_body(response)
         self.stats.record_bytes(len(response.content or b"") if body is not None else 0)
+        if self._watchdog.release(watch):
+            response.close()
+            raise _Retry(self._past_deadline())
         response.close()
         code, description = error_code(body)
         if label == TOKEN_ROUTE and status in (400, 401):
@@ -560,6 +604,9 @@ class Learning360Client:
             status,
             label,
         )
+
+
+_WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
 
 
 class _ExpiredToken(Exception):

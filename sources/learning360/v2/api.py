@@ -84,7 +84,13 @@ class V2Api:
         paginator = HeaderLinkPaginator()
         cursor = requests.Request("GET")  # the paginator keeps the next URL here
         url: str | None = None
+        bounds = self.client.bounds
+        label = f"GET {ROUTES[route]}"
+        read_urls: set[str] = set()  # a next link back to one of these would loop forever
+        elements = 0
         while True:
+            if len(read_urls) >= bounds.max_listing_pages:
+                raise bounds.too_many_pages(label)
             try:
                 body, response = self._send(route, path_params, params, url)
             except NotFoundError as exc:
@@ -101,13 +107,19 @@ class V2Api:
                     "bare arrays): check sources.learning360.base_url",
                     route=ROUTES[route],
                 )
+            elements += len(body)
+            if elements > bounds.max_listing_elements:
+                raise bounds.too_many_elements(label, elements)
             yield body
+            read_urls.add(response.url)
             paginator.update_state(response, body)
             if not paginator.has_next_page:
                 return
             cursor.url = response.url
             paginator.update_request(cursor)
             url = cursor.url
+            if url in read_urls:
+                raise bounds.looping_link(label, len(read_urls))
 
     def items(self, route: str, path_params: Mapping[str, str] | None = None, **kw: Any):
         for page in self.pages(route, path_params, **kw):
