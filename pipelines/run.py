@@ -233,9 +233,11 @@ def _run_sync_isolated(
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
     from pipelines.stages import run_in_child
+    from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
     started = time.monotonic()
+    variants_before = pipeline_variants(pipeline)
 
     def extract_and_normalize() -> dict[str, Any]:
         stats = RequestStats()
@@ -269,6 +271,7 @@ def _run_sync_isolated(
     workers = LOAD_WORKERS.get(_destination_name(loader))
     load_info = loader.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
+    warn_new_variants(variants_before, loader)
     steps = {**done["steps"], "load": time.monotonic() - t0}
     models = _build_models(loader) if build_models else {}
     return SyncResult(
@@ -290,11 +293,13 @@ def _run_sync_locked(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
+    variants_before = pipeline_variants(pipeline)
     finish_pending_packages(pipeline)
     load_info = pipeline.run(
         source,
@@ -302,6 +307,7 @@ def _run_sync_locked(
         refresh="drop_sources" if full_refresh else None,
     )
     load_info.raise_on_failed_jobs()
+    warn_new_variants(variants_before, pipeline)
     trace = pipeline.last_trace
     steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}
     models: dict[str, int] = {}

@@ -93,6 +93,7 @@ class Status:
     schema_lines: list[str]
     pending: list[PendingPackage] = field(default_factory=list)
     failed: list[FailedJob] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)  # pipelines.variants.describe lines
 
     @property
     def never_synced(self) -> bool:
@@ -103,6 +104,8 @@ class Status:
         if self.never_synced:
             return EXIT_NEVER_SYNCED
         if self.pending or self.failed or (self.loads and self.loads[0].status != 0):
+            return EXIT_ATTENTION
+        if self.variants:  # values the contract columns (and the models) do not see
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -216,6 +219,8 @@ def _last_run(snapshot: dict[str, Any] | None) -> str | None:
 def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: int = 5) -> Status:
     """Everything ``learning360 status`` prints, from an opened pipeline."""
     from pipelines.run import table_row_counts
+    from pipelines.variants import describe as describe_variants
+    from pipelines.variants import pipeline_variants
 
     loads = load_history(pipeline, limit=max(loads_limit, 10))
     has_schema = bool(pipeline.default_schema_name)
@@ -238,6 +243,7 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
         schema_lines=schema_lines,
         pending=pending,
         failed=failed,
+        variants=describe_variants(pipeline_variants(pipeline)) if has_schema else [],
     )
 
 
@@ -318,6 +324,10 @@ def format_status(status: Status) -> str:
             out.append(f"  {package.load_id} {package.state}: {tables or 'state only'}")
     elif status.state_from == "working dir":
         out.append("pending load packages: none")
+    if status.variants:
+        out.append("! variant columns (values that did not fit their column's type; readers of")
+        out.append("  the column see NULL for those rows; docs/reliability.md):")
+        out.extend(f"  {line}" for line in status.variants)
     if status.failed:
         out.append("failed load jobs:")
         for job in status.failed:
