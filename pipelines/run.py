@@ -232,12 +232,14 @@ def _run_sync_isolated(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines.column_types import widen_integer_columns
     from pipelines.stages import run_in_child
     from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
     started = time.monotonic()
     variants_before = pipeline_variants(pipeline)
+    widen_integer_columns(pipeline)
 
     def extract_and_normalize() -> dict[str, Any]:
         stats = RequestStats()
@@ -293,6 +295,7 @@ def _run_sync_locked(
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
+    from pipelines.column_types import widen_integer_columns
     from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
@@ -300,6 +303,7 @@ def _run_sync_locked(
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
     variants_before = pipeline_variants(pipeline)
+    widen_integer_columns(pipeline)
     finish_pending_packages(pipeline)
     load_info = pipeline.run(
         source,

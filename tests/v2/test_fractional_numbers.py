@@ -143,3 +143,27 @@ def test_doctor_passes_without_variant_columns(configure_v2, new_pipeline) -> No
     run_sync(pipeline, resources=["courses"], build_models=False)
     check = check_variants(str(pipeline.pipelines_dir), pipeline.pipeline_name)
     assert check.outcome == PASS, check
+
+
+def test_an_older_warehouse_integer_column_is_widened(
+    configure_v2, new_pipeline, company: Company
+) -> None:
+    """A warehouse whose validity_period is still BIGINT (the hint before) gets it widened to
+    double before the next sync: DuckDB would otherwise round 12.5 to 13, silently."""
+    configure_v2()
+    pipeline = new_pipeline()
+    run_sync(pipeline, resources=["user_certificates"], build_models=False)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("user_certificates")
+        client.execute_sql(f"ALTER TABLE {table} ALTER COLUMN validity_period TYPE BIGINT")
+    run_sync(pipeline, resources=["user_certificates"], build_models=False)
+    with pipeline.sql_client() as client:
+        kind = client.execute_sql(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'user_certificates' AND column_name = 'validity_period'",
+            client.dataset_name,
+        )
+    assert kind[0][0] == "DOUBLE"
+    loaded = {r["_id"]: r["validity_period"] for r in read_table(pipeline, "user_certificates")}
+    truth = {r["_id"]: r["validity_period"] for r in company.truth()["user_certificates"]}
+    assert loaded == truth and _fractional(list(loaded.values()))
