@@ -147,6 +147,11 @@ def check_config(config: Any) -> tuple[Check, bool]:
         problems.append(f"{_key('credentials', id_field)} is not set")
     if not secret:
         problems.append(f"{_key('credentials', secret_field)} is not set")
+    if version == "v1" and not identity and not secret:
+        problems.append(
+            f'a new setup uses API v2: {_key("api_version")} = "v2" with '
+            f"{_key('credentials', 'client_id')} and client_secret (docs/migration-v2.md)"
+        )
     method = (getattr(creds, "auth_method", None) or "oauth").strip().lower()
     if version != "v2" and method not in AUTH_METHODS:
         problems.append(
