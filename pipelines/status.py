@@ -326,7 +326,7 @@ def format_status(status: Status) -> str:
         out.append("pending load packages: none")
     if status.variants:
         out.append("! variant columns (values that did not fit their column's type; readers of")
-        out.append("  the column see NULL for those rows; docs/reliability.md):")
+        out.append("  the column see NULL for those rows; docs/reliability.md, 'Bad data'):")
         out.extend(f"  {line}" for line in status.variants)
     if status.failed:
         out.append("failed load jobs:")

@@ -7,7 +7,7 @@ reader of the contract column (the derived models, dashboards) then sees NULL fo
 a total silently drops it. The hints follow the official API spec so that valid data never
 lands there (tests/v2/test_spec_types.py); this module finds the variant columns that exist in
 the pipeline's dlt schema so the sync warns when it creates one and ``status`` and ``doctor``
-flag every one until the table is repaired (docs/reliability.md, "Values of the wrong type").
+flag every one until the table is reloaded (docs/reliability.md, "Bad data").
 """
 
 from __future__ import annotations
@@ -82,6 +82,6 @@ def warn_new_variants(before: Iterable[VariantColumn], pipeline: Any) -> list[Va
     for line in describe(new):
         logger.warning(
             f"pipeline {pipeline.pipeline_name}: a value did not fit its column's type: {line} "
-            "(see docs/reliability.md, 'Values of the wrong type')"
+            "(docs/reliability.md, 'Bad data')"
         )
     return new
