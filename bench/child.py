@@ -165,9 +165,11 @@ def run_rest_api_v2(args: argparse.Namespace) -> dict[str, Any]:
     default settings otherwise. One override: 360Learning's token route takes a JSON body
     (reference §2.1) where dlt's ``OAuth2ClientCredentials`` posts a form."""
     import dlt
+    from dlt.common.configuration import configspec
     from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
     from dlt.sources.rest_api import rest_api_source
 
+    @configspec
     class JsonClientCredentials(OAuth2ClientCredentials):
         def build_access_token_request(self) -> dict[str, Any]:
             return {
