@@ -7,6 +7,7 @@ in a variant column: the sync warns, ``status`` and ``doctor`` flag it (pipeline
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -14,7 +15,7 @@ import pytest
 
 from emulator import Company, EmulatorServer
 from pipelines.doctor import PASS, WARN, check_variants
-from pipelines.run import run_sync
+from pipelines.run import make_pipeline, run_sync
 from pipelines.status import EXIT_ATTENTION, collect_status, format_status
 from pipelines.variants import pipeline_variants
 from tests.conftest import SEED
@@ -145,13 +146,7 @@ def test_doctor_passes_without_variant_columns(configure_v2, new_pipeline) -> No
     assert check.outcome == PASS, check
 
 
-def test_an_older_warehouse_integer_column_is_widened(
-    configure_v2, new_pipeline, company: Company
-) -> None:
-    """A warehouse whose validity_period is still BIGINT (the hint before) gets it widened to
-    double before the next sync: DuckDB would otherwise round 12.5 to 13, silently."""
-    configure_v2()
-    pipeline = new_pipeline()
+def _older_warehouse_is_widened(pipeline: dlt.Pipeline, company: Company, double: str) -> None:
     run_sync(pipeline, resources=["user_certificates"], build_models=False)
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name("user_certificates")
@@ -163,7 +158,30 @@ def test_an_older_warehouse_integer_column_is_widened(
             "AND table_name = 'user_certificates' AND column_name = 'validity_period'",
             client.dataset_name,
         )
-    assert kind[0][0] == "DOUBLE"
+    assert kind[0][0] == double
     loaded = {r["_id"]: r["validity_period"] for r in read_table(pipeline, "user_certificates")}
     truth = {r["_id"]: r["validity_period"] for r in company.truth()["user_certificates"]}
     assert loaded == truth and _fractional(list(loaded.values()))
+
+
+def test_an_older_warehouse_integer_column_is_widened(
+    configure_v2, new_pipeline, company: Company
+) -> None:
+    """A warehouse whose validity_period is still BIGINT (the hint before) gets it widened to
+    double before the next sync: DuckDB would otherwise round 12.5 to 13, silently."""
+    configure_v2()
+    _older_warehouse_is_widened(new_pipeline(), company, "DOUBLE")
+
+
+@pytest.mark.postgres
+def test_an_older_postgres_integer_column_is_widened(
+    configure_v2, postgres_env: str, tmp_path: Path, company: Company
+) -> None:
+    configure_v2()
+    pipeline = make_pipeline(
+        destination="postgres",
+        pipeline_name="learning360_pg_widen",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        dataset_name=f"widen_{tmp_path.name[-8:].lower().replace('-', '_')}",
+    )
+    _older_warehouse_is_widened(pipeline, company, "double precision")
