@@ -452,7 +452,8 @@ def check_variants(pipelines_dir: str, name: str) -> Check:
 
     try:
         pipeline = dlt.attach(pipeline_name=name, pipelines_dir=pipelines_dir)
-        found = variant_columns(pipeline.default_schema if pipeline.default_schema_name else None)
+        schema = pipeline.default_schema if pipeline.default_schema_name else None
+        found = [v for v in variant_columns(schema) if not v.copied_back]
     except Exception as exc:  # noqa: BLE001 - a diagnosis, never a crash
         return Check("variants", WARN, f"schema not read: {_first_line(exc)}")
     if found:

@@ -29,11 +29,21 @@ class VariantColumn:
     column_type: str | None  # the contract column's type (None: dlt never saw it non-null)
     variant_type: str | None
 
+    @property
+    def copied_back(self) -> bool:
+        """A variant of the column's own type: made while the column was narrower (a bigint
+        ``global_time`` before the hints followed the spec); pipelines/column_types.py widened
+        the column and copied these values back into it (DuckDB, PostgreSQL)."""
+        return self.column_type is not None and self.column_type == self.variant_type
+
     def describe(self) -> str:
-        return (
+        line = (
             f"{self.table}.{self.column} ({self.column_type or 'no type yet'}) has values of "
             f"type {self.variant_type} in {self.variant}"
         )
+        if self.copied_back:
+            line += " (from before the column was widened; copied back into it)"
+        return line
 
 
 def variant_columns(schema: Any) -> list[VariantColumn]:
@@ -55,10 +65,11 @@ def variant_columns(schema: Any) -> list[VariantColumn]:
 
 
 def pipeline_variants(pipeline: Any) -> list[VariantColumn]:
-    """The variant columns of a pipeline's default schema (none before its first sync)."""
+    """The variant columns of a pipeline's default schema whose values its readers miss (none
+    before its first sync; the ones copied back into their widened column are left out)."""
     if not getattr(pipeline, "default_schema_name", None):
         return []
-    return variant_columns(pipeline.default_schema)
+    return [v for v in variant_columns(pipeline.default_schema) if not v.copied_back]
 
 
 def model_inputs(found: Iterable[VariantColumn]) -> list[VariantColumn]:

@@ -6,6 +6,7 @@ in a variant column: the sync warns, ``status`` and ``doctor`` flag it (pipeline
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,12 @@ import dlt
 import pytest
 
 from emulator import Company, EmulatorServer
+from pipelines.column_types import widen_integer_columns
 from pipelines.doctor import PASS, WARN, check_variants
 from pipelines.run import make_pipeline, run_sync
 from pipelines.status import EXIT_ATTENTION, collect_status, format_status
 from pipelines.variants import pipeline_variants
+from sources.learning360.v2.settings import V2_RESOURCES
 from tests.conftest import SEED
 from tests.v2.truth import assert_v2_warehouse_equals_truth, v2_view
 from tests.warehouse import assert_models_equal_expected, assert_warehouse_equals_truth, read_table
@@ -185,3 +188,34 @@ def test_an_older_postgres_integer_column_is_widened(
         dataset_name=f"widen_{tmp_path.name[-8:].lower().replace('-', '_')}",
     )
     _older_warehouse_is_widened(pipeline, company, "double precision")
+
+
+def test_the_issue_16_symptom_is_repaired_in_place(
+    configure_v2, new_pipeline, company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse synced with the old bigint hints holds 12.5 in ``global_time__v_double`` and
+    NULL in ``global_time`` (the models counted 0). The next sync widens the column and copies
+    the values back; the models equal ground truth and nothing is flagged any more."""
+    configure_v2()
+    pipeline = new_pipeline()
+    spec = V2_RESOURCES["user_courses"]
+    old_hints = {**spec.columns, "global_time": "bigint", "time_spent": "bigint"}
+    with monkeypatch.context() as old:
+        old.setitem(V2_RESOURCES, "user_courses", dataclasses.replace(spec, columns=old_hints))
+        run_sync(pipeline, build_models=False)
+    symptom = {(v.table, v.variant) for v in pipeline_variants(pipeline)}
+    assert ("user_courses", "global_time__v_double") in symptom
+    truth = company.truth()
+    expected = {r["_id"]: r["global_time"] for r in truth["user_courses"]}
+    loaded = {r["_id"]: r["global_time"] for r in read_table(pipeline, "user_courses")}
+    assert loaded != expected  # the fractional attempts read NULL
+
+    assert "user_courses.global_time" in widen_integer_columns(pipeline)
+    loaded = {r["_id"]: r["global_time"] for r in read_table(pipeline, "user_courses")}
+    assert loaded == expected  # copied back before any re-read
+
+    run_sync(pipeline)
+    assert_v2_warehouse_equals_truth(pipeline, truth)
+    assert_models_equal_expected(pipeline, v2_view(truth))
+    assert pipeline_variants(pipeline) == []
+    assert check_variants(str(pipeline.pipelines_dir), pipeline.pipeline_name).outcome == PASS
