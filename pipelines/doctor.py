@@ -428,8 +428,8 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
 
 
 V1_SUNSET = (
-    'API v1 sunsets around mid-2027: v2 is the default path; set api_version = "v2" with a '
-    "v2 client_id/client_secret (docs/migration-v2.md)"
+    'API v1 sunsets around mid-2027: move to v2, the path for every new setup (api_version = "v2" '
+    "with a v2 client_id/client_secret; docs/migration-v2.md)"
 )
 
 
@@ -438,7 +438,7 @@ def check_api_version(config: Any) -> Check:
     version = (config.api_version or "").strip().lower()
     if version == "v1":
         return Check("api version", WARN, V1_SUNSET)
-    return Check("api version", PASS, f"{version or 'unset'}: the default, long-term path")
+    return Check("api version", PASS, f"{version or 'unset'}: the long-term path")
 
 
 def check_variants(pipelines_dir: str, name: str) -> Check:
