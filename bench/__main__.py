@@ -595,10 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.perf_counter() - started:7.1f}s  {message}", file=sys.stderr, flush=True)
 
     out = bench(args.quick, max(1, args.repeats), not args.no_baseline, log, apis, only_sizes)
+    if args.json:  # first: an hour of figures survives a slip in the report below
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     text = report(out, command, time.perf_counter() - started)
     print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     if args.markdown:
         Path(args.markdown).write_text(text + "\n", encoding="utf-8")
     return 0
