@@ -443,7 +443,7 @@ def check_api_version(config: Any) -> Check:
 
 def check_variants(pipelines_dir: str, name: str) -> Check:
     """Values that went to variant columns (pipelines/variants.py) in the pipeline's schema."""
-    from pipelines.variants import describe, variant_columns
+    from pipelines.variants import describe, unresolved, variant_columns
 
     schemas = Path(pipelines_dir) / name / "schemas"
     if not schemas.is_dir():
@@ -453,7 +453,7 @@ def check_variants(pipelines_dir: str, name: str) -> Check:
     try:
         pipeline = dlt.attach(pipeline_name=name, pipelines_dir=pipelines_dir)
         schema = pipeline.default_schema if pipeline.default_schema_name else None
-        found = [v for v in variant_columns(schema) if not v.copied_back]
+        found = unresolved(variant_columns(schema))
     except Exception as exc:  # noqa: BLE001 - a diagnosis, never a crash
         return Check("variants", WARN, f"schema not read: {_first_line(exc)}")
     if found:

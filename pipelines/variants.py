@@ -69,7 +69,15 @@ def pipeline_variants(pipeline: Any) -> list[VariantColumn]:
     before its first sync; the ones copied back into their widened column are left out)."""
     if not getattr(pipeline, "default_schema_name", None):
         return []
-    return [v for v in variant_columns(pipeline.default_schema) if not v.copied_back]
+    return unresolved(variant_columns(pipeline.default_schema))
+
+
+def unresolved(found: Iterable[VariantColumn]) -> list[VariantColumn]:
+    """Leaves out the variants pipelines/column_types.py copies back into a widened column."""
+    from pipelines.column_types import double_columns
+
+    widened = double_columns()
+    return [v for v in found if not (v.copied_back and v.column in widened.get(v.table, ()))]
 
 
 def model_inputs(found: Iterable[VariantColumn]) -> list[VariantColumn]:
@@ -89,7 +97,8 @@ def describe(found: list[VariantColumn]) -> list[str]:
 
 def warn_new_variants(before: Iterable[VariantColumn], pipeline: Any) -> list[VariantColumn]:
     """Logs a WARNING for each variant column the sync created; returns them."""
-    new = [v for v in pipeline_variants(pipeline) if v not in set(before)]
+    seen = {(v.table, v.variant) for v in before}
+    new = [v for v in pipeline_variants(pipeline) if (v.table, v.variant) not in seen]
     for line in describe(new):
         logger.warning(
             f"pipeline {pipeline.pipeline_name}: a value did not fit its column's type: {line} "
