@@ -45,7 +45,7 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-## bench: ~20 min (BENCH_ARGS=--quick skips the large company); figures go to BENCHMARKS.md
+## bench: v1 and v2, ~1 h (BENCH_ARGS="--quick" skips large, "--api v2" one version); BENCHMARKS.md
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -1,6 +1,7 @@
 """One sync in its own process, so its peak RSS is its own: prints one JSON line.
 
-``python -m bench.child ours|rest_api --base-url U --company-id C --api-key K --workdir D``
+``python -m bench.child ours|rest_api|rest_api_v2 --base-url U --company-id C --api-key K
+--client-id I --client-secret S --workdir D [--api-version v1|v2]``
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.update(
         {
             "SOURCES__LEARNING360__BASE_URL": args.base_url,
-            "SOURCES__LEARNING360__CREDENTIALS__COMPANY_ID": args.company_id,
-            "SOURCES__LEARNING360__CREDENTIALS__API_KEY": args.api_key,
-            "SOURCES__LEARNING360__CREDENTIALS__AUTH_METHOD": "header",
+            "SOURCES__LEARNING360__API_VERSION": args.api_version,
             "SOURCES__LEARNING360__MAX_REQUESTS_PER_SECOND": str(args.rate),
         }
     )
+    if args.api_version == "v2":  # a v2 client only, as a tenant without v1 credentials has
+        os.environ["SOURCES__LEARNING360__CREDENTIALS__CLIENT_ID"] = args.client_id
+        os.environ["SOURCES__LEARNING360__CREDENTIALS__CLIENT_SECRET"] = args.client_secret
+    else:
+        os.environ["SOURCES__LEARNING360__CREDENTIALS__COMPANY_ID"] = args.company_id
+        os.environ["SOURCES__LEARNING360__CREDENTIALS__API_KEY"] = args.api_key
+        os.environ["SOURCES__LEARNING360__CREDENTIALS__AUTH_METHOD"] = "header"
     for item in args.set or ():
         key, _, value = item.partition("=")
         os.environ[key] = value
@@ -153,12 +159,92 @@ def run_rest_api(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "rows": {k: v for k, v in counts.items() if not k.startswith("_")}}
 
 
+def run_rest_api_v2(args: argparse.Namespace) -> dict[str, Any]:
+    """dlt's generic REST API source configured plainly for API v2: OAuth2 client credentials,
+    the ``Link`` header paginator, parent-child resources for the routes learning360 reads,
+    default settings otherwise. One override: 360Learning's token route takes a JSON body
+    (reference §2.1) where dlt's ``OAuth2ClientCredentials`` posts a form."""
+    import dlt
+    from dlt.common.configuration import configspec
+    from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
+    from dlt.sources.rest_api import rest_api_source
+
+    @configspec
+    class JsonClientCredentials(OAuth2ClientCredentials):
+        def build_access_token_request(self) -> dict[str, Any]:
+            return {
+                "json": {
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                }
+            }
+
+    def child(name: str, path: str, parent: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "endpoint": {"path": path.replace("{id}", f"{{resources.{parent}._id}}")},
+        }
+
+    source = rest_api_source(
+        {
+            "client": {
+                "base_url": f"{args.base_url}/api/v2/",
+                "headers": {"360-api-version": "v2.0"},
+                "auth": JsonClientCredentials(
+                    access_token_url=f"{args.base_url}/api/v2/oauth2/token",
+                    client_id=args.client_id,
+                    client_secret=args.client_secret,
+                ),
+                "paginator": "header_link",
+            },
+            "resources": [
+                "courses",
+                {"name": "course_stats", "endpoint": {"path": "courses/stats"}},
+                "users",
+                child("user_certificates", "users/{id}/certificates", "users"),
+                child("user_custom_field_values", "users/{id}/custom-fields/values", "users"),
+                "groups",
+                child("group_roles", "groups/{id}/roles", "groups"),
+                child("catalog_course_ids", "groups/{id}/catalog/course-ids", "groups"),
+                child("catalog_path_session_ids", "groups/{id}/catalog/path-session-ids", "groups"),
+                "paths",
+                {"name": "path_sessions", "endpoint": {"path": "paths/sessions"}},
+                {"name": "path_stats", "endpoint": {"path": "paths/stats"}},
+                "skills",
+                {"name": "custom_fields", "endpoint": {"path": "custom-fields"}},
+                "classrooms",
+                child("classroom_slots", "classrooms/{id}/slots", "classrooms"),
+                child("classroom_registrations", "classrooms/{id}/registrations", "classrooms"),
+            ],
+        }
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="rest_api_v2_bench",
+        pipelines_dir=os.path.join(args.workdir, "pipelines"),
+        destination=dlt.destinations.duckdb(os.path.join(args.workdir, "rest_api_v2.duckdb")),
+        dataset_name="rest_api_data",
+    )
+    started = time.perf_counter()
+    info = pipeline.run(source, loader_file_format="parquet")
+    info.raise_on_failed_jobs()
+    seconds = time.perf_counter() - started
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {"seconds": seconds, "rows": {k: v for k, v in counts.items() if not k.startswith("_")}}
+
+
+MODES = {"ours": run_ours, "rest_api": run_rest_api, "rest_api_v2": run_rest_api_v2}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.child")
-    parser.add_argument("mode", choices=("ours", "rest_api"))
+    parser.add_argument("mode", choices=tuple(MODES))
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--company-id", required=True)
     parser.add_argument("--api-key", required=True)
+    parser.add_argument("--client-id", default="")
+    parser.add_argument("--client-secret", default="")
+    parser.add_argument("--api-version", choices=("v1", "v2"), default="v1")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--resources", default=None)
@@ -169,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     memory = TreeMemory()
-    out = run_ours(args) if args.mode == "ours" else run_rest_api(args)
+    out = MODES[args.mode](args)
     out.update(memory.figures())
     out["peak_rss_mb"] = out["peak_pss_mb"]
     print("BENCH_RESULT " + json.dumps(out, default=str), flush=True)

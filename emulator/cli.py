@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="one page size for every paginated v2 route (default: the documented sizes)",
     )
     parser.add_argument("--variants", action="store_true", help="emit the reference §12 variants")
+    parser.add_argument(
+        "--fractional-numbers",
+        action="store_true",
+        help="serve fractions in spec `number` fields (timeSpent, duration, validityPeriod)",
+    )
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
     parser.add_argument(
         "--advance-every",
@@ -96,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {name: getattr(args, name) for name in SIZE_OVERRIDES}
     overrides["attempts_per_user"] = args.attempts_per_user
-    company = Company.generate(seed=args.seed, size=args.size, **overrides)
+    company = Company.generate(
+        seed=args.seed,
+        size=args.size,
+        fractional_numbers=getattr(args, "fractional_numbers", False),
+        **overrides,
+    )
     for _ in range(args.advance_days):
         company.advance(1)
     faults = {

@@ -68,6 +68,7 @@ class Company:
         ).hexdigest()
         self.name = ""
         self.domain = ""
+        self.fractional_numbers = False  # emulator/fractional.py
         self.skills: list[str] = []
         self.templates: list[str] = []
 
@@ -98,14 +99,25 @@ class Company:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def generate(cls, seed: int = 0, size: str = "small", **overrides: Any) -> Company:
+    def generate(
+        cls,
+        seed: int = 0,
+        size: str = "small",
+        *,
+        fractional_numbers: bool = False,
+        **overrides: Any,
+    ) -> Company:
         """A company deterministic for (seed, size, overrides). Overrides set sizes one by one:
-        users, groups, courses, program_sessions, paths, attempts_per_user."""
+        users, groups, courses, program_sessions, paths, attempts_per_user.
+        ``fractional_numbers``: spec `number` fields get fractions (emulator/fractional.py)."""
+        from . import fractional
         from .generate import build, resolve_sizes
 
         company = cls(seed, resolve_sizes(size, overrides))
         with company.lock:
             build(company)
+            if fractional_numbers:
+                fractional.apply(company)
         return company
 
     def advance(self, days: int = 1) -> None:

@@ -64,7 +64,7 @@ class Course:
     modification: int
     group_id: str
     lang: str
-    duration: int  # minutes
+    duration: float  # minutes (whole unless the company is fractional: fractional.py)
     co_authors: tuple[str, ...]
     translations: tuple[tuple[str, bool, tuple[str, ...]], ...]  # (lang, published, translators)
     skills: tuple[str, ...]
@@ -127,7 +127,7 @@ class Attempt:
     completed_at: int | None
     first_activity: int
     last_activity: int
-    global_time: int  # ms
+    global_time: float  # ms (whole unless the company is fractional)
     path: str | None = None
     path_session: str | None = None
 
@@ -137,7 +137,7 @@ class ProgramProgress:
     """Progress of one (user, program session) pair; kept when the assignment lapses."""
 
     progress: int = 0
-    time_s: int = 0
+    time_s: float = 0
     score: int | None = None
     completed_at: int | None = None
     started_at: int | None = None

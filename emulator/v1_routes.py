@@ -371,7 +371,7 @@ class V1Routes:
                         e.path_id for e in company.enrolments_by_user.get(u.id, {}).values()
                     )
                 ),
-                "totalTimeSpentInMinutes": sum(a.global_time for a in attempts) // 60_000,
+                "totalTimeSpentInMinutes": int(sum(a.global_time for a in attempts) // 60_000),
                 "externalIds": {},
                 "labels": [],
             }

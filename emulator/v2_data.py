@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from . import fractional
 from .clock import DAY, HOUR, iso
 from .model import Enrolment, Path, PathSession, ProgramSession
 from .names import DEPARTMENTS, LOCATIONS
@@ -209,7 +210,7 @@ class Certificate:
     title: str
     delivered_at: int
     expires_at: int | None
-    validity_months: int | None
+    validity_months: float | None  # a fraction only in fractional mode
 
 
 def outline_id(c: Company, path: Path) -> str:
@@ -242,7 +243,7 @@ def certificate_of(c: Company, e: Enrolment) -> Certificate | None:
         title=f"Certificate – {path.name}",
         delivered_at=e.completed_at,
         expires_at=add_months(e.completed_at, months) if months else None,
-        validity_months=months,
+        validity_months=fractional.validity(c, months),
     )
 
 

@@ -131,6 +131,11 @@ def check_config(config: Any) -> tuple[Check, bool]:
         problems.append(f"{_key('credentials', id_field)} is not set")
     if not secret:
         problems.append(f"{_key('credentials', secret_field)} is not set")
+    if version == "v1" and not identity and not secret:
+        problems.append(
+            f'a new setup uses API v2: {_key("api_version")} = "v2" with '
+            f"{_key('credentials', 'client_id')} and client_secret (docs/migration-v2.md)"
+        )
     method = (getattr(creds, "auth_method", None) or "oauth").strip().lower()
     if version != "v2" and method not in AUTH_METHODS:
         problems.append(
@@ -455,7 +460,44 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         pipelines_dir = get_dlt_pipelines_dir()
     checks.append(check_pipelines_dir(pipelines_dir, name))
     checks.append(check_models())
+    checks.append(check_variants(pipelines_dir, name))
+    if config is not None:
+        checks.append(check_api_version(config))
     return checks
+
+
+V1_SUNSET = (
+    'API v1 sunsets around mid-2027: move to v2, the path for every new setup (api_version = "v2" '
+    "with a v2 client_id/client_secret; docs/migration-v2.md)"
+)
+
+
+def check_api_version(config: Any) -> Check:
+    """v2 is the path for every new setup; a v1 configuration is told of v1's sunset."""
+    version = (config.api_version or "").strip().lower()
+    if version == "v1":
+        return Check("api version", WARN, V1_SUNSET)
+    return Check("api version", PASS, f"{version or 'unset'}: the long-term path")
+
+
+def check_variants(pipelines_dir: str, name: str) -> Check:
+    """Values that went to variant columns (pipelines/variants.py) in the pipeline's schema."""
+    from pipelines.variants import describe, unresolved, variant_columns
+
+    schemas = Path(pipelines_dir) / name / "schemas"
+    if not schemas.is_dir():
+        return Check("variants", SKIP, "no local schema yet (never synced from this machine)")
+    import dlt
+
+    try:
+        pipeline = dlt.attach(pipeline_name=name, pipelines_dir=pipelines_dir)
+        schema = pipeline.default_schema if pipeline.default_schema_name else None
+        found = unresolved(variant_columns(schema))
+    except Exception as exc:  # noqa: BLE001 - a diagnosis, never a crash
+        return Check("variants", WARN, f"schema not read: {_first_line(exc)}")
+    if found:
+        return Check("variants", WARN, "; ".join(describe(found)))
+    return Check("variants", PASS, "no variant columns: every value fits its column's type")
 
 
 def _marks(stream: Any) -> dict[str, str]:

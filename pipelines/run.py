@@ -255,10 +255,14 @@ def _run_sync_isolated(
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
     from pipelines import interrupts
+    from pipelines.column_types import widen_integer_columns
     from pipelines.stages import run_in_child
+    from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
     started = time.monotonic()
+    variants_before = pipeline_variants(pipeline)
+    widen_integer_columns(pipeline)
 
     def extract_and_normalize() -> dict[str, Any]:
         stats = RequestStats()
@@ -293,6 +297,7 @@ def _run_sync_isolated(
     with interrupts.graceful(loader):  # a signal late in the load still stops the sync
         load_info = loader.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
+    warn_new_variants(variants_before, loader)
     steps = {**done["steps"], "load": time.monotonic() - t0}
     models = _build_models(loader) if build_models else {}
     return SyncResult(
@@ -315,11 +320,15 @@ def _run_sync_locked(
     source_kwargs: dict[str, Any] | None,
 ) -> SyncResult:
     from pipelines import interrupts
+    from pipelines.column_types import widen_integer_columns
+    from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
+    variants_before = pipeline_variants(pipeline)
+    widen_integer_columns(pipeline)
     finish_pending_packages(pipeline)
     with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
         load_info = pipeline.run(
@@ -328,6 +337,7 @@ def _run_sync_locked(
             refresh="drop_sources" if full_refresh else None,
         )
     load_info.raise_on_failed_jobs()
+    warn_new_variants(variants_before, pipeline)
     trace = pipeline.last_trace
     steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}
     models: dict[str, int] = {}

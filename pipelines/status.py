@@ -96,6 +96,7 @@ class Status:
     failed: list[FailedJob] = field(default_factory=list)
     # derived models whose last build did not finish (pipelines/models/completeness.py)
     incomplete_models: list[str] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)  # pipelines.variants.describe lines
 
     @property
     def never_synced(self) -> bool:
@@ -107,7 +108,7 @@ class Status:
             return EXIT_NEVER_SYNCED
         if self.pending or self.failed or (self.loads and self.loads[0].status != 0):
             return EXIT_ATTENTION
-        if self.incomplete_models:
+        if self.incomplete_models or self.variants:  # variants: values the models do not see
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -222,6 +223,8 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
     """Everything ``learning360 status`` prints, from an opened pipeline."""
     from pipelines.models.completeness import incomplete_models
     from pipelines.run import table_row_counts
+    from pipelines.variants import describe as describe_variants
+    from pipelines.variants import pipeline_variants
 
     loads = load_history(pipeline, limit=max(loads_limit, 10))
     has_schema = bool(pipeline.default_schema_name)
@@ -245,6 +248,7 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
         pending=pending,
         failed=failed,
         incomplete_models=incomplete_models(pipeline) if loads else [],
+        variants=describe_variants(pipeline_variants(pipeline)) if has_schema else [],
     )
 
 
@@ -325,6 +329,10 @@ def format_status(status: Status) -> str:
             out.append(f"  {package.load_id} {package.state}: {tables or 'state only'}")
     elif status.state_from == "working dir":
         out.append("pending load packages: none")
+    if status.variants:
+        out.append("! variant columns (values that did not fit their column's type; readers of")
+        out.append("  the column see NULL for those rows; docs/reliability.md, 'Bad data'):")
+        out.extend(f"  {line}" for line in status.variants)
     if status.failed:
         out.append("failed load jobs:")
         for job in status.failed:

@@ -1,6 +1,7 @@
 -- learner_course_stats: what each learner did in each course, all attempts summed up.
 -- Grain: one row per (user_id, course_id) with at least one attempt in user_courses.
--- Keys: (user_id, course_id). Units: progress and score in percent (0-100), time in milliseconds.
+-- Keys: (user_id, course_id). Units: progress and score in percent (0-100), time in milliseconds
+-- (a double: the API's timeSpent is a `number`, fractions are kept, never cast to an integer).
 -- A course is completed when one of its attempts has a completed_at (the platform's own
 -- completion date); completed_at is the first such date. last_progress is the progress of the
 -- attempt with the latest last_activity. Deleted users, users missing from users and courses
@@ -34,7 +35,7 @@ SELECT
     MAX(a.progress) AS best_progress,
     MAX(CASE WHEN a.recency = 1 THEN a.progress END) AS last_progress,
     MAX(a.score) AS best_score,
-    CAST(SUM(COALESCE(a.global_time, 0)) AS BIGINT) AS total_time_spent_ms,
+    SUM(COALESCE(CAST(a.global_time AS DOUBLE), 0)) AS total_time_spent_ms,
     MIN(a.first_activity) AS first_activity_at,
     MAX(a.last_activity) AS last_activity_at,
     MIN(a.completed_at) AS completed_at,

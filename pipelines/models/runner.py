@@ -51,7 +51,7 @@ DIALECTS: dict[str, str] = {
 # The raw columns the models read, with the type to use when a column (or the whole table) is
 # absent from the warehouse. dlt creates a column only once it has seen a non-null value, so a
 # young tenant may lack e.g. ``user_courses.score``. Types are in the read (DuckDB) dialect.
-_TEXT, _BOOL, _TS, _NUM = "VARCHAR", "BOOLEAN", "TIMESTAMPTZ", "DOUBLE"
+_TEXT, _BOOL, _TS, _NUM, _INT = "VARCHAR", "BOOLEAN", "TIMESTAMPTZ", "DOUBLE", "BIGINT"
 RAW_COLUMNS: dict[str, dict[str, str]] = {
     "courses": {"_id": _TEXT, "name": _TEXT, "status": _TEXT, "author": _TEXT, "author_id": _TEXT},
     "users": {"_id": _TEXT, "deleted": _BOOL, "mail": _TEXT},
@@ -72,8 +72,8 @@ RAW_COLUMNS: dict[str, dict[str, str]] = {
         "_id": _TEXT,
         "user_id": _TEXT,
         "course_id": _TEXT,
-        "progress": _NUM,
-        "score": _NUM,
+        "progress": _INT,
+        "score": _INT,
         "global_time": _NUM,
         "first_activity": _TS,
         "last_activity": _TS,

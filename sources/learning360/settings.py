@@ -83,6 +83,10 @@ class ResourceSpec:
     columns: dict[str, str] = field(default_factory=dict)  # contract columns -> dlt data type
 
 
+# Types follow the official v2 OpenAPI, for v1's equivalent columns too: `number` -> double
+# (``global_time``, ``course_duration``, ``total_time_spent_in_seconds``; a bigint hint sends
+# ``12.5`` to a variant column), `integer` -> bigint (progress, score: whole percents),
+# `date-time` -> timestamp. ``user_programs`` has no v2 equivalent: v1's numbers stay double.
 TS, TEXT, BOOL, NUM, INT = "timestamp", "text", "bool", "double", "bigint"
 
 
@@ -144,14 +148,14 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
     ResourceSpec("user_path_sessions", ("path_sessions", "path_session_user_stats"),
                  ("user_id", "path_session_id"), "replace", feed="path_sessions",
                  columns={"user_id": TEXT, "path_id": TEXT, "path_session_id": TEXT,
-                          "progress": NUM, "score": NUM, "completed_at": TS,
+                          "progress": INT, "score": INT, "completed_at": TS,
                           "total_time_spent_in_seconds": NUM}),
     # bulk: courses_stats filtered server-side; per_user: users -> user_courses (same rows)
     ResourceSpec("user_courses", ("courses_stats", "user_courses"), ("_id",), "merge",
                  cursor="lastActivity", server_filter="lastActivityAtAfter",
-                 columns={"_id": TEXT, "user_id": TEXT, "course_id": TEXT, "progress": NUM,
-                          "score": NUM, "completed_at": TS, "first_activity": TS,
-                          "last_activity": TS, "global_time": INT, "path": TEXT,
+                 columns={"_id": TEXT, "user_id": TEXT, "course_id": TEXT, "progress": INT,
+                          "score": INT, "completed_at": TS, "first_activity": TS,
+                          "last_activity": TS, "global_time": NUM, "path": TEXT,
                           "path_session": TEXT}),
     # bulk: program_session_stats per session; per_user: users -> user_programs (same rows)
     ResourceSpec("user_programs", ("program_session_stats", "user_programs"),

@@ -49,6 +49,7 @@ COLUMN_HINTS: dict[str, dict[str, str]] = {
     },
     "user_courses": {
         "score": _INT,
+        "global_time": _DOUBLE,  # a spec `number` (timeSpent): fractions happen
         "completed_at": _TS,
         "first_activity": _TS,
         "last_activity": _TS,

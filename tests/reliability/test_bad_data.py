@@ -3,7 +3,7 @@ never a silent loss, never a crash with a bare traceback. The contract (docs/rel
 
 * malformed JSON: retried; when retries are exhausted, exit 1 with one line; nothing loaded;
   the next run with a sane API equals the truth;
-* a wrong type (score "85.5" or "n/a"): a coercible value is coerced, any other lands in a
+* a wrong type (score "85" or "n/a"): a coercible value is coerced, any other lands in a
   variant column (`score__v_text`), the row is kept;
 * a record without an id: dropped, with a WARNING and a count in the summary;
 * the same id twice in one response: one row (the first), a WARNING and a count;
@@ -72,7 +72,7 @@ def test_wrong_types_are_coerced_or_kept_in_a_variant_column(
     session_row = next(r for r in truth["user_path_sessions"] if r["progress"] is not None)
     emulator.set_data_faults(
         {"route": STATS, "at": ATTEMPTS, "action": "set", "match": {"_id": as_number},
-         "fields": {"score": "85.5"}},
+         "fields": {"score": "85"}},
         {"route": STATS, "at": ATTEMPTS, "action": "set", "match": {"_id": as_text},
          "fields": {"score": "n/a"}},
         {"route": "GET /api/v1/paths/sessions/{id}/stats/users", "at": "usersStats",
@@ -81,7 +81,7 @@ def test_wrong_types_are_coerced_or_kept_in_a_variant_column(
     )  # fmt: skip
     run_sync(pipeline, build_models=False)
     rows = _rows_by_id(pipeline, "user_courses")
-    assert rows[as_number]["score"] == 85.5  # coerced
+    assert rows[as_number]["score"] == 85  # coerced (score is a spec integer: bigint)
     assert rows[as_text]["score"] is None and rows[as_text]["score__v_text"] == "n/a"
     assert len(rows) == len(truth["user_courses"])  # no attempt lost
     sessions = read_table(pipeline, "user_path_sessions")
@@ -91,7 +91,7 @@ def test_wrong_types_are_coerced_or_kept_in_a_variant_column(
     # everything else is exactly the truth
     for row in truth["user_courses"]:
         if row["_id"] == as_number:
-            row["score"] = 85.5
+            row["score"] = 85
         elif row["_id"] == as_text:
             row["score"] = None
     for row in truth["user_path_sessions"]:

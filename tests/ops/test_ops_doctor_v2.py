@@ -1,0 +1,49 @@
+"""`learning360 doctor` presents API v2 as the path for new setups (issue 16, goal 5): a v1
+configuration gets the sunset notice (a warning, exit still 0), a v2 one passes, and an empty
+configuration is pointed at v2 first."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator import EmulatorServer
+from pipelines.doctor import EXIT_FAILED, EXIT_OK
+
+
+def _line(out: str, check: str) -> str:
+    return next(line for line in out.splitlines() if line[2:].lstrip().startswith(check))
+
+
+def test_v1_configuration_gets_the_sunset_notice(configure, cli) -> None:
+    configure()
+    run = cli("doctor")
+    assert run.code == EXIT_OK, run.out
+    line = _line(run.out, "api version")
+    assert line.startswith("!"), line
+    assert "mid-2027" in line and "docs/migration-v2.md" in line and 'api_version = "v2"' in line
+
+
+def test_v2_configuration_is_the_default_path(
+    configure, cli, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(SOURCES__LEARNING360__API_VERSION="v2")
+    for key in ("COMPANY_ID", "API_KEY"):
+        monkeypatch.delenv(f"SOURCES__LEARNING360__CREDENTIALS__{key}")
+    monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__CLIENT_ID", emulator.client_id)
+    monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__CLIENT_SECRET", emulator.client_secret)
+    run = cli("doctor")
+    assert run.code == EXIT_OK, run.out
+    assert _line(run.out, "api version").startswith("✓"), run.out
+    assert "mid-2027" not in run.out
+
+
+def test_an_empty_configuration_is_pointed_at_v2(
+    configure, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure()
+    for key in ("COMPANY_ID", "API_KEY"):
+        monkeypatch.delenv(f"SOURCES__LEARNING360__CREDENTIALS__{key}")
+    run = cli("doctor")
+    assert run.code == EXIT_FAILED
+    line = _line(run.out, "config")
+    assert "a new setup uses API v2" in line and "credentials.client_id" in line, line
