@@ -154,6 +154,9 @@ def _older_warehouse_is_widened(pipeline: dlt.Pipeline, company: Company, double
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name("user_certificates")
         client.execute_sql(f"ALTER TABLE {table} ALTER COLUMN validity_period TYPE BIGINT")
+    # an older warehouse had no certificates cursor (they were re-read every run): forget it
+    with pipeline.managed_state() as state:
+        state["sources"]["learning360"]["resources"].pop("user_certificates", None)
     run_sync(pipeline, resources=["user_certificates"], build_models=False)
     with pipeline.sql_client() as client:
         kind = client.execute_sql(
