@@ -173,12 +173,14 @@ def run_sync(
     build_models: bool = True,
     source_kwargs: dict[str, Any] | None = None,
     isolate: bool = False,
+    allow_shrink: bool = False,
 ) -> SyncResult:
     """Extract, normalize and load the selected resources, then rebuild the derived models,
     all under the pipeline's sync lock (:func:`sync_lock`).
 
     ``isolate`` runs extract and normalize in a forked child process (``pipelines.stages``)
-    so their memory is gone before DuckDB loads; the CLI does this by default."""
+    so their memory is gone before DuckDB loads; the CLI does this by default.
+    ``allow_shrink`` accepts a replace table that lost most of its rows (data_guard.py)."""
     from pipelines import stages
 
     run = _run_sync_isolated if isolate and stages.available() else _run_sync_locked
@@ -189,6 +191,7 @@ def run_sync(
             full_refresh=full_refresh,
             build_models=build_models,
             source_kwargs=source_kwargs,
+            allow_shrink=allow_shrink,
         )
 
 
@@ -231,7 +234,10 @@ def _run_sync_isolated(
     full_refresh: bool,
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
+    allow_shrink: bool = False,
 ) -> SyncResult:
+    from pipelines.data_guard import extract_and_normalize as guarded_extract
+    from pipelines.data_guard import flag_deleted
     from pipelines.stages import run_in_child
     from sources.learning360.stats import RequestStats
 
@@ -244,16 +250,15 @@ def _run_sync_isolated(
             # what pipeline.run does first: an ephemeral runner gets state and cursors back
             pipeline.sync_destination()
         finish_pending_packages(pipeline)
-        t0 = time.monotonic()
-        pipeline.extract(
+        done = guarded_extract(
+            pipeline,
             source,
+            stats,
             loader_file_format=_file_format(pipeline),
             refresh="drop_sources" if full_refresh else None,
+            allow_shrink=allow_shrink,
         )
-        t1 = time.monotonic()
-        rows = _data_tables(pipeline.normalize().row_counts)
-        steps = {"extract": t1 - t0, "normalize": time.monotonic() - t1}
-        return {"requests": stats.as_dict(), "rows": rows, "steps": steps}
+        return {"requests": stats.as_dict(), **done}
 
     done = run_in_child(extract_and_normalize, close_fds=held_lock_fds())
     # a fresh pipeline object: this one's cached schemas and state predate the child's work
@@ -269,6 +274,7 @@ def _run_sync_isolated(
     workers = LOAD_WORKERS.get(_destination_name(loader))
     load_info = loader.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
+    flag_deleted(loader, done.get("gone") or {})
     steps = {**done["steps"], "load": time.monotonic() - t0}
     models = _build_models(loader) if build_models else {}
     return SyncResult(
@@ -289,31 +295,42 @@ def _run_sync_locked(
     full_refresh: bool,
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
+    allow_shrink: bool = False,
 ) -> SyncResult:
+    from pipelines.data_guard import extract_and_normalize as guarded_extract
+    from pipelines.data_guard import flag_deleted
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
+    if pipeline.config.restore_from_destination and not pipeline.dev_mode:
+        pipeline.sync_destination()  # what pipeline.run does first
     finish_pending_packages(pipeline)
-    load_info = pipeline.run(
+    # extract, the quarantine rows and the shrink guard, normalize (data_guard.py)
+    done = guarded_extract(
+        pipeline,
         source,
+        stats,
         loader_file_format=_file_format(pipeline),
         refresh="drop_sources" if full_refresh else None,
+        allow_shrink=allow_shrink,
     )
+    t0 = time.monotonic()
+    workers = LOAD_WORKERS.get(_destination_name(pipeline))
+    load_info = pipeline.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
-    trace = pipeline.last_trace
-    steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}
+    flag_deleted(pipeline, done["gone"])
     models: dict[str, int] = {}
     if build_models:
         models = _build_models(pipeline)
     return SyncResult(
         load_info=load_info,
-        rows_per_table=rows_loaded(load_info, pipeline),
+        rows_per_table=done["rows"],
         requests=stats.as_dict(),
         seconds=time.monotonic() - started,
         models=models,
-        step_seconds={k: v for k, v in steps.items() if k in ("extract", "normalize", "load")},
+        step_seconds={**done["steps"], "load": time.monotonic() - t0},
         pipeline=pipeline,
     )
 

@@ -116,7 +116,9 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
     # merge: getUser details are re-read only for new / changed users and a rotating slice
     ResourceSpec("users", ("users", "user"), ("_id",), "merge",
                  columns={"_id": TEXT, "mail": TEXT, "first_name": TEXT, "last_name": TEXT,
-                          "primary_group_id": TEXT, "deleted": BOOL}),
+                          "primary_group_id": TEXT, "deleted": BOOL,
+                          # set when the complete listing stops returning the user
+                          "deleted_noticed_at": TS}),
     ResourceSpec("groups", ("groups", "group"), ("_id",), "replace", feed="group_details",
                  columns={"_id": TEXT, "name": TEXT, "parent": TEXT, "public": BOOL}),
     ResourceSpec("user_groups", ("groups", "group"), ("user_id", "group_id"), "replace",

@@ -7,12 +7,28 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..client import UnexpectedBodyError
+from ..quarantine import table_of_route
 from ..settings import ROUTES
 from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
+
+# what each single-item route answers; anything else is retried, then quarantined
+# (``str``: an object that must carry its ``_id``)
+ITEM_SHAPES: dict[str, tuple[type, ...]] = {
+    "course": (dict, str),
+    "user": (dict, str),
+    "group": (dict, str),
+    "group_catalog": (dict,),
+    "user_courses": (list,),
+    "user_programs": (list,),
+    "group_programs": (list,),
+    "path_session_user_stats": (dict, list),
+    "program_session_stats": (dict, list),
+}
 
 
 class V1Api:
@@ -56,7 +72,24 @@ class V1Api:
     # used for users the listing already flags deleted, else as a warning) ------------------
 
     def _item(self, route: str, quiet: bool, **ids: str) -> Any:
-        return self.client.get_json(ROUTES[route], ids, missing_ok=True, quiet=quiet)
+        """A body of the wrong JSON type (``200 null``...) is retried like a 5xx by the
+        client; if it stays wrong the item is quarantined (re-requested next run) and, like a
+        vanished item, answered None: one bad answer never fails the others."""
+        template = ROUTES[route]
+        try:
+            return self.client.get_json(
+                template, ids, missing_ok=True, quiet=quiet, expect=ITEM_SHAPES.get(route)
+            )
+        except UnexpectedBodyError as exc:
+            (key,) = ids.values()
+            reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
+            self.client.stats.quarantine.reject(
+                table_of_route(template),
+                f"GET {template} answered {reason[len('a body of ') :]} (retried)",
+                {"route": template, "id": key},
+                key,
+            )
+            return None
 
     def course(self, course_id: str, quiet: bool = False) -> dict[str, Any] | None:
         return self._item("course", quiet, course_id=course_id)
