@@ -54,6 +54,7 @@ ROUTE_TABLES = {
     "programs/sessions": "program_sessions",
     "programs/sessions/{session_id}/stats": "user_programs",
     "paths": "paths",
+    "paths/{path_id}": "paths",
     "paths/sessions": "path_sessions",
     "paths/sessions/{session_id}/stats/users": "user_path_sessions",
 }

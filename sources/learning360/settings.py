@@ -63,6 +63,7 @@ ROUTES = {
     "program_sessions": "programs/sessions",
     "program_session_stats": "programs/sessions/{session_id}/stats",
     "paths": "paths",
+    "path": "paths/{path_id}",  # only for paths quarantined by an earlier run
     "path_sessions": "paths/sessions",
     "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
 }

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # (``str``: an object that must carry its ``_id``)
 ITEM_SHAPES: dict[str, tuple[type, ...]] = {
     "course": (dict, str),
+    "path": (dict, str),
     "user": (dict, str),
     "group": (dict, str),
     "group_catalog": (dict,),
@@ -93,6 +94,10 @@ class V1Api:
 
     def course(self, course_id: str, quiet: bool = False) -> dict[str, Any] | None:
         return self._item("course", quiet, course_id=course_id)
+
+    def path(self, path_id: str, quiet: bool = False) -> dict[str, Any] | None:
+        """getPath: only to re-read a path quarantined by an earlier run."""
+        return self._item("path", quiet, path_id=path_id)
 
     def user(self, user_id: str, quiet: bool = False) -> dict[str, Any] | None:
         return self._item("user", quiet, user_id=user_id)

@@ -172,15 +172,24 @@ def build_resources(
             yield list(clean_cursor(rows, "courses", "modificationDate", quarantine))
         window.prune()
 
-    @dlt.resource(**{**table_hints("courses"), "name": "course_retries", "table_name": "courses"})
-    def course_retries() -> Iterator[list[Row]]:
-        """Courses quarantined by an earlier run (getCourse answered null, a date that is not
-        a date) are re-read now, not when they next change: getCourse alone gives the whole
-        row. A resource of its own because the courses cursor would filter out the older ones."""
-        retry = [{"_id": course_id} for course_id in sorted(quarantine.open_keys("courses"))]
-        for batch in fan_out(api.course, retry):
-            rows = [merge_details(c, details) for c, details in batch if details is not None]
-            yield list(clean_cursor(rows, "courses", "modificationDate", quarantine))
+    def retries(table: str, fetch: Callable[..., Any]) -> DltResource:
+        """Records of ``table`` quarantined by an earlier run (getCourse answered null, a date
+        that is not a date) are re-read now, not when they next change: the single-item route
+        gives the whole row. A resource of its own (same table) because the table's cursor
+        would filter out the older ones. No request when nothing is open."""
+        cursor = RESOURCES[table].cursor or ""
+
+        @dlt.resource(**{**table_hints(table), "name": f"{table}_retries", "table_name": table})
+        def retried() -> Iterator[list[Row]]:
+            parents = [{"_id": key} for key in sorted(quarantine.open_keys(table))]
+            for batch in fan_out(fetch, parents):
+                rows = [merge_details(p, details) for p, details in batch if details is not None]
+                yield list(clean_cursor(rows, table, cursor, quarantine))
+
+        return retried
+
+    course_retries = retries("courses", api.course)
+    path_retries = retries("paths", api.path)
 
     @dlt.resource(**table_hints("paths"))
     def paths(modified: dlt.sources.incremental[Any] = paths_cursor) -> Iterator[list[Row]]:
@@ -385,6 +394,7 @@ def build_resources(
         group_details,
         courses,
         course_retries,
+        path_retries,
         users,
         groups,
         user_groups,
