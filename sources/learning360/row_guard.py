@@ -62,15 +62,14 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         write_disposition: str,
         stats: RequestStats | None,
         types: Mapping[str, str] | None = None,
+        required: Iterable[str] = (),
     ):
         super().__init__(lambda item: item)
         self.table = table
         self.types = dict(types or {})  # declared column -> dlt data type
         self.primary_key = tuple(primary_key)
         # the key plus the references a row is useless without (an attempt's course_id)
-        self.required = self.primary_key + tuple(
-            c for c in REQUIRED_COLUMNS.get(table, ()) if c not in self.primary_key
-        )
+        self.required = self.primary_key + tuple(c for c in required if c not in self.primary_key)
         self.whole_run = write_disposition != "merge"
         self.stats = stats
         # keys seen this run, as 64-bit hashes: a tuple of strings per row would be ~200 bytes
@@ -178,4 +177,7 @@ def guard_rows(resources: Iterable[DltResource], stats: RequestStats | None) -> 
             if isinstance(column, Mapping) and column.get("data_type")
         }
         table = resource.table_name if isinstance(resource.table_name, str) else resource.name
-        resource.add_step(RowGuard(table, primary_key, str(disposition), stats, types))
+        required = REQUIRED_COLUMNS.get(table, ())
+        resource.add_step(
+            RowGuard(table, primary_key, str(disposition), stats, types, required=required)
+        )
