@@ -115,6 +115,7 @@ class Quarantine:
         self.counts: Counter[str] = Counter()  # "table: reason" -> elements this run
         self._open: dict[str, dict[str, dict[str, str]]] | None = None
         self._loaded: dict[str, set[str]] = {}  # open keys that loaded cleanly this run
+        self._tables_loaded: set[str] = set()  # watched tables that loaded rows this run
 
     # ---- recording ----------------------------------------------------------------------
 
@@ -179,16 +180,31 @@ class Quarantine:
         open_items = self._registry().get(table)
         if not open_items:
             return
-        hits = {k for k in (key_text(key) for key in keys) if k in open_items}
-        if hits:
-            with self._lock:
+        hits: set[str] = set()
+        for key in keys:
+            text = key_text(key)
+            if text in open_items:
+                hits.add(text)
+            # a whole answer refused under its parent's id (a group's catalog) is resolved by
+            # any row of that parent
+            if isinstance(key, tuple) and len(key) > 1 and str(key[0]) in open_items:
+                hits.add(str(key[0]))
+        with self._lock:
+            self._tables_loaded.add(table)
+            if hits:
                 self._loaded.setdefault(table, set()).update(hits)
 
     # ---- the table ----------------------------------------------------------------------
 
     def has_rows(self) -> bool:
         """Something to write: refusals this run, or open items that loaded (resolved)."""
-        return bool(self._found or any(self._loaded.values()))
+        return bool(self._found or any(self._loaded.values()) or self._keyless_resolved())
+
+    def _keyless_resolved(self) -> bool:
+        registry = self._open or {}
+        return any(
+            key.startswith("#") for table in self._tables_loaded for key in registry.get(table, {})
+        )
 
     def rows(
         self, registry: dict[str, Any], load_id: str | None, now: datetime | None = None
@@ -213,7 +229,13 @@ class Quarantine:
                     "resolved": False,
                 }
             )
-        for table, keys in sorted(self._loaded.items()):
+        # an element without a key (a null in a listing) is resolved by a later run that
+        # loaded rows of its table without meeting it again
+        loaded = {table: set(keys) for table, keys in self._loaded.items()}
+        for table in self._tables_loaded:
+            keyless = {k for k in registry.get(table, {}) if k.startswith("#")}
+            loaded.setdefault(table, set()).update(keyless)
+        for table, keys in sorted(loaded.items()):
             for key in sorted(keys):
                 if (table, key) in refused_now:
                     continue  # refused again for another reason: still open
