@@ -17,6 +17,7 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.cli import main
 from pipelines.data_guard import repair_cursors
+from pipelines.run import make_pipeline, run_sync
 from tests.reliability.helpers import (
     Workspace,
     assert_no_duplicate_keys,
@@ -24,7 +25,13 @@ from tests.reliability.helpers import (
     cursor_state,
     message_lines,
 )
-from tests.warehouse import CONTRACT, assert_same_rows, read_table
+from tests.warehouse import (
+    CONTRACT,
+    assert_models_equal_expected,
+    assert_same_rows,
+    assert_warehouse_equals_truth,
+    read_table,
+)
 
 REJECTED = "_learning360_rejected"
 STATS = "GET /api/v1/courses/stats"
@@ -341,3 +348,51 @@ def test_case11_an_empty_listing_never_empties_a_table_without_a_word(
     emulator.set_data_faults()
     assert sync(ws, capsys)[0] == 0
     assert_recovered(ws.pipeline(), company.truth())
+
+
+# ---- the same contract on PostgreSQL ----------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_quarantine_deletions_and_shrink_guard(
+    configure, postgres_env: str, tmp_path, company: Company, emulator: EmulatorServer
+) -> None:
+    configure(RUNTIME__REQUEST_MAX_ATTEMPTS=2)
+    pipeline = make_pipeline(
+        destination="postgres",
+        pipeline_name="learning360_pg_bad",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        dataset_name=f"bad_{tmp_path.name[-8:].lower().replace('-', '_')}",
+    )
+    truth = company.truth()
+    user_id = truth["users"][1]["_id"]
+    emulator.set_data_faults(
+        {"route": "GET /api/v1/users/{id}", "ids": [user_id], "action": "body", "body": None},
+        {"route": "GET /api/v1/courses", "action": "insert", "values": [None]},
+    )
+    result = run_sync(pipeline, build_models=False)
+    assert result.requests["rejected"] == {
+        "users: GET users/{user_id} answered null, not an object (retried)": 1,
+        "courses: GET courses element is null, not an object": 1,
+    }
+    rows = {(r["table_name"], r["record_key"]) for r in read_table(pipeline, REJECTED)}
+    assert ("users", user_id) in rows and len(rows) == 2
+
+    emulator.set_data_faults()
+    gone = next(u["_id"] for u in truth["users"] if not u["deleted"] and u["_id"] != user_id)
+    company.hard_delete_user(gone)
+    run_sync(pipeline)
+    users = {r["_id"]: r for r in read_table(pipeline, "users")}
+    assert users[gone]["deleted"] is True and users[gone]["deleted_noticed_at"] is not None
+    # the user re-read and resolved; the keyless null stays until courses load rows again
+    left = read_table(pipeline, REJECTED)
+    assert [(r["table_name"], r["record_key"][:1]) for r in left] == [("courses", "#")], left
+    assert_warehouse_equals_truth(pipeline, company.truth())
+    assert_models_equal_expected(pipeline, company.truth())
+
+    emulator.set_data_faults({"route": "GET /api/v1/groups", "action": "body", "body": []})
+    with pytest.raises(Exception, match="refused to load: .*groups would shrink"):
+        run_sync(pipeline)
+    emulator.set_data_faults()
+    assert_warehouse_equals_truth(pipeline, company.truth())
+    assert_models_equal_expected(pipeline, company.truth())
