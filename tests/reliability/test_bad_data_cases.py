@@ -135,6 +135,9 @@ def test_case1_a_bad_cursor_left_in_the_state_is_repaired_with_a_warning(
     out, err = capsys.readouterr()
     assert "not a timestamp" in out + err
     assert status != 0
+    assert main(["doctor", *ws.cli_args()]) != 0
+    out, _err = capsys.readouterr()
+    assert "cursors" in out and "courses.modificationDate = 'not-a-date'" in out, out
     company.advance(days=1)
     code, _out, err = sync(ws, capsys)
     assert code == 0, err
