@@ -208,12 +208,15 @@ def _source_for(
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
         tables = sorted(source.resources.selected)  # the tables; internal feeds are unselected
+        tables = [t for t in tables if not t.endswith("_retries")]  # follow their table
         unknown = sorted(set(resources) - set(tables))
         if unknown:
             raise ValueError(
                 f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
-        source = source.with_resources(*resources)
+        # a table's re-reads of quarantined records (sources/learning360/quarantine.py) go with it
+        retries = [f"{r}_retries" for r in resources if f"{r}_retries" in source.resources]
+        source = source.with_resources(*resources, *retries)
     if _destination_name(pipeline) == "bigquery":
         apply_bigquery_hints(source)
     return source
