@@ -266,7 +266,7 @@ class Learning360Client:
                             reported.add(key)
                             self.stats.quarantine.reject(
                                 table_of_route(route),
-                                f"GET {route} element is {_json_type(element)}, not an object",
+                                f"GET {route} element is {json_type(element)}, not an object",
                                 element,
                             )
                         continue
@@ -569,7 +569,7 @@ class UnexpectedBodyError(MalformedResponseError):
     object, an object without ``_id``), after retries: the caller quarantines the item."""
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -587,7 +587,7 @@ def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
     wanted = tuple(t for t in expect if t is not str)
     if not isinstance(body, wanted):
         names = " or ".join("a list" if t is list else "an object" for t in wanted)
-        return f"a body of {_json_type(body)}, not {names}"
+        return f"a body of {json_type(body)}, not {names}"
     if str in expect and isinstance(body, dict) and not isinstance(body.get("_id"), str):
         return "a body of an object without an _id"
     return None

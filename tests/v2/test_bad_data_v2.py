@@ -6,6 +6,7 @@ from __future__ import annotations
 from emulator import Company, EmulatorServer
 from pipelines.run import run_sync
 from sources.learning360.timestamps import parse_timestamp
+from tests.v2.truth import assert_v2_warehouse_equals_truth
 from tests.warehouse import read_table
 
 COURSES = "GET /api/v2/courses"
@@ -36,3 +37,22 @@ def test_a_v2_modified_at_that_is_not_a_date_never_moves_the_cursor(
     company.advance(days=1)
     emulator.set_data_faults()
     run_sync(pipeline, build_models=False)  # used to fail: could not convert 'not-a-date'
+
+
+def test_null_elements_in_v2_listings_never_fail_the_others(
+    configure_v2, new_pipeline, company: Company, emulator: EmulatorServer
+) -> None:
+    configure_v2()
+    pipeline = new_pipeline()
+    emulator.set_data_faults(
+        {"route": "GET /api/v2/users", "action": "insert", "values": [None]},
+        {"route": COURSES, "action": "insert", "values": [42], "position": 1},
+    )
+    run_sync(pipeline, build_models=False)  # a null user used to fail the sync
+    assert emulator.data_faults.applied["GET /api/v2/users"] >= 1
+    reasons = {r["reason"] for r in read_table(pipeline, "_learning360_rejected")}
+    assert reasons == {
+        "GET users element is null, not an object",
+        "GET courses element is a number, not an object",
+    }
+    assert_v2_warehouse_equals_truth(pipeline, company.truth())
