@@ -30,6 +30,7 @@ from typing import Any
 from dlt.common import logger
 
 from .redaction import redact
+from .timestamps import parse_timestamp
 
 REJECTED_TABLE = "_learning360_rejected"
 STATE_KEY = "quarantine"  # source state: {"open": {table: {key: {reason: first_seen}}}}
@@ -270,8 +271,6 @@ def rejected_resource(quarantine: Quarantine, load_id: str | None) -> Any:
 
 
 def is_timestamp(value: Any) -> bool:
-    from .timestamps import parse_timestamp
-
     return value is None or parse_timestamp(value) is not None
 
 
