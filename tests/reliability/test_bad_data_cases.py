@@ -236,17 +236,24 @@ def test_case5_null_and_non_object_elements_never_fail_the_others(
         {"route": "GET /api/v1/groups", "action": "insert", "values": ["g"]},
         {"route": STATS, "action": "insert", "values": [None]},
         {"route": STATS, "at": "*.stats", "action": "insert", "values": [None], "limit": 1},
-    )
+        {"route": "GET /api/v1/paths/sessions/{id}/stats/users", "at": "usersStats",
+         "action": "insert", "values": [None], "limit": 1},
+        {"route": "GET /api/v1/programs/sessions/{id}/stats", "at": "usersStats",
+         "action": "insert", "values": [3], "limit": 1},
+    )  # fmt: skip
     code, out, err = sync(ws, capsys)
     assert code == 0, err
     assert "Traceback" not in err
-    reasons = {r["reason"] for r in rejected(ws).values()}
+    reasons = {r["reason"] for r in read_table(ws.pipeline(), REJECTED)}
     assert {
         "GET courses element is null, not an object",
         "GET courses element is a number, not an object",
         "GET users element is null, not an object",
         "GET groups element is a string, not an object",
         "GET courses/stats element is null, not an object",
+        "GET courses/stats stats element is null, not an object",
+        "GET paths/sessions/{session_id}/stats/users element is null, not an object",
+        "GET programs/sessions/{session_id}/stats element is a number, not an object",
     } <= reasons, reasons
     assert_recovered(ws.pipeline(), company.truth())
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..client import UnexpectedBodyError
+from ..client import UnexpectedBodyError, json_type
 from ..quarantine import table_of_route
 from ..settings import ROUTES
 from ..timestamps import format_api_timestamp
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 # what each single-item route answers; anything else is retried, then quarantined
 # (``str``: an object that must carry its ``_id``)
+# item routes whose answer is a list of records (or holds one under usersStats)
+RECORD_LISTS = frozenset(
+    ("user_courses", "user_programs", "path_session_user_stats", "program_session_stats")
+)
 ITEM_SHAPES: dict[str, tuple[type, ...]] = {
     "course": (dict, str),
     "path": (dict, str),
@@ -78,9 +82,10 @@ class V1Api:
         vanished item, answered None: one bad answer never fails the others."""
         template = ROUTES[route]
         try:
-            return self.client.get_json(
+            body = self.client.get_json(
                 template, ids, missing_ok=True, quiet=quiet, expect=ITEM_SHAPES.get(route)
             )
+            return self._only_records(route, template, body) if route in RECORD_LISTS else body
         except UnexpectedBodyError as exc:
             (key,) = ids.values()
             reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
@@ -124,6 +129,25 @@ class V1Api:
         """``{_id, name, completed, registered, attendees, usersStats: [...]}``: every user
         assigned to the session (directly or through a group) with their progress."""
         return self._item("program_session_stats", quiet, session_id=session_id)
+
+    def _only_records(self, route: str, template: str, body: Any) -> Any:
+        """An item answer whose records (the list, or its ``usersStats``) hold a ``null`` or a
+        bare value: those are quarantined, the records kept."""
+        holder, key = (body, None) if isinstance(body, list) else (None, None)
+        if isinstance(body, dict):
+            key = next((k for k in ("usersStats", "userStats") if k in body), None)
+            holder = body.get(key) if key else None
+        if not isinstance(holder, list) or all(isinstance(e, dict) for e in holder):
+            return body
+        for element in holder:
+            if not isinstance(element, dict):
+                self.client.stats.quarantine.reject(
+                    table_of_route(template),
+                    f"GET {template} element is {json_type(element)}, not an object",
+                    element,
+                )
+        records = [e for e in holder if isinstance(e, dict)]
+        return records if key is None else {**body, key: records}
 
     # ---- derived lookups ----------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from ..client import json_type
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow, MaxCursor
 from ..parallel import FanOut
@@ -327,6 +328,24 @@ def build_resources(
 
     user_courses_hints = table_hints("user_courses", incremental_cursor=False)
 
+    def refuse_nested_non_objects(element: Row) -> None:
+        """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
+        taken out (the parsers would skip it without a trace)."""
+        for holder, key, what in [(element, "stats", "stats"), *(
+            (stat, "attempts", "attempts") for stat in element.get("stats") or ()
+            if isinstance(stat, dict)
+        )]:  # fmt: skip
+            values = holder.get(key)
+            if isinstance(values, list) and not all(isinstance(v, dict) for v in values):
+                for value in values:
+                    if not isinstance(value, dict):
+                        quarantine.reject(
+                            "user_courses",
+                            f"GET courses/stats {what} element is {json_type(value)}, not an object",
+                            value,
+                        )
+                holder[key] = [v for v in values if isinstance(v, dict)]
+
     @dlt.resource(**user_courses_hints)
     def user_courses_bulk() -> Iterator[Any]:
         state = dlt.current.resource_state()
@@ -336,6 +355,7 @@ def build_resources(
         for element in api.courses_stats(cursor.since):
             if not isinstance(element, dict):
                 continue
+            refuse_nested_non_objects(element)
             attempts = clean_cursor(
                 course_stats_attempts(element), "user_courses", "lastActivity", quarantine
             )
