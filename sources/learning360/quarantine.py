@@ -157,13 +157,12 @@ class Quarantine:
 
     def _registry(self) -> dict[str, dict[str, dict[str, str]]]:
         if self._open is None:
-            found: Any = None
             try:
                 import dlt
 
                 found = dlt.current.source_state().get(STATE_KEY, {}).get("open")
-            except Exception:  # no pipeline (a bare source in a test): nothing open
-                found = None
+            except Exception:  # no pipeline state here (a bare source in a test): none open
+                return {}  # not cached: read again where the state is available
             with self._lock:
                 if self._open is None:
                     self._open = json.loads(json.dumps(found)) if isinstance(found, dict) else {}
