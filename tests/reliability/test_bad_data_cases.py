@@ -22,8 +22,11 @@ from tests.reliability.helpers import (
     Workspace,
     assert_no_duplicate_keys,
     assert_recovered,
+    cli_env,
     cursor_state,
     message_lines,
+    run_cli,
+    sync_command,
 )
 from tests.warehouse import (
     CONTRACT,
@@ -139,7 +142,9 @@ def test_case1_a_bad_cursor_left_in_the_state_is_repaired_with_a_warning(
     out, _err = capsys.readouterr()
     assert "cursors" in out and "courses.modificationDate = 'not-a-date'" in out, out
     company.advance(days=1)
-    code, _out, err = sync(ws, capsys)
+    # a subprocess, as a scheduler runs it: its stderr is exactly what a user would see
+    result = run_cli(sync_command(ws), cli_env(emulator))
+    code, err = result.returncode, result.stderr
     assert code == 0, err
     assert "the courses cursor modificationDate held 'not-a-date', not a timestamp" in err
     assert "the paths cursor modifiedAt held 'n/a'" in err
@@ -270,7 +275,8 @@ def test_case10_a_user_gone_from_the_complete_listing_is_flagged_deleted(
         m["user_id"] for m in truth["user_groups"] if m["role"] == "learner"
     )  # a learner: the models count them
     company.hard_delete_user(user_id)
-    code, _out, err = sync(ws, capsys)
+    result = run_cli(sync_command(ws), cli_env(emulator))  # its own stderr, as a user sees it
+    code, err = result.returncode, result.stderr
     assert code == 0, err
     assert "1 users gone from the complete listing" in err
     users = {r["_id"]: r for r in read_table(ws.pipeline(), "users")}
