@@ -238,6 +238,14 @@ class Company:
         for session_id in self.direct_programs.pop(user_id, {}):
             self.program_sessions[session_id].users.pop(user_id, None)
 
+    def hard_delete_user(self, user_id: str, at: int | None = None) -> None:
+        """A delete the v1 API does not report: the user vanishes from getUsers (even with
+        ``deleted=true``) and getUser answers not found. What a correct pipeline holds is the
+        soft-deleted user (``deleted = true``), so ``truth()`` shows exactly that."""
+        with self.lock:
+            self.delete_user(user_id, self.now if at is None else at)
+            self.users[user_id].hard_deleted = True
+
     def subscribe(self, session_id: str, user_id: str) -> None:
         self.program_sessions[session_id].users[user_id] = None
         self.direct_programs.setdefault(user_id, {})[session_id] = None

@@ -13,13 +13,21 @@ A rule is a dict::
                                           # every element, key b ...
      "match": {"_id": "..."},             # only records whose fields equal these (optional)
      "limit": 1,                          # at most this many records per answer (optional)
-     "action": "set",                     # set | drop | duplicate | malformed
+     "ids": ["5f..."],                    # only requests whose path names one of these
+                                          # (one getUser, one getGroup...; optional)
+     "action": "set",                     # set | drop | duplicate | malformed | body |
+                                          # insert | remove
      "fields": {"score": "n/a"}}          # set: fields to set (new ones are added);
                                           # drop: a list of field names; duplicate: fields
                                           # changed in the copy (optional)
 
 ``malformed`` replaces the whole 200 body with ``raw`` (default: an array cut off mid-record),
-so the client sees invalid JSON on every attempt. Only ``200`` JSON answers are touched; a
+so the client sees invalid JSON on every attempt. ``body`` replaces it with the JSON value
+``body`` (``None``: a ``200 null``; ``{}`` where a list is expected; ``[]``: an empty
+listing). ``insert`` puts each of ``values`` (``[None, 42]``: null or non-object elements)
+into the lists at ``at``, at ``position`` (default 0). ``remove`` takes the matching records
+out of the answer (a hard-deleted record: gone from the listing, not flagged; see also
+``Company.hard_delete_user``, which also keeps ``truth()`` right). Only ``200`` JSON answers are touched; a
 mutated streamed answer is rendered whole (fine for the test-sized companies this is for).
 """
 
@@ -34,7 +42,7 @@ from typing import Any
 
 from .responses import JSON, Reply, dumps
 
-ACTIONS = ("set", "drop", "duplicate", "malformed")
+ACTIONS = ("set", "drop", "duplicate", "malformed", "body", "insert", "remove")
 MALFORMED_BODY = b'[{"_id":"5f0000000000000000000001","name":"cut off'
 
 
@@ -48,6 +56,12 @@ def _check(rule: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"a drop rule needs a list of fields: {rule!r}")
     if rule["action"] == "set" and not isinstance(rule.get("fields"), Mapping):
         raise ValueError(f"a set rule needs a mapping of fields: {rule!r}")
+    if rule["action"] == "body" and "body" not in rule:
+        raise ValueError(f"a body rule needs a body (None for a 200 null): {rule!r}")
+    if rule["action"] == "insert" and not isinstance(rule.get("values"), list | tuple):
+        raise ValueError(f"an insert rule needs a list of values: {rule!r}")
+    if rule.get("ids") is not None and not isinstance(rule["ids"], list | tuple):
+        raise ValueError(f"ids must be a list of ids: {rule!r}")
     return rule
 
 
@@ -94,8 +108,13 @@ class DataFaults:
         with self._lock:
             return [dict(rule) for rule in self._rules]
 
-    def apply(self, route: str, reply: Reply) -> Reply:
-        rules = [rule for rule in self._rules if rule["route"] == route]
+    def apply(self, route: str, reply: Reply, path: str = "") -> Reply:
+        rules = [
+            rule
+            for rule in self._rules
+            if rule["route"] == route
+            and (rule.get("ids") is None or any(f"/{i}" in path for i in rule["ids"]))
+        ]
         if not rules or reply.status != 200 or reply.content_type != JSON:
             return reply
         raw = reply.body if reply.stream is None else b"".join(reply.stream)
@@ -103,6 +122,10 @@ class DataFaults:
             self._count(route)
             rule = next(r for r in rules if r["action"] == "malformed")
             return Reply(200, rule.get("raw", MALFORMED_BODY.decode()).encode())
+        if any(rule["action"] == "body" for rule in rules):
+            self._count(route)
+            rule = next(r for r in rules if r["action"] == "body")
+            return Reply(200, dumps(rule["body"]).encode(), headers=list(reply.headers))
         body = json.loads(raw or b"null")
         for rule in rules:
             self._apply_rule(route, rule, body)
@@ -111,6 +134,15 @@ class DataFaults:
     def _apply_rule(self, route: str, rule: Mapping[str, Any], body: Any) -> None:
         limit = rule.get("limit")
         done = 0
+        if rule["action"] == "insert":
+            for records in _lists_at(body, rule.get("at", "")):
+                if limit is not None and done >= limit:
+                    return
+                at = min(int(rule.get("position", 0)), len(records))
+                records[at:at] = copy.deepcopy(list(rule["values"]))
+                done += 1
+                self._count(route)
+            return
         for records in _lists_at(body, rule.get("at", "")):
             position = 0
             while position < len(records):
@@ -128,6 +160,9 @@ class DataFaults:
                 elif action == "drop":
                     for name in rule["fields"]:
                         record.pop(name, None)
+                elif action == "remove":
+                    position -= 1
+                    del records[position]
                 elif action == "duplicate":
                     twin = copy.deepcopy(record)
                     twin.update(copy.deepcopy(dict(rule.get("fields") or {})))

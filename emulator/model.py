@@ -41,6 +41,8 @@ class User:
     lang: str
     deleted: bool = False
     deleted_at: int | None = None
+    # gone from v1's getUsers?deleted=true and getUser (a hard delete); truth: deleted
+    hard_deleted: bool = False
 
 
 @dataclass(slots=True)

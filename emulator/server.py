@@ -223,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug: answer like the real API does, keep serving
             traceback.print_exc(file=sys.stderr)
             reply = error_reply(500, f"an error occurred: {secrets.token_hex(16)}")
-        reply = emu.data_faults.apply(route, reply)  # bad records on demand (data_faults.py)
+        reply = emu.data_faults.apply(route, reply, path)  # bad records (data_faults.py)
         reply = emu.stuck_faults.apply(route, reply, url)  # endless, looping (stuck_faults.py)
         truncate = False
         slow = plan.slow_bps if plan is not None else 0.0

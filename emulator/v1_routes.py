@@ -281,7 +281,7 @@ class V1Routes:
             items = list(company.users.values())
 
         def render(u: User) -> dict[str, Any] | None:
-            if u.deleted and not with_deleted:
+            if (u.deleted and not with_deleted) or u.hard_deleted:
                 return None
             d = {
                 "_id": u.id,
@@ -301,7 +301,7 @@ class V1Routes:
         company = self.company
         with company.lock:
             u = company.find_user(p["user"])
-            if u is None:
+            if u is None or u.hard_deleted:
                 return self._user_not_found()
             programs = company.user_program_ids(u.id)
             attempts = [a for lst in company.attempts_by_user.get(u.id, {}).values() for a in lst]

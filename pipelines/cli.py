@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--no-models", action="store_true", help="skip rebuilding derived tables")
     sync.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="load even if a complete listing lost more than max_shrink_share of its rows "
+        "(docs/reliability.md)",
+    )
+    sync.add_argument(
         "--in-process",
         action="store_true",
         help="extract in this process too (default: a child process, so a large sync's "
@@ -136,16 +142,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             build_models=not args.no_models,
             isolate=not args.in_process,
+            allow_shrink=args.allow_shrink,
         )
         args.sync_result = result  # `sync --tenants` reports each tenant's rows from it
         pipeline = result.pipeline or pipeline
         print_summary(pipeline, result, _where(pipeline, args.destination), previous=previous)
-    dropped = result.requests.get("dropped") or {}
-    if dropped:  # bad records: each was logged as a warning (docs/reliability.md)
-        print(
-            f"records dropped ({sum(dropped.values())}, see the warnings): "
-            + ", ".join(f"{what}: {n}" for what, n in sorted(dropped.items()))
-        )
     return 0
 
 

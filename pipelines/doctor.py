@@ -31,6 +31,7 @@ destination passwords appear only as "set".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -396,6 +397,25 @@ def check_pipelines_dir(pipelines_dir: str, name: str) -> Check:
     return Check("pipelines dir", PASS, f"{working} is writable ({state})")
 
 
+def check_cursors(pipelines_dir: str, name: str) -> Check | None:
+    """A cursor in the local state that is not a timestamp (None when there is no state)."""
+    from pipelines.status import cursors_of
+
+    try:
+        state = json.loads((Path(pipelines_dir) / name / "state.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    bad = [c for c in cursors_of(state) if not c.valid]
+    if bad:
+        shown = ", ".join(f"{c.resource}.{c.cursor} = {str(c.last_value)[:40]!r}" for c in bad)
+        return Check(
+            "cursors",
+            FAIL,
+            f"not a timestamp: {shown}; the next `learning360 sync` resets it with a warning",
+        )
+    return Check("cursors", PASS, "every incremental cursor is a timestamp")
+
+
 def check_models() -> Check:
     try:
         from pipelines.models.runner import MODELS_DIR, model_order
@@ -459,6 +479,8 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
 
         pipelines_dir = get_dlt_pipelines_dir()
     checks.append(check_pipelines_dir(pipelines_dir, name))
+    if (cursors := check_cursors(pipelines_dir, name)) is not None:
+        checks.append(cursors)
     checks.append(check_models())
     checks.append(check_variants(pipelines_dir, name))
     if config is not None:

@@ -193,12 +193,14 @@ def run_sync(
     build_models: bool = True,
     source_kwargs: dict[str, Any] | None = None,
     isolate: bool = False,
+    allow_shrink: bool = False,
 ) -> SyncResult:
     """Extract, normalize and load the selected resources, then rebuild the derived models,
     all under the pipeline's sync lock (:func:`sync_lock`).
 
     ``isolate`` runs extract and normalize in a forked child process (``pipelines.stages``)
-    so their memory is gone before DuckDB loads; the CLI does this by default."""
+    so their memory is gone before DuckDB loads; the CLI does this by default.
+    ``allow_shrink`` accepts a replace table that lost most of its rows (data_guard.py)."""
     from pipelines import stages
 
     run = _run_sync_isolated if isolate and stages.available() else _run_sync_locked
@@ -209,6 +211,7 @@ def run_sync(
             full_refresh=full_refresh,
             build_models=build_models,
             source_kwargs=source_kwargs,
+            allow_shrink=allow_shrink,
         )
 
 
@@ -225,14 +228,17 @@ def _source_for(
     attach_request_stats(pipeline, stats)  # live progress shows the API requests too
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
-        # the tables; internal feeds are unselected, the company check always runs
+        # the tables; internal feeds are unselected, the company check always runs, and a
+        # table's re-reads of quarantined records follow it (sources/learning360/quarantine.py)
         tables = sorted(set(source.resources.selected) - {COMPANY_RESOURCE})
+        tables = [t for t in tables if not t.endswith("_retries")]
         unknown = sorted(set(resources) - set(tables))
         if unknown:
             raise ValueError(
                 f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(tables)}"
             )
-        source = source.with_resources(COMPANY_RESOURCE, *resources)
+        retries = [f"{r}_retries" for r in resources if f"{r}_retries" in source.resources]
+        source = source.with_resources(COMPANY_RESOURCE, *resources, *retries)
     if _destination_name(pipeline) == "bigquery":
         apply_bigquery_hints(source)
     return source
@@ -253,9 +259,12 @@ def _run_sync_isolated(
     full_refresh: bool,
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
+    allow_shrink: bool = False,
 ) -> SyncResult:
     from pipelines import interrupts
     from pipelines.column_types import widen_integer_columns
+    from pipelines.data_guard import extract_and_normalize as guarded_extract
+    from pipelines.data_guard import flag_deleted
     from pipelines.stages import run_in_child
     from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
@@ -271,16 +280,15 @@ def _run_sync_isolated(
             # what pipeline.run does first: an ephemeral runner gets state and cursors back
             pipeline.sync_destination()
         finish_pending_packages(pipeline)
-        t0 = time.monotonic()
-        pipeline.extract(
+        done = guarded_extract(
+            pipeline,
             source,
+            stats,
             loader_file_format=_file_format(pipeline),
             refresh="drop_sources" if full_refresh else None,
+            allow_shrink=allow_shrink,
         )
-        t1 = time.monotonic()
-        rows = _data_tables(pipeline.normalize().row_counts)
-        steps = {"extract": t1 - t0, "normalize": time.monotonic() - t1}
-        return {"requests": stats.as_dict(), "rows": rows, "steps": steps}
+        return {"requests": stats.as_dict(), **done}
 
     done = run_in_child(extract_and_normalize, close_fds=held_lock_fds())
     # a fresh pipeline object: this one's cached schemas and state predate the child's work
@@ -298,6 +306,7 @@ def _run_sync_isolated(
         load_info = loader.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
     warn_new_variants(variants_before, loader)
+    flag_deleted(loader, done.get("gone") or {})
     steps = {**done["steps"], "load": time.monotonic() - t0}
     models = _build_models(loader) if build_models else {}
     return SyncResult(
@@ -318,38 +327,49 @@ def _run_sync_locked(
     full_refresh: bool,
     build_models: bool,
     source_kwargs: dict[str, Any] | None,
+    allow_shrink: bool = False,
 ) -> SyncResult:
     from pipelines import interrupts
     from pipelines.column_types import widen_integer_columns
+    from pipelines.data_guard import extract_and_normalize as guarded_extract
+    from pipelines.data_guard import flag_deleted
     from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
 
     stats = RequestStats()
     source = _source_for(pipeline, resources, source_kwargs, stats)
     started = time.monotonic()
+    if pipeline.config.restore_from_destination and not pipeline.dev_mode:
+        pipeline.sync_destination()  # what pipeline.run does first
     variants_before = pipeline_variants(pipeline)
     widen_integer_columns(pipeline)
     finish_pending_packages(pipeline)
+    # extract, the quarantine rows and the shrink guard, normalize (data_guard.py)
+    done = guarded_extract(
+        pipeline,
+        source,
+        stats,
+        loader_file_format=_file_format(pipeline),
+        refresh="drop_sources" if full_refresh else None,
+        allow_shrink=allow_shrink,
+    )
+    t0 = time.monotonic()
+    workers = LOAD_WORKERS.get(_destination_name(pipeline))
     with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
-        load_info = pipeline.run(
-            source,
-            loader_file_format=_file_format(pipeline),
-            refresh="drop_sources" if full_refresh else None,
-        )
+        load_info = pipeline.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
     warn_new_variants(variants_before, pipeline)
-    trace = pipeline.last_trace
-    steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}
+    flag_deleted(pipeline, done["gone"])
     models: dict[str, int] = {}
     if build_models:
         models = _build_models(pipeline)
     return SyncResult(
         load_info=load_info,
-        rows_per_table=rows_loaded(load_info, pipeline),
+        rows_per_table=done["rows"],
         requests=stats.as_dict(),
         seconds=time.monotonic() - started,
         models=models,
-        step_seconds={k: v for k, v in steps.items() if k in ("extract", "normalize", "load")},
+        step_seconds={**done["steps"], "load": time.monotonic() - t0},
         pipeline=pipeline,
     )
 

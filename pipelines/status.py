@@ -63,6 +63,14 @@ class Cursor:
     cursor: str
     last_value: Any
 
+    @property
+    def valid(self) -> bool:
+        """False for a text value that is not a timestamp (an earlier version could store
+        ``"not-a-date"``; the next sync resets it, pipelines/data_guard.py)."""
+        from sources.learning360.timestamps import parse_timestamp
+
+        return not isinstance(self.last_value, str) or parse_timestamp(self.last_value) is not None
+
 
 @dataclass
 class PendingPackage:
@@ -109,6 +117,8 @@ class Status:
         if self.pending or self.failed or (self.loads and self.loads[0].status != 0):
             return EXIT_ATTENTION
         if self.incomplete_models or self.variants:  # variants: values the models do not see
+            return EXIT_ATTENTION
+        if any(not cursor.valid for cursor in self.cursors):
             return EXIT_ATTENTION
         return EXIT_OK
 
@@ -316,7 +326,10 @@ def format_status(status: Status) -> str:
     if not status.cursors:
         out.append("  none yet")
     for cursor in status.cursors:
-        out.append(f"  {cursor.resource:<20}{cursor.cursor:<20}{cursor.last_value}")
+        line = f"  {cursor.resource:<20}{cursor.cursor:<20}{cursor.last_value}"
+        if not cursor.valid:
+            line += "  <- not a timestamp: the next sync resets it and reads that table in full"
+        out.append(line)
 
     if status.schema_lines:
         out.append("schema: " + status.schema_lines[0])

@@ -405,6 +405,12 @@ def format_summary(summary: SyncSummary) -> str:
         out.append(f"{version}, changed: no new tables or columns (hints or types only)")
     else:
         out.append(f"{version}, unchanged")
+    rejected: dict[str, int] = req.get("rejected") or {}
+    if rejected:  # refused records, each logged as a warning (docs/reliability.md)
+        out.append(
+            f"quarantined: {sum(rejected.values())} records (select * from "
+            "_learning360_rejected): " + ", ".join(f"{k}: {n}" for k, n in sorted(rejected.items()))
+        )
     if summary.models:
         out.append("derived tables: " + ", ".join(f"{m} ({n})" for m, n in summary.models.items()))
     return "\n".join(out)

@@ -56,6 +56,7 @@ from .errors import (
     not_an_api_error,
     token_error,
 )
+from .quarantine import table_of_route
 from .redaction import install_log_filter, redact
 from .stats import RequestStats
 from .v1.parsing import error_code, is_not_found, parse_expires_in
@@ -213,12 +214,24 @@ class Learning360Client:
         *,
         missing_ok: bool = False,
         quiet: bool = False,
+        expect: tuple[type, ...] | None = None,
     ) -> Any:
         """GET one JSON document. With ``missing_ok``, a missing item (404, 400 ``*_not_found``)
-        returns None after a warning (INFO if ``quiet``) instead of raising."""
+        returns None after a warning (INFO if ``quiet``) instead of raising. With ``expect``
+        (e.g. ``(dict,)``), a body of another JSON type (``200 null``, an object where a list
+        is expected, an object without ``_id`` where ``dict`` with ``"_id"`` is asked) is
+        retried like a 5xx, then raises :class:`UnexpectedBodyError`."""
         url = self._url(route, path_params)
+
+        def parse(response: requests.Response) -> Any:
+            body = self._parse_body(response)
+            problem = _wrong_shape(body, expect) if expect else None
+            if problem:
+                raise _Retry(f"200 with {problem}")
+            return body
+
         try:
-            return self._request("GET", route, url, params=params, parse=self._parse_body)
+            return self._request("GET", route, url, params=params, parse=parse)
         except NotFoundError as exc:
             if not missing_ok:
                 raise
@@ -268,6 +281,16 @@ class Learning360Client:
                         extended_at = time.monotonic()
                         self._watchdog.extend(watch, self.bounds.response_deadline)
                     key = self._element_key(element, position)
+                    if item_prefix == "item" and not isinstance(element, Mapping):
+                        # a null or a bare value among records: refuse it, keep the others
+                        if key not in reported:
+                            reported.add(key)
+                            self.stats.quarantine.reject(
+                                table_of_route(route),
+                                f"GET {route} element is {json_type(element)}, not an object",
+                                element,
+                            )
+                        continue
                     if require_id and isinstance(element, Mapping) and isinstance(key, tuple):
                         if key not in reported:  # a restart sees it again: count it once
                             reported.add(key)
@@ -359,12 +382,11 @@ class Learning360Client:
         )
 
     def _drop(self, route: str, why: str, detail: str, element: Mapping[str, Any]) -> None:
-        """A listing element that cannot be stored: a warning (field names only, values may
-        be personal data) and a count in the sync summary."""
+        """A listing element that cannot be stored: quarantined (a warning naming its key, never
+        its values) and counted in the sync summary."""
         self.stats.record_dropped(f"GET {route} element {why}")
-        logger.warning(
-            f"360Learning GET {route}: dropped an element {why}{redact(detail)} (fields: "
-            f"{', '.join(sorted(map(str, element))[:15])}); counted in the sync summary"
+        self.stats.quarantine.reject(
+            table_of_route(route), f"GET {route} element {why}", element, detail.strip() or None
         )
 
     @staticmethod
@@ -467,6 +489,12 @@ class Learning360Client:
     def _exhausted(self, label: str, url: str, retry: _Retry, attempts: int) -> Learning360Error:
         if retry.reason.startswith("connection"):
             return connection_error(self.base_url, f"{retry.reason}, {attempts} attempts")
+        if retry.reason.startswith("200 with a body of"):
+            return UnexpectedBodyError(
+                f"360Learning sent an unusable body for {label} after {attempts} attempts: "
+                f"{retry.reason[len('200 with ') :]}",
+                route=label,
+            )
         if "non-JSON" in retry.reason or "invalid JSON" in retry.reason:
             return MalformedResponseError(
                 f"360Learning sent an unusable body for {label} after {attempts} attempts: "
@@ -607,6 +635,35 @@ class Learning360Client:
 
 
 _WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
+
+
+class UnexpectedBodyError(MalformedResponseError):
+    """A single item's body was valid JSON of the wrong type (``null``, a list for an
+    object, an object without ``_id``), after retries: the caller quarantines the item."""
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
+    """Why ``body`` is not what the route promises (None when it is). ``str`` in ``expect``
+    stands for "an object with an ``_id``"."""
+    wanted = tuple(t for t in expect if t is not str)
+    if not isinstance(body, wanted):
+        names = " or ".join("a list" if t is list else "an object" for t in wanted)
+        return f"a body of {json_type(body)}, not {names}"
+    if str in expect and isinstance(body, dict) and not isinstance(body.get("_id"), str):
+        return "a body of an object without an _id"
+    return None
 
 
 class _ExpiredToken(Exception):

@@ -33,6 +33,7 @@ from dlt.common import logger
 from dlt.extract.items_transform import ItemTransform
 from dlt.extract.resource import DltResource
 
+from .quarantine import REQUIRED_COLUMNS
 from .stats import RequestStats
 
 MAX_WARNINGS_PER_TABLE = 20  # then one line saying the rest are only counted
@@ -61,11 +62,14 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         write_disposition: str,
         stats: RequestStats | None,
         types: Mapping[str, str] | None = None,
+        required: Iterable[str] = (),
     ):
         super().__init__(lambda item: item)
         self.table = table
         self.types = dict(types or {})  # declared column -> dlt data type
         self.primary_key = tuple(primary_key)
+        # the key plus the references a row is useless without (an attempt's course_id)
+        self.required = self.primary_key + tuple(c for c in required if c not in self.primary_key)
         self.whole_run = write_disposition != "merge"
         self.stats = stats
         # keys seen this run, as 64-bit hashes: a tuple of strings per row would be ~200 bytes
@@ -78,6 +82,7 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         if isinstance(item, pa.Table):
             problem = self._arrow_problem(item)
             if problem is None:
+                self._loaded_arrow(item)
                 return item  # the fast path: clean columnar batch
             # a bad value in a pyarrow batch would fail the load terminally (and the pending
             # package every later run): check it row by row as dicts, so dlt puts a wrong
@@ -96,24 +101,36 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
                     kept.append(row)
                     continue
                 key = tuple(row.get(column) for column in self.primary_key)
-                if any(_missing(value) for value in key):
-                    missing = [c for c, v in zip(self.primary_key, key, strict=True) if _missing(v)]
-                    self._drop(row, f"without {', '.join(missing)}")
+                missing = [c for c in self.required if _missing(row.get(c))]
+                if missing:
+                    self._drop(row, f"without {', '.join(missing)}", key)
                     continue
                 hashable = hash(tuple(str(value) for value in key))
                 seen = self._seen if self.whole_run else batch_seen
                 if hashable in seen:
-                    self._drop(row, f"with a duplicate {', '.join(self.primary_key)}")
+                    self._drop(row, f"with a duplicate {', '.join(self.primary_key)}", key)
                     continue
                 seen.add(hashable)
                 kept.append(row)
+        if self.stats is not None and self.stats.quarantine.watching(self.table):
+            self.stats.quarantine.loaded(
+                self.table,
+                (tuple(r.get(c) for c in self.primary_key) for r in kept if isinstance(r, dict)),
+            )
         if not isinstance(item, list):
             return kept[0] if kept else None
         return kept if kept or not item else None
 
+    def _loaded_arrow(self, table: pa.Table) -> None:
+        quarantine = self.stats.quarantine if self.stats is not None else None
+        if quarantine is None or not quarantine.watching(self.table):
+            return
+        columns = [table.column(c).to_pylist() for c in self.primary_key]
+        quarantine.loaded(self.table, zip(*columns, strict=True))
+
     def _arrow_problem(self, table: pa.Table) -> str | None:
         """Why a pyarrow batch cannot be loaded as is (None when it can)."""
-        for column in self.primary_key:
+        for column in self.required:
             if column not in table.column_names:
                 return f"no {column} column"
             values = table.column(column)
@@ -129,17 +146,17 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
                     return f"{column} as {arrow_type}, not {data_type}"
         return None
 
-    def _drop(self, row: dict[str, Any], why: str) -> None:
+    def _drop(self, row: dict[str, Any], why: str, key: tuple[Any, ...] = ()) -> None:
         if self.stats is not None:
             self.stats.record_dropped(f"{self.table} {why}")
+            self.stats.quarantine.reject(self.table, f"row {why}", row, key)
+            return  # the quarantine logs it (table, key, reason; never values)
         self._warnings += 1
         if self._warnings <= MAX_WARNINGS_PER_TABLE:
             logger.warning(
                 f"360Learning: dropped a {self.table} record {why} (fields: "
-                f"{', '.join(sorted(map(str, row))[:15])}); counted in the sync summary"
+                f"{', '.join(sorted(map(str, row))[:15])})"
             )
-        elif self._warnings == MAX_WARNINGS_PER_TABLE + 1:
-            logger.warning(f"360Learning: more {self.table} records dropped; only counted now")
 
 
 def guard_rows(resources: Iterable[DltResource], stats: RequestStats | None) -> None:
@@ -159,4 +176,8 @@ def guard_rows(resources: Iterable[DltResource], stats: RequestStats | None) -> 
             for name, column in (columns.items() if isinstance(columns, Mapping) else ())
             if isinstance(column, Mapping) and column.get("data_type")
         }
-        resource.add_step(RowGuard(resource.name, primary_key, str(disposition), stats, types))
+        table = resource.table_name if isinstance(resource.table_name, str) else resource.name
+        required = REQUIRED_COLUMNS.get(table, ())
+        resource.add_step(
+            RowGuard(table, primary_key, str(disposition), stats, types, required=required)
+        )

@@ -63,6 +63,7 @@ ROUTES = {
     "program_sessions": "programs/sessions",
     "program_session_stats": "programs/sessions/{session_id}/stats",
     "paths": "paths",
+    "path": "paths/{path_id}",  # only for paths quarantined by an earlier run
     "path_sessions": "paths/sessions",
     "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
 }
@@ -120,7 +121,9 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
     # merge: getUser details are re-read only for new / changed users and a rotating slice
     ResourceSpec("users", ("users", "user"), ("_id",), "merge",
                  columns={"_id": TEXT, "mail": TEXT, "first_name": TEXT, "last_name": TEXT,
-                          "primary_group_id": TEXT, "deleted": BOOL}),
+                          "primary_group_id": TEXT, "deleted": BOOL,
+                          # set when the complete listing stops returning the user
+                          "deleted_noticed_at": TS}),
     ResourceSpec("groups", ("groups", "group"), ("_id",), "replace", feed="group_details",
                  columns={"_id": TEXT, "name": TEXT, "parent": TEXT, "public": BOOL}),
     ResourceSpec("user_groups", ("groups", "group"), ("user_id", "group_id"), "replace",

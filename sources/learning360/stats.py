@@ -6,6 +6,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .quarantine import Quarantine
+
 
 @dataclass
 class RequestStats:
@@ -24,6 +26,10 @@ class RequestStats:
     # per-item calls (fan-outs) known to be due and those answered: the progress ETA
     calls_planned: int = 0
     calls_done: int = 0
+    # every refused element, for the _learning360_rejected table (quarantine.py)
+    quarantine: Quarantine = field(default_factory=Quarantine, repr=False, compare=False)
+    # ids of merge tables whose listing was read whole: table -> ids (deletions, data_guard)
+    complete_reads: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_request(self, route: str) -> None:
@@ -79,4 +85,5 @@ class RequestStats:
                 "bytes": self.bytes_received,
                 "skipped_missing": self.skipped_missing,
                 "dropped": dict(self.dropped),
+                "rejected": self.quarantine.summary(),
             }

@@ -7,12 +7,33 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..client import UnexpectedBodyError, json_type
+from ..quarantine import table_of_route
 from ..settings import ROUTES
 from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
+
+# what each single-item route answers; anything else is retried, then quarantined
+# (``str``: an object that must carry its ``_id``)
+# item routes whose answer is a list of records (or holds one under usersStats)
+RECORD_LISTS = frozenset(
+    ("user_courses", "user_programs", "path_session_user_stats", "program_session_stats")
+)
+ITEM_SHAPES: dict[str, tuple[type, ...]] = {
+    "course": (dict, str),
+    "path": (dict, str),
+    "user": (dict, str),
+    "group": (dict, str),
+    "group_catalog": (dict,),
+    "user_courses": (list,),
+    "user_programs": (list,),
+    "group_programs": (list,),
+    "path_session_user_stats": (dict, list),
+    "program_session_stats": (dict, list),
+}
 
 
 class V1Api:
@@ -58,10 +79,32 @@ class V1Api:
     # used for users the listing already flags deleted, else as a warning) ------------------
 
     def _item(self, route: str, quiet: bool, **ids: str) -> Any:
-        return self.client.get_json(ROUTES[route], ids, missing_ok=True, quiet=quiet)
+        """A body of the wrong JSON type (``200 null``...) is retried like a 5xx by the
+        client; if it stays wrong the item is quarantined (re-requested next run) and, like a
+        vanished item, answered None: one bad answer never fails the others."""
+        template = ROUTES[route]
+        try:
+            body = self.client.get_json(
+                template, ids, missing_ok=True, quiet=quiet, expect=ITEM_SHAPES.get(route)
+            )
+            return self._only_records(route, template, body) if route in RECORD_LISTS else body
+        except UnexpectedBodyError as exc:
+            (key,) = ids.values()
+            reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
+            self.client.stats.quarantine.reject(
+                table_of_route(template),
+                f"GET {template} answered {reason[len('a body of ') :]} (retried)",
+                {"route": template, "id": key},
+                key,
+            )
+            return None
 
     def course(self, course_id: str, quiet: bool = False) -> dict[str, Any] | None:
         return self._item("course", quiet, course_id=course_id)
+
+    def path(self, path_id: str, quiet: bool = False) -> dict[str, Any] | None:
+        """getPath: only to re-read a path quarantined by an earlier run."""
+        return self._item("path", quiet, path_id=path_id)
 
     def user(self, user_id: str, quiet: bool = False) -> dict[str, Any] | None:
         return self._item("user", quiet, user_id=user_id)
@@ -88,6 +131,25 @@ class V1Api:
         """``{_id, name, completed, registered, attendees, usersStats: [...]}``: every user
         assigned to the session (directly or through a group) with their progress."""
         return self._item("program_session_stats", quiet, session_id=session_id)
+
+    def _only_records(self, route: str, template: str, body: Any) -> Any:
+        """An item answer whose records (the list, or its ``usersStats``) hold a ``null`` or a
+        bare value: those are quarantined, the records kept."""
+        holder, key = (body, None) if isinstance(body, list) else (None, None)
+        if isinstance(body, dict):
+            key = next((k for k in ("usersStats", "userStats") if k in body), None)
+            holder = body.get(key) if key else None
+        if not isinstance(holder, list) or all(isinstance(e, dict) for e in holder):
+            return body
+        for element in holder:
+            if not isinstance(element, dict):
+                self.client.stats.quarantine.reject(
+                    table_of_route(template),
+                    f"GET {template} element is {json_type(element)}, not an object",
+                    element,
+                )
+        records = [e for e in holder if isinstance(e, dict)]
+        return records if key is None else {**body, key: records}
 
     # ---- derived lookups ----------------------------------------------------------------
 

@@ -170,6 +170,22 @@ def catalog_rows(
     return rows
 
 
+CATALOG_LISTS = ("courses", "programs", "programSessions", "paths", "pathSessions")
+
+
+def catalog_problem(catalog: Any) -> str | None:
+    """Why a getGroupCatalog answer cannot be read (None when it can): each list must be a
+    list (an object there would be read as its keys)."""
+    if not isinstance(catalog, Mapping):
+        return None  # no catalog (the group vanished): nothing to read, nothing refused
+    for key in CATALOG_LISTS:
+        value = catalog.get(key)
+        if value is not None and not isinstance(value, list):
+            kind = "an object" if isinstance(value, Mapping) else type(value).__name__
+            return f"catalog's {key} is {kind}, not a list"
+    return None
+
+
 def classify_catalog_path(item_id: str, path_ids: set[str], session_ids: set[str]) -> str:
     """A catalog ``paths`` entry is a path, or (on some tenants) a path session."""
     if item_id in path_ids:

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from ..client import json_type
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow, MaxCursor
 from ..parallel import FanOut
+from ..quarantine import clean_cursor
 from ..settings import (
     ARROW_BATCH_ROWS,
     FEED_CHUNK_SIZE,
@@ -44,6 +46,7 @@ from ..settings import (
 from .api import V1Api
 from .columnar import ArrowRows
 from .parsing import (
+    catalog_problem,
     catalog_rows,
     chunked,
     course_stats_attempts,
@@ -81,6 +84,7 @@ def build_resources(
     user_details_refresh_days: float = 30,
 ) -> list[DltResource]:
     api = V1Api(client)
+    quarantine = client.stats.quarantine
     pool = FanOut(client.workers, stats=client.stats)
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
 
@@ -162,18 +166,41 @@ def build_resources(
     def courses(modified: dlt.sources.incremental[Any] = courses_cursor) -> Iterator[list[Row]]:
         # details only for the courses the filtered listing returned and that changed
         window = lag_window("courses")
-        changed = only_changed(list(api.courses(modified.start_value)), window)
+        listing = clean_cursor(
+            api.courses(modified.start_value), "courses", "modificationDate", quarantine
+        )
+        changed = only_changed(list(listing), window)
         for batch in fan_out(api.course, changed):
             rows = [merge_details(c, details) for c, details in batch]
             for row in rows:
                 row["author_id"] = api.user_id_of_mail(row.get("author"))
-            yield rows
+            yield list(clean_cursor(rows, "courses", "modificationDate", quarantine))
         window.prune()
+
+    def retries(table: str, fetch: Callable[..., Any]) -> DltResource:
+        """Records of ``table`` quarantined by an earlier run (getCourse answered null, a date
+        that is not a date) are re-read now, not when they next change: the single-item route
+        gives the whole row. A resource of its own (same table) because the table's cursor
+        would filter out the older ones. No request when nothing is open."""
+        cursor = RESOURCES[table].cursor or ""
+
+        @dlt.resource(**{**table_hints(table), "name": f"{table}_retries", "table_name": table})
+        def retried() -> Iterator[list[Row]]:
+            parents = [{"_id": key} for key in sorted(quarantine.open_keys(table))]
+            for batch in fan_out(fetch, parents):
+                rows = [merge_details(p, details) for p, details in batch if details is not None]
+                yield list(clean_cursor(rows, table, cursor, quarantine))
+
+        return retried
+
+    course_retries = retries("courses", api.course)
+    path_retries = retries("paths", api.path)
 
     @dlt.resource(**table_hints("paths"))
     def paths(modified: dlt.sources.incremental[Any] = paths_cursor) -> Iterator[list[Row]]:
         window = lag_window("paths")
-        for chunk in chunked(api.paths(modified.start_value), FEED_CHUNK_SIZE):
+        listing = clean_cursor(api.paths(modified.start_value), "paths", "modifiedAt", quarantine)
+        for chunk in chunked(listing, FEED_CHUNK_SIZE):
             yield only_changed(chunk, window)
         window.prune()
 
@@ -190,14 +217,30 @@ def build_resources(
     @dlt.resource(**table_hints("users"))
     def users() -> Iterator[list[Row]]:
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
+        seen: list[str] = []
+
+        def listing() -> Iterator[Row]:
+            for row in api.users():
+                if isinstance(row, dict):
+                    seen.append(id_of(row) or "")
+                    yield row
+            # read whole: a user missing from it is flagged deleted after the load (case 10)
+            client.stats.complete_reads["users"] = seen
+
         selected: Iterable[Row]
         if refresh.everyone():
             # every user this run: the listing is held (as select does; ~14 MB for 20k users)
             # so the fan-out knows how many calls are due and progress can show an ETA
-            selected = list(refresh.observe(row for row in api.users() if isinstance(row, dict)))
+            selected = list(refresh.observe(listing()))
         else:
             # the listing is read whole (a few MB even for 20k users) to fingerprint it
-            selected = refresh.select([row for row in api.users() if isinstance(row, dict)])
+            rows = list(listing())
+            selected = refresh.select(rows)
+            # users quarantined by an earlier run (getUser answered null...) are re-read now,
+            # not when their refresh is due
+            retry = quarantine.open_keys("users") - {id_of(row) for row in selected}
+            if retry:
+                selected = selected + [row for row in rows if id_of(row) in retry]
         # a user gone between getUsers and getUser keeps its listing row, without details
         for batch in fan_out(api.user, selected):
             yield [user_row(u, details) for u, details in batch]
@@ -213,6 +256,10 @@ def build_resources(
     @dlt.transformer(data_from=group_list, **table_hints("group_catalog"))
     def group_catalog(groups_chunk: list[Row]) -> Iterator[list[Row]]:
         def to_rows(group: Row, catalog: Any) -> list[Row]:
+            problem = catalog_problem(catalog)
+            if problem:  # {"courses": {"a": 1}} would yield item_id "a": refuse the catalog
+                quarantine.reject("group_catalog", problem, catalog, id_of(group))
+                return []
             return catalog_rows(id_of(group), catalog, api.classify_catalog_path)
 
         yield from rows_of(fan_out(api.group_catalog, groups_chunk), to_rows)
@@ -286,6 +333,24 @@ def build_resources(
 
     user_courses_hints = table_hints("user_courses", incremental_cursor=False)
 
+    def refuse_nested_non_objects(element: Row) -> None:
+        """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
+        taken out (the parsers would skip it without a trace)."""
+        for holder, key, what in [(element, "stats", "stats"), *(
+            (stat, "attempts", "attempts") for stat in element.get("stats") or ()
+            if isinstance(stat, dict)
+        )]:  # fmt: skip
+            values = holder.get(key)
+            if isinstance(values, list) and not all(isinstance(v, dict) for v in values):
+                for value in values:
+                    if not isinstance(value, dict):
+                        quarantine.reject(
+                            "user_courses",
+                            f"GET courses/stats {what} element is {json_type(value)}, not an object",
+                            value,
+                        )
+                holder[key] = [v for v in values if isinstance(v, dict)]
+
     @dlt.resource(**user_courses_hints)
     def user_courses_bulk() -> Iterator[Any]:
         state = dlt.current.resource_state()
@@ -295,7 +360,11 @@ def build_resources(
         for element in api.courses_stats(cursor.since):
             if not isinstance(element, dict):
                 continue
-            rows = only_changed(list(course_stats_attempts(element)), window)
+            refuse_nested_non_objects(element)
+            attempts = clean_cursor(
+                course_stats_attempts(element), "user_courses", "lastActivity", quarantine
+            )
+            rows = only_changed(list(attempts), window)
             for row in rows:
                 cursor.observe(row)
             table.extend(rows)
@@ -322,9 +391,13 @@ def build_resources(
             for user, elements in batch:
                 for element in elements or ():
                     if isinstance(element, dict):
-                        rows.extend(
-                            r for r in user_course_attempts(id_of(user), element) if cursor.keep(r)
+                        attempts = clean_cursor(
+                            user_course_attempts(id_of(user), element),
+                            "user_courses",
+                            "lastActivity",
+                            quarantine,
                         )
+                        rows.extend(r for r in attempts if cursor.keep(r))
             rows = only_changed(rows, window)
             for row in rows:
                 cursor.observe(row)
@@ -345,6 +418,8 @@ def build_resources(
         program_session_list,
         group_details,
         courses,
+        course_retries,
+        path_retries,
         users,
         groups,
         user_groups,

@@ -25,10 +25,14 @@ import requests
 from dlt.common import logger
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
+from ..client import json_type
 from ..errors import AuthenticationError, Learning360Error, MalformedResponseError, NotFoundError
 from ..timestamps import format_filter_date
 from . import errors as v2_errors
 from .settings import ROUTES
+
+# listings whose route key is not the table's name
+LISTING_TABLES = {"course_stats": "user_courses", "path_stats": "user_path_sessions"}
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
@@ -142,35 +146,61 @@ class V2Api:
         return {name: format_filter_date(value)} if value else None
 
     def courses(self, modified_since: Any = None) -> Iterator[list[Row]]:
-        return self.pages("courses", params=self._since("modifiedAt[gte]", modified_since))
+        return self._records(
+            "courses", self.pages("courses", params=self._since("modifiedAt[gte]", modified_since))
+        )
 
     def course_stats(self, completed_since: Any = None) -> Iterator[list[Row]]:
-        return self.pages("course_stats", params=self._since("completedAt[gte]", completed_since))
+        return self._records(
+            "course_stats",
+            self.pages("course_stats", params=self._since("completedAt[gte]", completed_since)),
+        )
 
     def users(self) -> Iterator[list[Row]]:
         """Deleted users included (``status: deleted``): v2 lists them unless filtered."""
-        return self.pages("users")
+        return self._records("users", self.pages("users"))
 
     def groups(self) -> Iterator[list[Row]]:
-        return self.pages("groups")
+        return self._records("groups", self.pages("groups"))
 
     def paths(self, modified_since: Any = None) -> Iterator[list[Row]]:
-        return self.pages("paths", params=self._since("modifiedAt[gte]", modified_since))
+        return self._records(
+            "paths", self.pages("paths", params=self._since("modifiedAt[gte]", modified_since))
+        )
 
     def path_sessions(self, modified_since: Any = None) -> Iterator[list[Row]]:
-        return self.pages("path_sessions", params=self._since("modifiedAt[gte]", modified_since))
+        return self._records(
+            "path_sessions",
+            self.pages("path_sessions", params=self._since("modifiedAt[gte]", modified_since)),
+        )
 
     def path_stats(self) -> Iterator[list[Row]]:
-        return self.pages("path_stats")
+        return self._records("path_stats", self.pages("path_stats"))
 
     def skills(self) -> Iterator[list[Row]]:
-        return self.pages("skills")
+        return self._records("skills", self.pages("skills"))
 
     def custom_fields(self) -> Iterator[list[Row]]:
-        return self.pages("custom_fields")
+        return self._records("custom_fields", self.pages("custom_fields"))
 
     def classrooms(self) -> Iterator[list[Row]]:
-        return self.pages("classrooms")
+        return self._records("classrooms", self.pages("classrooms"))
+
+    def _records(self, route: str, pages: Iterator[list[Any]]) -> Iterator[list[Row]]:
+        """A listing's pages without the elements that are not objects (``null``, ``42``):
+        each is quarantined (``_learning360_rejected``), the others load."""
+        quarantine = self.client.stats.quarantine
+        for page in pages:
+            records = [element for element in page if isinstance(element, Mapping)]
+            if len(records) != len(page):
+                for element in page:
+                    if not isinstance(element, Mapping):
+                        quarantine.reject(
+                            LISTING_TABLES.get(route, route),
+                            f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
+                            element,
+                        )
+            yield records
 
     # ---- per parent (fan-outs): a parent gone mid-sync yields nothing ---------------------
 

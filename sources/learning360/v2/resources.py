@@ -61,6 +61,7 @@ from dlt.extract.resource import DltResource
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
+from ..quarantine import clean_cursor
 from ..settings import FEED_CHUNK_SIZE, dlt_hints
 from ..timestamps import parse_timestamp
 from .api import V2Api
@@ -142,6 +143,7 @@ def build_resources(
     # the credentials the client was built with (the adapter seam passes only the client)
     auth = install_v2_auth(client, client._credentials)  # noqa: SLF001
     api = V2Api(client, auth)
+    quarantine = client.stats.quarantine  # a modifiedAt that is not a date never moves a cursor
     workers = client.workers
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
     hours = full_read_hours()
@@ -234,14 +236,17 @@ def build_resources(
     def courses(modified: dlt.sources.incremental[Any] = courses_cursor) -> Iterator[list[Row]]:
         window = lag_window("courses")
         for page in api.courses(modified.start_value):
-            yield [course_row(c) for c in only_changed(page, window)]
+            page = only_changed(
+                list(clean_cursor(page, "courses", "modifiedAt", quarantine)), window
+            )
+            yield [course_row(c) for c in page]
         window.prune()
 
     @dlt.resource(**table_hints("paths"))
     def paths(modified: dlt.sources.incremental[Any] = paths_cursor) -> Iterator[list[Row]]:
         window = lag_window("paths")
         for page in api.paths(modified.start_value):
-            yield only_changed(page, window)
+            yield only_changed(list(clean_cursor(page, "paths", "modifiedAt", quarantine)), window)
         window.prune()
 
     @dlt.resource(**table_hints("path_sessions"))
