@@ -203,6 +203,9 @@ class Learning360Client:
         self.id_keyed_routes: frozenset[str] = frozenset()
         # the host answered at least once: a refused connection is then an outage, not config
         self._answered = False
+        # listing elements already counted as dropped, per URL: a listing read twice in a run
+        # (users: the table and the author map) or restarted counts each bad element once
+        self._reported: dict[str, set[Any]] = {}
 
     # ---- public API --------------------------------------------------------------------
 
@@ -253,7 +256,7 @@ class Learning360Client:
         url = self._url(route, path_params)
         require_id = route in self.id_keyed_routes
         yielded: dict[Any, int] = {}  # element key -> the attempt that last saw it
-        reported: set[Any] = set()  # keys already counted as dropped
+        reported = self._reported.setdefault(url, set())  # keys already counted as dropped
         attempt = 0
         while True:
             attempt += 1

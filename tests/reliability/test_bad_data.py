@@ -128,6 +128,9 @@ def test_records_without_an_id_are_dropped_with_a_warning_and_counted(
     truth["paths"] = [r for r in truth["paths"] if r["_id"] != path_id]
     truth["users"] = [r for r in truth["users"] if r["_id"] != user_id]
     truth["user_courses"] = [r for r in truth["user_courses"] if r["_id"] != attempt_id]
+    for row in truth["courses"]:  # v1 resolves author_id from the listing, which lacks that user
+        if row["author_id"] == user_id:
+            row["author_id"] = None
     _compare(pipeline, truth, "paths", "users", "user_courses", "courses", "groups")
     sessions = read_table(pipeline, "user_path_sessions")
     assert (

@@ -172,12 +172,19 @@ def build_resources(
         changed = only_changed(list(listing), window)
         for batch in fan_out(api.course, changed):
             rows = [merge_details(c, details) for c, details in batch]
-            for row in rows:
-                row["author_id"] = api.user_id_of_mail(row.get("author"))
-            yield list(clean_cursor(rows, "courses", "modificationDate", quarantine))
+            yield list(
+                clean_cursor(with_author_ids(rows), "courses", "modificationDate", quarantine)
+            )
         window.prune()
 
-    def retries(table: str, fetch: Callable[..., Any]) -> DltResource:
+    def with_author_ids(rows: list[Row]) -> list[Row]:
+        for row in rows:
+            row["author_id"] = api.user_id_of_mail(row.get("author"))
+        return rows
+
+    def retries(
+        table: str, fetch: Callable[..., Any], finish: Callable[[list[Row]], list[Row]] = list
+    ) -> DltResource:
         """Records of ``table`` quarantined by an earlier run (getCourse answered null, a date
         that is not a date) are re-read now, not when they next change: the single-item route
         gives the whole row. A resource of its own (same table) because the table's cursor
@@ -189,11 +196,11 @@ def build_resources(
             parents = [{"_id": key} for key in sorted(quarantine.open_keys(table))]
             for batch in fan_out(fetch, parents):
                 rows = [merge_details(p, details) for p, details in batch if details is not None]
-                yield list(clean_cursor(rows, table, cursor, quarantine))
+                yield list(clean_cursor(finish(rows), table, cursor, quarantine))
 
         return retried
 
-    course_retries = retries("courses", api.course)
+    course_retries = retries("courses", api.course, with_author_ids)
     path_retries = retries("paths", api.path)
 
     @dlt.resource(**table_hints("paths"))

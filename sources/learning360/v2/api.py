@@ -238,10 +238,13 @@ class V2Api:
         20,000 users): the feed and the refresh fingerprints share it."""
         with self._listing_lock:
             if route not in self._listings:
-                rows = [r for page in self.pages(route) for r in page if isinstance(r, Mapping)]
+                rows = [r for page in self._records(route, self.pages(route)) for r in page]
                 self._listings[route] = rows
             return self._listings[route]
 
     def path_completions(self, completed_since: Any = None) -> Iterator[list[Row]]:
         """Path statistics completed since ``completed_since`` (every one when None)."""
-        return self.pages("path_stats", params=self._since("completedAt[gte]", completed_since))
+        return self._records(
+            "path_stats",
+            self.pages("path_stats", params=self._since("completedAt[gte]", completed_since)),
+        )
