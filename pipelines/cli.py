@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_arguments(doctor)
     doctor_command.add_arguments(doctor)
 
+    from pipelines import webhooks as webhooks_command
+
+    webhooks = commands.add_parser("webhooks", help="the v2 change feed: subscriptions, receiver")
+    webhooks_command.add_arguments(webhooks, _add_pipeline_arguments)
+
     from emulator.cli import add_arguments as add_emulator_arguments
 
     emulator = commands.add_parser("emulator", help="serve a synthetic 360Learning company locally")
@@ -228,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipelines import doctor, status
 
             return (status if args.command == "status" else doctor).run(args)
+        if args.command == "webhooks":
+            from pipelines import webhooks
+
+            return webhooks.run(args, _pipeline_from)
         if args.command == "sync" and args.tenants:
             from pipelines.tenants import cmd_sync_tenants
 

@@ -21,6 +21,8 @@ class RequestStats:
     # records dropped because they cannot be stored (no primary key, a key repeated), each
     # logged as a warning: "what" -> count (row_guard.py, client.iter_array)
     dropped: Counter[str] = field(default_factory=Counter)
+    # what the webhook change feed did this run (change_feed.py); None when it is off
+    change_feed: dict[str, object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_request(self, route: str) -> None:
@@ -63,4 +65,5 @@ class RequestStats:
                 "bytes": self.bytes_received,
                 "skipped_missing": self.skipped_missing,
                 "dropped": dict(self.dropped),
+                **({"change_feed": self.change_feed} if self.change_feed is not None else {}),
             }

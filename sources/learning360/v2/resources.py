@@ -46,6 +46,7 @@ import dlt
 from dlt.common import logger
 from dlt.extract.resource import DltResource
 
+from ..change_feed import ChangeFeed
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
@@ -149,6 +150,13 @@ def build_resources(
         cursor = V2_RESOURCES[name].cursor
         return dlt.sources.incremental(cursor, lag=lag, on_cursor_value_missing="include")
 
+    # the webhook change feed (change_feed.py): which users' fan-outs to re-read; None = off.
+    # Its tables merge per user (delete-insert on user_id): a user re-read replaces its rows.
+    feed = ChangeFeed.from_config(api, lag or 0.0)
+
+    def changed_users(table: str, page: list[Row]) -> list[Row]:
+        return page if feed is None else feed.select(table, page)
+
     courses_cursor = incremental("courses")
     paths_cursor = incremental("paths")
 
@@ -207,7 +215,9 @@ def build_resources(
     @dlt.transformer(data_from=user_list, **table_hints("user_certificates"))
     def user_certificates(page: list[Row]) -> Iterator[list[Row]]:
         rows: list[Row] = []
-        for user, certificates in fan_out(api.user_certificates, page):
+        for user, certificates in fan_out(
+            api.user_certificates, changed_users("user_certificates", page)
+        ):
             rows.extend(
                 certificate_row(user["_id"], c) for c in certificates if isinstance(c, Mapping)
             )
@@ -216,7 +226,9 @@ def build_resources(
     @dlt.transformer(data_from=user_list, **table_hints("user_custom_fields"))
     def user_custom_fields(page: list[Row]) -> Iterator[list[Row]]:
         rows: list[Row] = []
-        for user, values in fan_out(api.user_custom_field_values, page):
+        for user, values in fan_out(
+            api.user_custom_field_values, changed_users("user_custom_fields", page)
+        ):
             rows.extend(custom_value_rows(user["_id"], values))
         yield rows
 
@@ -317,6 +329,12 @@ def build_resources(
         classroom_slots,
         classroom_slot_registrations,
     ]
+    if feed is not None:
+        for resource in (user_certificates, user_custom_fields):
+            resource.apply_hints(
+                write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+                merge_key="user_id",
+            )
     skipped = skip_tables()
     for resource in resources:
         if resource.name in skipped:

@@ -1,0 +1,207 @@
+"""The webhook change feed end to end: `learning360 webhooks setup/status/teardown` against the
+emulator's Webhook API, v2 syncs that re-read only the users the event logs name (under lost,
+duplicated and reordered deliveries), the gap fallbacks, and the scopes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator import Company, EmulatorServer
+from pipelines.cli import main
+from pipelines.run import run_sync
+from sources.learning360.change_feed import EVENT_TYPES, FEED_TABLES
+from tests.conftest import SEED
+from tests.v2.truth import assert_v2_warehouse_equals_truth
+
+CERTS = "GET users/{user_id}/certificates"
+VALUES = "GET users/{user_id}/custom-fields/values"
+FEED = {"SOURCES__LEARNING360__CHANGE_FEED": "webhooks"}
+
+
+@pytest.fixture
+def company() -> Company:
+    """Small, with enough learners and paths that a few days bring users and certificates."""
+    return Company.generate(seed=SEED, size="small", users=150, paths=12)
+
+
+class _Sink(BaseHTTPRequestHandler):
+    """A subscriber URL that accepts everything (deliveries are not what the sync reads)."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def sink_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def cli_args(tmp_path: Path, name: str = "learning360_v2") -> list[str]:
+    return [
+        "--pipelines-dir",
+        str(tmp_path / "pipelines"),
+        "--duckdb-path",
+        str(tmp_path / f"{name}.duckdb"),
+        "--pipeline-name",
+        name,
+    ]
+
+
+def _feed(result: Any) -> dict[str, Any]:
+    return result.requests["change_feed"]
+
+
+def _advance_until_users_change(company: Company, certs_since: set[str] | None = None) -> None:
+    """Advance until a user was created (and, with ``certs_since``, a certificate awarded
+    since then): what the feed must catch."""
+    before = {u["_id"] for u in company.truth()["users"]}
+    for _ in range(60):
+        company.advance(days=1)
+        after = company.truth()
+        users = {u["_id"] for u in after["users"]} - before
+        certs = {c["_id"] for c in after["user_certificates"]} - (certs_since or set())
+        if users and (certs_since is None or certs):
+            return
+    pytest.fail("60 simulated days brought no new user (or no new certificate)")
+
+
+def test_feed_syncs_equal_truth_under_delivery_faults(
+    configure_v2, new_pipeline, company: Company, emulator: EmulatorServer, sink_url, tmp_path
+) -> None:
+    configure_v2(**FEED)
+    assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
+    # idempotent: a second setup reuses every subscription
+    assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
+    assert len(emulator.webhooks.subscriptions) == len(EVENT_TYPES)
+    emulator.webhooks.configure_faults(seed=3, lose=0.3, duplicate=0.3, reorder=1.0)
+
+    pipeline = new_pipeline()
+    first = run_sync(pipeline)
+    assert set(_feed(first)["fallback"]) == set(FEED_TABLES)  # no full read yet: read in full
+    assert_v2_warehouse_equals_truth(pipeline, company.truth())
+    n_users = len(company.users)
+    certs = {c["_id"] for c in company.truth()["user_certificates"]}
+
+    for round_ in range(3):
+        _advance_until_users_change(company, certs if round_ == 0 else None)
+        result = run_sync(pipeline)
+        feed = _feed(result)
+        assert feed["fallback"] == {}, feed
+        assert feed["events"] > 0 and 0 < feed["users"] < n_users
+        # only the users the logs named were re-read
+        by_route = result.requests["requests"]
+        assert by_route.get(CERTS, 0) == feed["users"] == by_route.get(VALUES, 0)
+        assert_v2_warehouse_equals_truth(pipeline, company.truth())
+    lost = [e for s in emulator.webhooks.subscriptions.values() for e in s.events]
+    assert any(e.status == "failed" for e in lost), "the lose fault never fired"
+
+    # a run with no change re-reads nobody
+    quiet = run_sync(pipeline)
+    assert _feed(quiet)["users"] == 0 and CERTS not in quiet.requests["requests"]
+
+
+def test_gaps_fall_back_to_full_reads(
+    configure_v2, new_pipeline, company: Company, emulator: EmulatorServer, sink_url, tmp_path
+) -> None:
+    configure_v2(**FEED)
+    pipeline = new_pipeline()
+    # feed on, no subscription: a full read, said so
+    result = run_sync(pipeline)
+    assert all("no webhook subscription" in why for why in _feed(result)["fallback"].values())
+
+    assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
+    result = run_sync(pipeline)  # new subscriptions: no cursor yet
+    assert set(_feed(result)["fallback"]) == set(FEED_TABLES)
+    result = run_sync(pipeline)
+    assert _feed(result)["fallback"] == {}
+
+    # an inactive subscription proves nothing
+    hub = emulator.webhooks
+    paused = next(s for s in hub.subscriptions.values() if s.event_type == "user.created")
+    paused.status = "inactive"
+    _advance_until_users_change(company)
+    result = run_sync(pipeline)
+    fallback = _feed(result)["fallback"]
+    assert "user.created: subscription inactive" in fallback["user_custom_fields"]
+    assert result.requests["requests"][VALUES] == len(company.users)
+    assert_v2_warehouse_equals_truth(pipeline, company.truth())
+
+    # a deleted subscription and a malformed event
+    paused.status = "active"
+    run_sync(pipeline)
+    updated = next(s for s in hub.subscriptions.values() if s.event_type == "user.certificate.awarded")
+    hub.subscriptions.pop(updated.id)
+    result = run_sync(pipeline)
+    assert "subscription deleted" in _feed(result)["fallback"]["user_certificates"]
+    assert "user_custom_fields" not in _feed(result)["fallback"]
+
+    created = next(s for s in hub.subscriptions.values() if s.event_type == "user.updated")
+    hub.record("user.updated", {"no": "userId"})
+    assert created.events
+    result = run_sync(pipeline)
+    feed = _feed(result)
+    assert feed["malformed"] == 1 and "malformed event" in feed["fallback"]["user_custom_fields"]
+
+    # a cursor older than the log's retention
+    configure_v2(**FEED, SOURCES__LEARNING360__CHANGE_FEED_RETENTION_HOURS=0)
+    result = run_sync(pipeline)
+    assert "retention" in _feed(result)["fallback"]["user_custom_fields"]
+    assert_v2_warehouse_equals_truth(pipeline, company.truth())
+
+
+def test_setup_status_teardown(
+    configure_v2, emulator: EmulatorServer, sink_url, tmp_path, capsys
+) -> None:
+    configure_v2(**FEED)
+    args = cli_args(tmp_path)
+    assert main(["webhooks", "status", *args]) == 0
+    assert "no change feed subscription" in capsys.readouterr().out
+    assert main(["webhooks", "setup", "--url", sink_url, *args]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  created") == len(EVENT_TYPES)
+    assert main(["webhooks", "status", *args]) == 0
+    out = capsys.readouterr().out
+    assert all(t in out for t in EVENT_TYPES) and "never" in out
+    assert main(["webhooks", "teardown", *args]) == 0
+    assert not emulator.webhooks.subscriptions
+    assert main(["webhooks", "status", *args]) == 0
+    assert "no change feed subscription" in capsys.readouterr().out
+
+
+def test_unreachable_url_and_missing_scope(configure_v2, emulator, tmp_path, capsys) -> None:
+    configure_v2(**FEED)
+    code = main(["webhooks", "setup", "--url", "http://127.0.0.1:1/x", *cli_args(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "urlUnreachable" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "server_options",
+    [{"v2_scopes": ["users:read", "webhooks:read"]}],
+)
+def test_setup_without_write_scope_exits_2(
+    configure_v2, emulator, sink_url, tmp_path, capsys
+) -> None:
+    configure_v2(**FEED)
+    code = main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "webhooks:write" in err and "Traceback" not in err
