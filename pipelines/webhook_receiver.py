@@ -12,7 +12,7 @@ delivery this receiver misses (down, restarting) costs nothing but latency.
 - Accepted events (re)arm a debounce timer; when it fires one ``learning360 sync`` child runs
   with the same pipeline arguments. Never two at once: one worker thread, and the sync lock
   (exit 75: another sync runs) makes it try again after the debounce.
-- ``GET /`` answers the counters as JSON (health check).
+- ``GET /`` answers the counters and the exit codes of the syncs started, as JSON (health check).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from sources.learning360.change_feed import WebhooksApi
+from sources.learning360.change_feed import SUBSCRIPTION_NAME, WebhooksApi
 
 log = logging.getLogger("learning360.webhooks")
 SECRET_REFRESH_SECONDS = 30.0
@@ -155,7 +155,9 @@ class Receiver:
         return 204, "accepted"
 
 
-def make_server(host: str, port: int, receiver: Receiver) -> ThreadingHTTPServer:
+def make_server(
+    host: str, port: int, receiver: Receiver, extra: Callable[[], dict[str, Any]] = dict
+) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
@@ -169,7 +171,7 @@ def make_server(host: str, port: int, receiver: Receiver) -> ThreadingHTTPServer
                 self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802 - health check, and the URL check at setup
-            self._answer(200, json.dumps(dict(receiver.counts)).encode())
+            self._answer(200, json.dumps({**receiver.counts, **extra()}).encode())
 
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
@@ -192,19 +194,19 @@ def sync_command(args: argparse.Namespace) -> list[str]:
 
 
 def serve(args: argparse.Namespace, pipeline: Any, api: WebhooksApi) -> int:
-    from pipelines.webhooks import feed_state
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    subscribed = sorted(set((feed_state(pipeline).get("subscriptions") or {}).values()))
-    if not subscribed:
-        log.warning("no subscription in the pipeline state: run `learning360 webhooks setup`")
 
     def load() -> list[str]:
-        return [s for s in (api.secret(sub_id) for sub_id in subscribed) if s]
+        """The secrets of this project's subscriptions (listed, not read from the pipeline
+        state: a sync may be writing it), so a `webhooks setup` after start is picked up."""
+        ours = [s for s in api.subscriptions() if s.get("name") == SUBSCRIPTION_NAME]
+        if not ours:
+            log.warning("no change feed subscription yet: run `learning360 webhooks setup`")
+        return [x for x in (api.secret(str(s.get("_id"))) for s in ours) if x]
 
     debouncer = Debouncer(sync_command(args), args.sync_after)
     receiver = Receiver(Secrets(load), debouncer.poke)
-    server = make_server(args.host, args.port, receiver)
+    server = make_server(args.host, args.port, receiver, lambda: {"syncs": debouncer.runs})
     log.info(
         "listening on http://%s:%s (sync %gs after the last event)",
         args.host,

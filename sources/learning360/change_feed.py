@@ -194,12 +194,6 @@ def read_change_set(
             if set(FEED_TABLES[table]) & set(types):
                 result.fallback.setdefault(table, reason)
 
-    reconciled = own.get("reconciled_at")
-    if not isinstance(reconciled, int | float):
-        gap(EVENT_TYPES, "no full read yet with the change feed")
-    elif time.time() - reconciled >= reconcile_hours * 3600:
-        gap(EVENT_TYPES, f"periodic full reconcile ({reconcile_hours:g} h)")
-
     needed = [t for t in EVENT_TYPES if any(t in FEED_TABLES[table] for table in tables)]
     if not subscribed:
         logger.warning(
@@ -208,6 +202,12 @@ def read_change_set(
         )
         gap(needed, "no webhook subscription (run `learning360 webhooks setup`)")
         return result
+    reconciled = own.get("reconciled_at")
+    if not isinstance(reconciled, int | float):
+        gap(EVENT_TYPES, "no full read yet with the change feed")
+    elif time.time() - reconciled >= reconcile_hours * 3600:
+        gap(EVENT_TYPES, f"periodic full reconcile ({reconcile_hours:g} h)")
+
     try:
         live = {s.get("_id"): s for s in webhooks.subscriptions()}
     except Learning360Error as exc:

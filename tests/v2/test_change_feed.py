@@ -148,7 +148,9 @@ def test_gaps_fall_back_to_full_reads(
     # a deleted subscription and a malformed event
     paused.status = "active"
     run_sync(pipeline)
-    updated = next(s for s in hub.subscriptions.values() if s.event_type == "user.certificate.awarded")
+    updated = next(
+        s for s in hub.subscriptions.values() if s.event_type == "user.certificate.awarded"
+    )
     hub.subscriptions.pop(updated.id)
     result = run_sync(pipeline)
     assert "subscription deleted" in _feed(result)["fallback"]["user_certificates"]
