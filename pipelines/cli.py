@@ -139,6 +139,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         args.sync_result = result  # `sync --tenants` reports each tenant's rows from it
         pipeline = result.pipeline or pipeline
         print_summary(pipeline, result, _where(pipeline, args.destination), previous=previous)
+    if result.requests.get("change_feed"):  # the webhook change feed: what it read, its gaps
+        from pipelines.webhooks import change_feed_line
+
+        print(change_feed_line(result.requests["change_feed"]))
     dropped = result.requests.get("dropped") or {}
     if dropped:  # bad records: each was logged as a warning (docs/reliability.md)
         print(

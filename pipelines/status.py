@@ -93,6 +93,7 @@ class Status:
     schema_lines: list[str]
     pending: list[PendingPackage] = field(default_factory=list)
     failed: list[FailedJob] = field(default_factory=list)
+    change_feed: str | None = None  # the last sync's use of the webhook change feed
 
     @property
     def never_synced(self) -> bool:
@@ -238,7 +239,15 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
         schema_lines=schema_lines,
         pending=pending,
         failed=failed,
+        change_feed=_change_feed(pipeline.state),
     )
+
+
+def _change_feed(state: dict[str, Any]) -> str | None:
+    from pipelines.webhooks import change_feed_line
+
+    last = (state.get("sources", {}).get(SOURCE_NAME, {}).get("change_feed") or {}).get("last_run")
+    return change_feed_line(last) if last else None
 
 
 def _when(value: Any) -> str:
@@ -306,6 +315,8 @@ def format_status(status: Status) -> str:
         out.append("  none yet")
     for cursor in status.cursors:
         out.append(f"  {cursor.resource:<20}{cursor.cursor:<20}{cursor.last_value}")
+    if status.change_feed:
+        out.append(status.change_feed)
 
     if status.schema_lines:
         out.append("schema: " + status.schema_lines[0])

@@ -85,7 +85,14 @@ def _advance_until_users_change(company: Company, certs_since: set[str] | None =
 
 
 def test_feed_syncs_equal_truth_under_delivery_faults(
-    configure_v2, new_pipeline, company: Company, emulator: EmulatorServer, sink_url, tmp_path
+    configure_v2,
+    new_pipeline,
+    company: Company,
+    emulator: EmulatorServer,
+    sink_url,
+    tmp_path,
+    caplog,
+    capsys,
 ) -> None:
     configure_v2(**FEED)
     assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
@@ -118,9 +125,24 @@ def test_feed_syncs_equal_truth_under_delivery_faults(
     quiet = run_sync(pipeline)
     assert _feed(quiet)["users"] == 0 and CERTS not in quiet.requests["requests"]
 
+    # no signing secret, no client secret in the working dir, the warehouse or the logs
+    secrets = [s.secret for s in emulator.webhooks.subscriptions.values()]
+    secrets.append(emulator.client_secret)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [s for s in secrets if s.encode() in data], path
+    assert not [s for s in secrets if s in caplog.text + capsys.readouterr().out]
+
 
 def test_gaps_fall_back_to_full_reads(
-    configure_v2, new_pipeline, company: Company, emulator: EmulatorServer, sink_url, tmp_path
+    configure_v2,
+    new_pipeline,
+    company: Company,
+    emulator: EmulatorServer,
+    sink_url,
+    tmp_path,
+    capsys,
 ) -> None:
     configure_v2(**FEED)
     pipeline = new_pipeline()
@@ -168,6 +190,12 @@ def test_gaps_fall_back_to_full_reads(
     result = run_sync(pipeline)
     assert "retention" in _feed(result)["fallback"]["user_custom_fields"]
     assert_v2_warehouse_equals_truth(pipeline, company.truth())
+
+    # the CLI says it too: the sync summary and `status`
+    assert main(["sync", "--in-process", "--no-models", *cli_args(tmp_path)]) == 0
+    assert "read in full (gap): user_certificates" in capsys.readouterr().out
+    main(["status", *cli_args(tmp_path)])
+    assert "change feed, last sync" in capsys.readouterr().out
 
 
 def test_setup_status_teardown(
