@@ -303,14 +303,17 @@ class WebhookHub:
     def observe(self) -> int:
         """Records events for what changed since the last call (cheap when nothing advanced)."""
         c = self.company
-        with c.lock:
-            if self._snapshot is None or c.advances == self._seen_advances:
-                return 0
-            new = snapshot(c)
-            found = changes(c, self._snapshot, new)
-            self._snapshot, self._seen_advances = new, c.advances
-        for event_type, data in found:
-            self.record(event_type, data)
+        # the hub's lock first, held until the events are in the logs: a log read that
+        # waited for this call sees them (lock order everywhere: hub, then company)
+        with self.lock:
+            with c.lock:
+                if self._snapshot is None or c.advances == self._seen_advances:
+                    return 0
+                new = snapshot(c)
+                found = changes(c, self._snapshot, new)
+                self._snapshot, self._seen_advances = new, c.advances
+            for event_type, data in found:
+                self.record(event_type, data)
         return len(found)
 
     def record(self, event_type: str, data: dict[str, Any]) -> None:
