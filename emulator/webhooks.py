@@ -299,6 +299,24 @@ class WebhookHub:
         self.faults.update({k: float(v) for k, v in faults.items()})
         self._rng = random.Random(seed)
 
+    def configure(
+        self, retention_seconds: float | None = None, seed: int = 0, **faults: float
+    ) -> None:
+        """Admin settings (``POST /_emulator/webhooks``): retention and delivery faults."""
+        if retention_seconds is not None:
+            self.retention_seconds = float(retention_seconds)
+        if faults:
+            self.configure_faults(seed=seed, **faults)
+
+    def settings(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "retention_seconds": self.retention_seconds,
+                **self.faults,
+                "subscriptions": len(self.subscriptions),
+                "delivered": self.delivered,
+            }
+
     # ---- recording ------------------------------------------------------------------------
     def observe(self) -> int:
         """Records events for what changed since the last call (cheap when nothing advanced)."""

@@ -121,3 +121,12 @@ def test_retention_drops_old_events(server: EmulatorServer) -> None:
     server.webhooks.retention_seconds = 0.05
     time.sleep(0.1)
     assert requests.get(url, headers=_headers(server), timeout=5).json() == []
+
+
+def test_admin_route_sets_delivery_faults_and_retention(server: EmulatorServer) -> None:
+    admin = {"X-Emulator-Admin": server.admin_token}
+    url = server.base_url + "/_emulator/webhooks"
+    r = requests.post(url, json={"lose": 0.5, "retention_seconds": 60}, headers=admin, timeout=5)
+    assert r.status_code == 200 and r.json()["lose"] == 0.5 and r.json()["retention_seconds"] == 60
+    bad = requests.post(url, json={"explode": 1}, headers=admin, timeout=5)
+    assert bad.status_code == 400
