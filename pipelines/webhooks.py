@@ -130,17 +130,18 @@ def cmd_setup(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
         raise _scope_error(exc, "webhooks:read") from None
     chosen: dict[str, str] = {}
     for event_type in EVENT_TYPES:
-        match = next(
-            (s for s in existing if s.get("eventType") == event_type and s.get("url") == args.url),
-            None,
+        # ours: same event type and URL, or same event type and our name (then moved to URL)
+        mine = [s for s in existing if s.get("eventType") == event_type]
+        match = next((s for s in mine if s.get("url") == args.url), None) or next(
+            (s for s in mine if s.get("name") == SUBSCRIPTION_NAME), None
         )
         try:
             if match is None:
                 match = api.create(event_type, args.url, SUBSCRIPTION_NAME)
                 what = "created"
-            elif match.get("status") != "active":
-                match = api.update(str(match["_id"]), status="active")
-                what = "re-activated"
+            elif match.get("url") != args.url or match.get("status") != "active":
+                match = api.update(str(match["_id"]), url=args.url, status="active")
+                what = "updated (url, status active)"
             else:
                 what = "exists"
         except Exception as exc:

@@ -215,6 +215,11 @@ def test_setup_status_teardown(
     assert main(["webhooks", "status", *args]) == 0
     out = capsys.readouterr().out
     assert all(t in out for t in EVENT_TYPES) and "never" in out
+    # a new URL moves the same subscriptions (no duplicates)
+    other = sink_url.replace("/hook", "/other")
+    assert main(["webhooks", "setup", "--url", other, *args]) == 0
+    assert capsys.readouterr().out.count("updated (url") == len(EVENT_TYPES)
+    assert {s.url for s in emulator.webhooks.subscriptions.values()} == {other}
     assert main(["webhooks", "teardown", *args]) == 0
     assert not emulator.webhooks.subscriptions
     assert main(["webhooks", "status", *args]) == 0
@@ -264,3 +269,22 @@ def test_credential_without_webhook_scopes_falls_back_with_a_warning(
     assert all("webhooks:read" in why for why in fallback.values()), fallback
     assert "read in full" in capfd.readouterr().err
     assert_v2_warehouse_equals_truth(pipeline, company.truth())
+
+
+def test_subscriptions_and_cursors_survive_an_ephemeral_runner(
+    configure_v2, new_pipeline, company: Company, emulator: EmulatorServer, sink_url, tmp_path
+) -> None:
+    import shutil
+
+    configure_v2(**FEED)
+    assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
+    shutil.rmtree(tmp_path / "pipelines")  # setup's runner is gone: the ids are in the warehouse
+    pipeline = new_pipeline()
+    first = run_sync(pipeline)
+    assert not any("no webhook subscription" in why for why in _feed(first)["fallback"].values())
+    run_sync(pipeline)
+    shutil.rmtree(tmp_path / "pipelines")  # a fresh runner for the next sync
+    _advance_until_users_change(company)
+    result = run_sync(new_pipeline())
+    assert _feed(result)["fallback"] == {} and _feed(result)["users"] > 0
+    assert_v2_warehouse_equals_truth(result.pipeline, company.truth())
