@@ -137,9 +137,16 @@ class WebhooksApi:
 
 @dataclass
 class ChangeSet:
-    """What the event logs say changed since the last run, and what they cannot prove."""
+    """What the event logs say changed since the last run, and what they cannot prove.
+
+    ``users``, ``paths``, ``sessions``, ``attempts``: ids named by the events read (only the
+    event types of ``FEED_TABLES`` are subscribed, so today only ``users`` fills; a table added
+    to ``FEED_TABLES`` with path, session or attempt events gets its ids here)."""
 
     users: set[str] = field(default_factory=set)
+    paths: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    attempts: set[str] = field(default_factory=set)
     fallback: dict[str, str] = field(default_factory=dict)  # table -> reason
     events: int = 0
     duplicates: int = 0
@@ -147,6 +154,16 @@ class ChangeSet:
 
     def rereads(self, table: str, user_id: str) -> bool:
         return table in self.fallback or user_id in self.users
+
+    def add(self, ids: Mapping[str, str]) -> None:
+        for key, bucket in (
+            ("userId", self.users),
+            ("pathId", self.paths),
+            ("sessionId", self.sessions),
+            ("attemptId", self.attempts),
+        ):
+            if key in ids:
+                bucket.add(ids[key])
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -158,16 +175,37 @@ class ChangeSet:
         }
 
 
-def _event_user(event: Any, event_type: str) -> str | None:
-    """The user an event names, or None when its payload is not the spec's shape."""
+def _required_ids(event_type: str) -> tuple[str, ...]:
+    """The ids an event of this type must name (the spec's required DTO fields)."""
+    if event_type == "course.attempt.closed":
+        return ("attemptId", "userId")
+    if event_type.startswith("user."):
+        return ("userId",)
+    if event_type.startswith("path.session."):
+        return ("pathId", "sessionId")
+    if event_type.startswith("path."):
+        return ("pathId",)
+    if event_type.startswith("group."):
+        return ("groupId",)
+    return ()
+
+
+def _event_ids(event: Any, event_type: str) -> dict[str, str] | None:
+    """The ids an event names, or None when its payload is not the spec's shape."""
     if not isinstance(event, Mapping):
         return None
     payload = event.get("payload")
     if not isinstance(payload, Mapping) or payload.get("type") != event_type:
         return None
     data = payload.get("data")
-    user_id = data.get("userId") if isinstance(data, Mapping) else None
-    return user_id if isinstance(user_id, str) and user_id else None
+    if not isinstance(data, Mapping):
+        return None
+    ids = {}
+    for key in ("userId", "pathId", "sessionId", "attemptId", "groupId"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            ids[key] = value
+    return ids if all(key in ids for key in _required_ids(event_type)) else None
 
 
 def read_change_set(
@@ -247,8 +285,8 @@ def read_change_set(
                     result.events += 1
                     created = event.get("createdAt")
                     seen[event_id] = created if isinstance(created, str) else _iso(now)
-                    user_id = _event_user(event, event_type)  # order and repeats do not matter
-                    if user_id is None:
+                    ids = _event_ids(event, event_type)  # order and repeats do not matter
+                    if ids is None:
                         result.malformed += 1
                         logger.warning(
                             f"360Learning change feed: skipped malformed event {event_id} "
@@ -256,7 +294,7 @@ def read_change_set(
                         )
                         gap([event_type], f"{event_type}: malformed event {event_id}")
                         continue
-                    result.users.add(user_id)
+                    result.add(ids)
         except Learning360Error as exc:
             gap([event_type], f"{event_type}: reading its events failed: {exc.one_line()}")
             continue

@@ -288,3 +288,57 @@ def test_subscriptions_and_cursors_survive_an_ephemeral_runner(
     result = run_sync(new_pipeline())
     assert _feed(result)["fallback"] == {} and _feed(result)["users"] > 0
     assert_v2_warehouse_equals_truth(result.pipeline, company.truth())
+
+
+class _FakeLog:
+    """The Webhook API answering fixed logs (for the order/duplicate property of the reader)."""
+
+    def __init__(self, logs: dict[str, list[dict[str, Any]]]):
+        self.logs = logs
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return [{"_id": sub_id, "status": "active"} for sub_id in self.logs]
+
+    def events(self, sub_id: str, since: Any) -> Iterator[list[dict[str, Any]]]:
+        from sources.learning360.timestamps import parse_timestamp
+
+        yield [e for e in self.logs[sub_id] if parse_timestamp(e["createdAt"]) >= since]
+
+
+def test_change_set_is_order_independent_and_idempotent() -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from sources.learning360.change_feed import read_change_set
+
+    now = datetime.now(tz=UTC)
+
+    def at(minutes_ago: float) -> str:
+        return (now - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
+
+    def event(n: int, event_type: str, **data: str) -> dict[str, Any]:
+        payload = {"type": event_type, "timestamp": 0, "data": data}
+        return {"_id": f"msg_{n}", "createdAt": at(10), "payload": payload}
+
+    logs = {
+        f"s{i}": [event(i * 10 + k, t, userId=f"u{(i + k) % 5}") for k in range(4)]
+        for i, t in enumerate(EVENT_TYPES)
+    }
+    subs = {t: f"s{i}" for i, t in enumerate(EVENT_TYPES)}
+    kw = {"lag_seconds": 3600, "reconcile_hours": 1e6, "retention_hours": 1e6}
+
+    def state() -> dict[str, Any]:
+        since = dict.fromkeys(logs, at(60))
+        return {"subscriptions": subs, "reconciled_at": 2e9, "read_until": since}
+
+    first = read_change_set(_FakeLog(logs), own := state(), **kw)
+    shuffled = {k: random.Random(1).sample(v + v, 2 * len(v)) for k, v in logs.items()}
+    second = read_change_set(_FakeLog(shuffled), state(), **kw)
+    assert first.users == second.users == {f"u{i}" for i in range(5)} and first.fallback == {}
+    assert second.duplicates == first.events  # every event twice: counted once
+    again = read_change_set(_FakeLog(logs), own, **kw)  # the same log read again
+    assert again.events == 0 and again.users == set() and again.duplicates == first.events
+    # an event of another type in a log is malformed: a gap for the tables its type feeds
+    logs["s0"].append(event(999, "course.attempt.closed", attemptId="a1", userId="u1"))
+    odd = read_change_set(_FakeLog(logs), state(), **kw)
+    assert odd.malformed == 1 and "malformed event msg_999" in odd.fallback["user_custom_fields"]
