@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser, pipeline_arguments: Any) -> N
     teardown = actions.add_parser("teardown", help="delete the change feed's subscriptions")
     serve = actions.add_parser("serve", help="receive deliveries and trigger a sync")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8360, help="port to listen on")
+    serve.add_argument(
+        "--port", type=int, default=8361, help="port to listen on (the emulator uses 8360)"
+    )
     serve.add_argument(
         "--sync-after",
         type=float,
