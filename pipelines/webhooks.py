@@ -94,9 +94,8 @@ def save_subscriptions(pipeline: dlt.Pipeline, subscriptions: dict[str, str]) ->
             own = dlt.current.source_state().setdefault(STATE_KEY, {})
             own["subscriptions"] = dict(subscriptions)
             known = set(subscriptions.values())
-            own["read_until"] = {
-                k: v for k, v in (own.get("read_until") or {}).items() if k in known
-            }
+            for key in ("read_until", "last_event"):  # cursors of removed subscriptions go
+                own[key] = {k: v for k, v in (own.get(key) or {}).items() if k in known}
             yield from ()
 
         return subscriptions_state
@@ -167,7 +166,11 @@ def cmd_status(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
     except Exception as exc:
         raise _scope_error(exc, "webhooks:read") from None
     read_until = own.get("read_until") or {}
-    print(f"{'event type':<28}{'subscription':<26}{'status':<10}{'read until':<26}failed")
+    last_event = own.get("last_event") or {}
+    print(
+        f"{'event type':<28}{'subscription':<26}{'status':<10}{'read until':<26}"
+        f"{'last event read':<26}failed"
+    )
     for event_type in EVENT_TYPES:
         sub_id = subscribed.get(event_type)
         sub = live.get(sub_id) if sub_id else None
@@ -183,7 +186,8 @@ def cmd_status(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
                 )
             )
         until = read_until.get(sub_id, "never") if sub_id else "-"
-        print(f"{event_type:<28}{sub_id or '-':<26}{state:<10}{until:<26}{failed}")
+        last = last_event.get(sub_id, "none") if sub_id else "-"
+        print(f"{event_type:<28}{sub_id or '-':<26}{state:<10}{until:<26}{last:<26}{failed}")
     last = own.get("last_run")
     if last:
         print(change_feed_line(last))

@@ -226,6 +226,7 @@ def read_change_set(
     subscribed: dict[str, str] = dict(own.get("subscriptions") or {})
     read_until: dict[str, str] = own.setdefault("read_until", {})
     seen: dict[str, str] = own.setdefault("seen", {})
+    last_event: dict[str, str] = own.setdefault("last_event", {})
 
     def gap(types: tuple[str, ...] | list[str], reason: str) -> None:
         for table in tables:
@@ -266,11 +267,16 @@ def read_change_set(
             read_until[sub_id] = _iso(now)  # read in full anyway: its events are not needed
             continue
         cursor = parse_timestamp(read_until.get(sub_id))
-        if cursor is None:
-            gap([event_type], f"{event_type}: new subscription, no cursor yet")
-        elif cursor < horizon:
-            gap([event_type], f"{event_type}: cursor older than the log's retention")
-        since = (cursor - lag) if cursor is not None else None
+        if cursor is None or cursor < horizon:
+            why = (
+                "new subscription, no cursor yet"
+                if cursor is None
+                else "cursor older than the log's retention"
+            )
+            gap([event_type], f"{event_type}: {why}")
+            read_until[sub_id] = _iso(now)  # its tables are read in full: start from here
+            continue
+        since = cursor - lag
         try:
             for page in webhooks.events(sub_id, since):
                 for event in page:
@@ -285,6 +291,8 @@ def read_change_set(
                     result.events += 1
                     created = event.get("createdAt")
                     seen[event_id] = created if isinstance(created, str) else _iso(now)
+                    if isinstance(created, str) and created > last_event.get(sub_id, ""):
+                        last_event[sub_id] = created  # for `webhooks status`
                     ids = _event_ids(event, event_type)  # order and repeats do not matter
                     if ids is None:
                         result.malformed += 1
