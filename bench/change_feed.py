@@ -36,6 +36,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="medium")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--user-courses-full-read-hours",
+        type=float,
+        default=0,
+        help="the default v2 policy's knob, for both pipelines (0 = /courses/stats read in full)",
+    )
     args = parser.parse_args()
 
     from pipelines.cli import main as cli
@@ -53,6 +59,9 @@ def main() -> None:
                 "SOURCES__LEARNING360__CREDENTIALS__CLIENT_ID": server.client_id,
                 "SOURCES__LEARNING360__CREDENTIALS__CLIENT_SECRET": server.client_secret,
                 "SOURCES__LEARNING360__MAX_REQUESTS_PER_SECOND": "50",
+                "SOURCES__LEARNING360__USER_COURSES_FULL_READ_HOURS": str(
+                    args.user_courses_full_read_hours
+                ),
             }
         )
 
@@ -81,7 +90,10 @@ def main() -> None:
         without = sync("without_feed", feed=False)
         with_feed = sync("with_feed", feed=True)
     routes = sorted(set(full["requests"]) | set(without["requests"]) | set(with_feed["requests"]))
-    print(f"\n{args.size} company ({len(company.users)} users), one simulated day\n")
+    print(
+        f"\n{args.size} company ({len(company.users)} users), one simulated day, "
+        f"user_courses_full_read_hours = {args.user_courses_full_read_hours:g}\n"
+    )
     print("| route | full v2 sync | incremental, no feed | incremental, feed |")
     print("|---|---:|---:|---:|")
     for route in routes:
