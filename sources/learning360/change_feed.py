@@ -13,8 +13,9 @@ or the periodic reconcile is due, an event type the table needs has no subscript
 inactive or deleted), the cursor is older than the log's retention, an event cannot be read
 or names no user. Each fallback names its reason in the sync summary and in ``status``.
 
-The seam with the v2 resources (``v2/resources.py``): ``ChangeFeed.select(table, page)``
-returns the users of a listing page to re-read for ``table`` (all of them on a fallback).
+The seam with the v2 resources (``v2/resources.py``, ``changed_users``): when
+``ChangeFeed.falls_back(table)`` the default v2 policy decides what to read; otherwise
+``ChangeFeed.select(table, page)`` returns the users of a ``/users`` page the events named.
 State (dlt source state ``change_feed``, restored from the destination like every cursor):
 ``subscriptions`` (event type → id, written by ``learning360 webhooks setup``), ``read_until``
 (per subscription id), ``seen`` (event ids of the lag window), ``reconciled_at``, ``last_run``.
@@ -355,9 +356,12 @@ class ChangeFeed:
                 self._changes = changes
             return self._changes
 
+    def falls_back(self, table: str) -> bool:
+        """True when the logs cannot prove ``table`` complete: the default v2 policy reads it."""
+        return table in self.changes().fallback
+
     def select(self, table: str, page: list[Row]) -> list[Row]:
-        """The users of a ``/users`` page whose ``table`` rows must be re-read."""
-        changes = self.changes()
-        if table in changes.fallback:
-            return page
-        return [u for u in page if isinstance(u, Mapping) and u.get("_id") in changes.users]
+        """The users of a ``/users`` page whose ``table`` rows the events say changed (call
+        only when ``falls_back(table)`` is False)."""
+        users = self.changes().users
+        return [u for u in page if isinstance(u, Mapping) and u.get("_id") in users]

@@ -155,7 +155,9 @@ def build_resources(
     feed = ChangeFeed.from_config(api, lag or 0.0)
 
     def changed_users(table: str, page: list[Row]) -> list[Row]:
-        return page if feed is None else feed.select(table, page)
+        if feed is None or feed.falls_back(table):
+            return page  # the default v2 policy: every user of the page
+        return feed.select(table, page)
 
     courses_cursor = incremental("courses")
     paths_cursor = incremental("paths")
