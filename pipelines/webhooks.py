@@ -75,9 +75,9 @@ def webhooks_api() -> WebhooksApi:
     return WebhooksApi(V2Api(client, install_v2_auth(client, config.credentials)))
 
 
-def feed_state(pipeline: dlt.Pipeline) -> dict[str, Any]:
+def feed_state(pipeline: dlt.Pipeline, restore: bool = True) -> dict[str, Any]:
     """The change feed's part of the pipeline state (restored from the destination if needed)."""
-    if pipeline.config.restore_from_destination:
+    if restore and pipeline.config.restore_from_destination:
         # a destination never written to has no state yet
         with contextlib.suppress(Exception):
             pipeline.sync_destination()
@@ -155,7 +155,7 @@ def cmd_setup(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
 
 
 def cmd_status(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
-    own = feed_state(pipeline)
+    own = feed_state(pipeline, args.restore_state)
     subscribed: dict[str, str] = own.get("subscriptions") or {}
     if not subscribed:
         print("no change feed subscription in this pipeline's state: run `webhooks setup`")
@@ -212,7 +212,7 @@ def change_feed_line(last: dict[str, Any]) -> str:
 def cmd_teardown(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
     from sources.learning360.errors import NotFoundError
 
-    own = feed_state(pipeline)
+    own = feed_state(pipeline, args.restore_state)
     api = webhooks_api()
     for event_type, sub_id in sorted((own.get("subscriptions") or {}).items()):
         try:
@@ -228,7 +228,12 @@ def cmd_teardown(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
 
 
 def run(args: argparse.Namespace, pipeline_from: Any) -> int:
+    from pathlib import Path
+
     pipeline = pipeline_from(args)
+    # a DuckDB file that does not exist holds no state: do not create an empty one by looking
+    duckdb_file = Path(args.duckdb_path or f"{pipeline.pipeline_name}.duckdb")
+    args.restore_state = args.destination != "duckdb" or duckdb_file.exists()
     if args.webhooks_action == "serve":
         from pipelines.webhook_receiver import serve
 
