@@ -342,3 +342,19 @@ def test_change_set_is_order_independent_and_idempotent() -> None:
     logs["s0"].append(event(999, "course.attempt.closed", attemptId="a1", userId="u1"))
     odd = read_change_set(_FakeLog(logs), state(), **kw)
     assert odd.malformed == 1 and "malformed event msg_999" in odd.fallback["user_custom_fields"]
+
+
+def test_periodic_full_reconcile() -> None:
+    import time as clock
+
+    from sources.learning360.change_feed import read_change_set
+
+    subs = {t: f"s{i}" for i, t in enumerate(EVENT_TYPES)}
+    log = _FakeLog({sub_id: [] for sub_id in subs.values()})
+    kw = {"lag_seconds": 3600, "retention_hours": 1e6}
+    own = {"subscriptions": subs, "reconciled_at": clock.time() - 7200}
+    due = read_change_set(log, own, reconcile_hours=1, **kw)
+    assert set(due.fallback) == set(FEED_TABLES)
+    assert all("periodic full reconcile (1 h)" in why for why in due.fallback.values())
+    own["reconciled_at"] = clock.time()  # what ChangeFeed records after that full read
+    assert read_change_set(log, own, reconcile_hours=1, **kw).fallback == {}
