@@ -78,6 +78,10 @@ def handle(
             if method == "POST":
                 server.set_faults(**data)
             return json_reply(server.fault_settings())
+        if route in ("GET /_emulator/webhooks", "POST /_emulator/webhooks"):
+            if method == "POST":  # delivery faults and log retention (webhooks.py)
+                server.webhooks.configure(**data)
+            return json_reply(server.webhooks.settings())
         if route in ("GET /_emulator/config", "POST /_emulator/config"):
             if method == "POST":
                 server.configure(**data)

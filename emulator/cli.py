@@ -79,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--ready-file", default=None, metavar="PATH", help="write connection details as JSON here"
     )
+    parser.add_argument(
+        "--webhook-retention-hours",
+        type=float,
+        default=7 * 24,
+        help="how long the Webhook API's event logs keep events (emulator/webhooks.py)",
+    )
     faults = parser.add_argument_group("faults (all off by default)")
     for name in FaultSettings.__dataclass_fields__:
         faults.add_argument(
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             else None
         ),
         v2_page_size=args.v2_page_size,
+        webhook_retention_seconds=args.webhook_retention_hours * 3600,
     )
     stop = threading.Event()
 

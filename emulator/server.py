@@ -38,6 +38,8 @@ from .stuck_faults import StuckFaults, StuckFaultSettings
 from .v1_routes import V1Routes
 from .v2_auth import ALL_SCOPES, check_scopes, check_v2, v2_token_endpoint
 from .v2_routes import V2Routes
+from .webhooks import PREFIX as WEBHOOKS_PREFIX
+from .webhooks import WebhookHub
 
 PREBUFFER = 64 * 1024  # bodies up to this size get a Content-Length
 CHUNK = 32 * 1024
@@ -362,6 +364,7 @@ class EmulatorServer:
         v2_scopes: Iterable[str] | None = None,
         v2_page_size: int | None = None,
         v2_page_sizes: dict[str, int] | None = None,
+        webhook_retention_seconds: float = 7 * 86_400,
     ) -> None:
         self.company = company
         self.host = host
@@ -375,6 +378,7 @@ class EmulatorServer:
         self.v2_scopes = check_scopes(ALL_SCOPES if v2_scopes is None else v2_scopes)
         self._v2_tokens = Tokens(token_ttl)  # its own secret: v1 and v2 tokens never mix
         self._v2 = V2Routes(company, v2_page_size, v2_page_sizes)
+        self.webhooks = WebhookHub(company, webhook_retention_seconds)  # webhooks.py
         self._limiter = SlidingWindowLimiter(rate_limit or None)
         self._routes = V1Routes(company, variants)
         self._faults = FaultInjector(FaultSettings.from_dict(faults or {}))
@@ -397,6 +401,7 @@ class EmulatorServer:
             daemon=True,
         )
         self._thread.start()
+        self.webhooks.start()
         return self
 
     def stop(self) -> None:
@@ -404,6 +409,7 @@ class EmulatorServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self.webhooks.stop()
         httpd.shutdown()
         httpd.server_close()  # no new connections
         httpd.close_connections()
@@ -529,6 +535,8 @@ class EmulatorServer:
         """(metrics route name, fn(query, headers, body) -> Reply) for an /api/* path."""
         if path.rstrip("/") == TOKEN_ROUTE and method == "POST":
             return f"POST {TOKEN_ROUTE}", self._token
+        if path.startswith(WEBHOOKS_PREFIX):
+            return self._resolve_webhooks(method, path)
         if method != "GET":
             return "unknown", lambda *_: route_not_found()
         path = unquote(path)
@@ -581,6 +589,25 @@ class EmulatorServer:
             return self._v2.call(route, args, path.rstrip("/"), query, base)
 
         return f"GET /api/v2{route.name}", serve
+
+    def _resolve_webhooks(self, method: str, path: str) -> tuple[str, Any]:
+        """The Webhook API (webhooks.py): v2 auth and scopes; GETs count for the rate limit."""
+        found = self.webhooks.resolve(method, unquote(path))
+        if found is None:
+            return "unknown", lambda *_: route_not_found()
+        name, scope, handler = found
+
+        def serve(query: dict[str, list[str]], headers: Any, body: bytes) -> Reply:
+            denied = check_v2(headers, self._v2_tokens, self.company_id, scope)
+            if denied is not None:
+                return denied
+            if method == "GET" and not self._limiter.allow(self.company_id):
+                self._metrics.limited()
+                return self._too_many()
+            host = headers.get("Host")
+            return handler(query, body, f"http://{host}" if host else self.base_url)
+
+        return name, serve
 
     def _token(self, query: dict[str, list[str]], headers: Any, body: bytes) -> Reply:
         data: Any = None

@@ -43,6 +43,10 @@ ALL_SCOPES = (
     "certificateOutlines:read",
     "customFields:read",
     "classrooms:read",
+    # the Webhook API (webhooks.py)
+    "webhooks:read",
+    "webhooks:write",
+    "webhookSecrets:read",
 )
 
 

@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_arguments(doctor)
     doctor_command.add_arguments(doctor)
 
+    from pipelines import webhooks as webhooks_command
+
+    webhooks = commands.add_parser("webhooks", help="the v2 change feed: subscriptions, receiver")
+    webhooks_command.add_arguments(webhooks, _add_pipeline_arguments)
+
     from emulator.cli import add_arguments as add_emulator_arguments
 
     emulator = commands.add_parser("emulator", help="serve a synthetic 360Learning company locally")
@@ -147,6 +152,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         args.sync_result = result  # `sync --tenants` reports each tenant's rows from it
         pipeline = result.pipeline or pipeline
         print_summary(pipeline, result, _where(pipeline, args.destination), previous=previous)
+    if result.requests.get("change_feed"):  # the webhook change feed: what it read, its gaps
+        from pipelines.webhooks import change_feed_line
+
+        print(change_feed_line(result.requests["change_feed"]))
     return 0
 
 
@@ -251,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipelines import doctor, status
 
             return (status if args.command == "status" else doctor).run(args)
+        if args.command == "webhooks":
+            from pipelines import webhooks
+
+            return webhooks.run(args, _pipeline_from)
         return cmd_sync(args) if args.command == "sync" else cmd_models(args)
     except (Exception, KeyboardInterrupt, interrupts.Terminated) as exc:
         if args.debug:

@@ -105,6 +105,7 @@ class Status:
     # derived models whose last build did not finish (pipelines/models/completeness.py)
     incomplete_models: list[str] = field(default_factory=list)
     variants: list[str] = field(default_factory=list)  # pipelines.variants.describe lines
+    change_feed: str | None = None  # the last sync's use of the webhook change feed
 
     @property
     def never_synced(self) -> bool:
@@ -259,7 +260,15 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
         failed=failed,
         incomplete_models=incomplete_models(pipeline) if loads else [],
         variants=describe_variants(pipeline_variants(pipeline)) if has_schema else [],
+        change_feed=_change_feed(pipeline.state),
     )
+
+
+def _change_feed(state: dict[str, Any]) -> str | None:
+    from pipelines.webhooks import change_feed_line
+
+    last = (state.get("sources", {}).get(SOURCE_NAME, {}).get("change_feed") or {}).get("last_run")
+    return change_feed_line(last) if last else None
 
 
 def _when(value: Any) -> str:
@@ -330,6 +339,8 @@ def format_status(status: Status) -> str:
         if not cursor.valid:
             line += "  <- not a timestamp: the next sync resets it and reads that table in full"
         out.append(line)
+    if status.change_feed:
+        out.append(status.change_feed)
 
     if status.schema_lines:
         out.append("schema: " + status.schema_lines[0])

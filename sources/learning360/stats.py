@@ -30,6 +30,8 @@ class RequestStats:
     quarantine: Quarantine = field(default_factory=Quarantine, repr=False, compare=False)
     # ids of merge tables whose listing was read whole: table -> ids (deletions, data_guard)
     complete_reads: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # what the webhook change feed did this run (change_feed.py); None when it is off
+    change_feed: dict[str, object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record_request(self, route: str) -> None:
@@ -86,4 +88,5 @@ class RequestStats:
                 "skipped_missing": self.skipped_missing,
                 "dropped": dict(self.dropped),
                 "rejected": self.quarantine.summary(),
+                **({"change_feed": self.change_feed} if self.change_feed is not None else {}),
             }

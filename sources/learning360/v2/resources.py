@@ -58,6 +58,7 @@ import dlt
 from dlt.common import logger
 from dlt.extract.resource import DltResource
 
+from ..change_feed import ChangeFeed
 from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
@@ -174,6 +175,15 @@ def build_resources(
         cursor = V2_RESOURCES[name].cursor
         return dlt.sources.incremental(cursor, lag=lag, on_cursor_value_missing="include")
 
+    # the webhook change feed (change_feed.py), None = off: the users its events name are
+    # re-read on top of the default policy (which stays the safety net and the freshness bound)
+    feed = ChangeFeed.from_config(api, lag or 0.0)
+
+    def feed_users(table: str) -> list[Row]:
+        if feed is None or feed.falls_back(table):
+            return []  # the default v2 policy alone
+        return feed.select(table, list(api.listing("users")))
+
     courses_cursor = incremental("courses")
     paths_cursor = incremental("paths")
     certificates_cursor = incremental("user_certificates")
@@ -274,7 +284,9 @@ def build_resources(
         """Certificates of the learners who completed a path since the cursor (the newest
         ``deliveryDate`` − lag), delivered since then; all holders on a first run."""
         since = delivered.start_value
-        holders = [{"_id": user_id} for user_id in certificate_holders(since)]
+        holder_ids = set(certificate_holders(since))
+        holder_ids.update(u["_id"] for u in feed_users("user_certificates"))
+        holders = [{"_id": user_id} for user_id in sorted(holder_ids)]
 
         def read(user_id: str) -> list[Row]:
             return api.user_certificates(user_id, since)
@@ -288,6 +300,8 @@ def build_resources(
     def user_custom_fields() -> Iterator[list[Row]]:
         """Values of new and changed users and of those due (``v2_user_refresh_days``)."""
         selected = user_refresh(state(), user_days).select(list(api.listing("users")))
+        chosen = {u.get("_id") for u in selected}
+        selected += [u for u in feed_users("user_custom_fields") if u["_id"] not in chosen]
 
         def rows_of(user: Row, values: list[Row]) -> list[Row]:
             return custom_value_rows(user["_id"], values)

@@ -37,6 +37,11 @@ ROUTES = {
     "classrooms": "classrooms",
     "classroom_slots": "classrooms/{classroom_id}/slots",
     "classroom_registrations": "classrooms/{classroom_id}/registrations",
+    # the Webhook API, read by the change feed (../change_feed.py)
+    "webhook_subscriptions": "webhooks/subscriptions",
+    "webhook_subscription": "webhooks/subscriptions/{subscription_id}",
+    "webhook_events": "webhooks/subscriptions/{subscription_id}/events",
+    "webhook_secret": "webhooks/subscriptions/{subscription_id}/secrets",
 }
 
 # the scope each route needs (OpenAPI); a credential without it gets 403 invalid_scope
@@ -59,6 +64,10 @@ SCOPES = {
     "classrooms": "classrooms:read",
     "classroom_slots": "classrooms:read",
     "classroom_registrations": "classrooms:read",
+    "webhook_subscriptions": "webhooks:read",
+    "webhook_subscription": "webhooks:read",
+    "webhook_events": "webhooks:read",
+    "webhook_secret": "webhookSecrets:read",
 }
 SCOPE_OF_TEMPLATE = {ROUTES[key]: scope for key, scope in SCOPES.items()}
 
