@@ -203,7 +203,7 @@ def change_feed_line(last: dict[str, Any]) -> str:
     )
     fallback = last.get("fallback") or {}
     if fallback:
-        line += "; read in full (gap): " + "; ".join(
+        line += "; default policy alone (gap): " + "; ".join(
             f"{table}: {why}" for table, why in sorted(fallback.items())
         )
     return line
@@ -223,7 +223,9 @@ def cmd_teardown(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
         except Exception as exc:
             raise _scope_error(exc, "webhooks:write") from None
     save_subscriptions(pipeline, {})
-    print("change feed subscriptions removed; syncs with change_feed on now read in full")
+    print(
+        "change feed subscriptions removed; syncs with change_feed on now follow the default v2 policy alone"
+    )
     return 0
 
 

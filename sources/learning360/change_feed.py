@@ -7,15 +7,17 @@ or reordered delivery costs nothing; the sync reads the log since its cursor (mi
 as the other cursors), deduplicates by event ``_id`` (ids of the lag window kept in state), and
 only the *set* of ids named matters, so order and repeats change nothing.
 
-Never trust a gap: a table falls back to the default v2 policy (a full read for the user
-fan-outs) when the log cannot prove completeness: the feed never did a full read (first run)
+The users the events name are re-read on top of the default v2 policy (new, changed and due
+users; certificates of path completions), which stays the safety net and the freshness bound.
+Never trust a gap: a table gets the default policy alone when the log cannot prove
+completeness: the feed never did a full read (first run)
 or the periodic reconcile is due, an event type the table needs has no subscription (or it is
 inactive or deleted), the cursor is older than the log's retention, an event cannot be read
 or names no user. Each fallback names its reason in the sync summary and in ``status``.
 
-The seam with the v2 resources (``v2/resources.py``, ``changed_users``): when
-``ChangeFeed.falls_back(table)`` the default v2 policy decides what to read; otherwise
-``ChangeFeed.select(table, page)`` returns the users of a ``/users`` page the events named.
+The seam with the v2 resources (``v2/resources.py``, ``feed_users``): unless
+``ChangeFeed.falls_back(table)``, ``ChangeFeed.select(table, users)`` returns the users the
+events named, added to what the default policy reads.
 State (dlt source state ``change_feed``, restored from the destination like every cursor):
 ``subscriptions`` (event type → id, written by ``learning360 webhooks setup``), ``read_until``
 (per subscription id), ``seen`` (event ids of the lag window), ``reconciled_at``, ``last_run``.
@@ -238,7 +240,7 @@ def read_change_set(
     if not subscribed:
         logger.warning(
             "360Learning change feed: change_feed is on but there is no webhook subscription: "
-            "full reads instead; run `learning360 webhooks setup --url URL`"
+            "the default v2 policy alone instead; run `learning360 webhooks setup --url URL`"
         )
         gap(needed, "no webhook subscription (run `learning360 webhooks setup`)")
         return result
@@ -299,7 +301,7 @@ def read_change_set(
                         result.malformed += 1
                         logger.warning(
                             f"360Learning change feed: skipped malformed event {event_id} "
-                            f"({event_type}); its tables are read in full"
+                            f"({event_type}); its tables follow the default v2 policy"
                         )
                         gap([event_type], f"{event_type}: malformed event {event_id}")
                         continue
@@ -351,7 +353,9 @@ class ChangeFeed:
                     own["reconciled_at"] = started  # every feed table is read in full now
                 own["last_run"] = {"at": _iso(datetime.now(tz=UTC)), **changes.summary()}
                 for table, reason in changes.fallback.items():
-                    logger.warning(f"360Learning change feed: {table} read in full: {reason}")
+                    logger.warning(
+                        f"360Learning change feed: {table} by the default v2 policy alone: {reason}"
+                    )
                 self.webhooks.client.stats.change_feed = own["last_run"]
                 self._changes = changes
             return self._changes
