@@ -106,10 +106,27 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _load_baseline(args: argparse.Namespace, source: Any, name: str) -> dict[str, Any]:
+    """Run a baseline source into its own DuckDB file, timed as our syncs are."""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name=f"{name}_bench",
+        pipelines_dir=os.path.join(args.workdir, "pipelines"),
+        destination=dlt.destinations.duckdb(os.path.join(args.workdir, f"{name}.duckdb")),
+        dataset_name="rest_api_data",
+    )
+    started = time.perf_counter()
+    info = pipeline.run(source, loader_file_format="parquet")
+    info.raise_on_failed_jobs()
+    seconds = time.perf_counter() - started
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    return {"seconds": seconds, "rows": {k: v for k, v in counts.items() if not k.startswith("_")}}
+
+
 def run_rest_api(args: argparse.Namespace) -> dict[str, Any]:
     """dlt's generic REST API source, configured as its docs show: parent-child resources,
     auth headers, no paginator (v1 answers whole arrays), default settings otherwise."""
-    import dlt
     from dlt.sources.rest_api import rest_api_source
 
     def child(name: str, path: str, parent: str, whole: bool = False) -> dict[str, Any]:
@@ -145,18 +162,7 @@ def run_rest_api(args: argparse.Namespace) -> dict[str, Any]:
             ],
         }
     )
-    pipeline = dlt.pipeline(
-        pipeline_name="rest_api_bench",
-        pipelines_dir=os.path.join(args.workdir, "pipelines"),
-        destination=dlt.destinations.duckdb(os.path.join(args.workdir, "rest_api.duckdb")),
-        dataset_name="rest_api_data",
-    )
-    started = time.perf_counter()
-    info = pipeline.run(source, loader_file_format="parquet")
-    info.raise_on_failed_jobs()
-    seconds = time.perf_counter() - started
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {"seconds": seconds, "rows": {k: v for k, v in counts.items() if not k.startswith("_")}}
+    return _load_baseline(args, source, "rest_api")
 
 
 def run_rest_api_v2(args: argparse.Namespace) -> dict[str, Any]:
@@ -164,7 +170,6 @@ def run_rest_api_v2(args: argparse.Namespace) -> dict[str, Any]:
     the ``Link`` header paginator, parent-child resources for the routes learning360 reads,
     default settings otherwise. One override: 360Learning's token route takes a JSON body
     (reference §2.1) where dlt's ``OAuth2ClientCredentials`` posts a form."""
-    import dlt
     from dlt.common.configuration import configspec
     from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
     from dlt.sources.rest_api import rest_api_source
@@ -219,18 +224,7 @@ def run_rest_api_v2(args: argparse.Namespace) -> dict[str, Any]:
             ],
         }
     )
-    pipeline = dlt.pipeline(
-        pipeline_name="rest_api_v2_bench",
-        pipelines_dir=os.path.join(args.workdir, "pipelines"),
-        destination=dlt.destinations.duckdb(os.path.join(args.workdir, "rest_api_v2.duckdb")),
-        dataset_name="rest_api_data",
-    )
-    started = time.perf_counter()
-    info = pipeline.run(source, loader_file_format="parquet")
-    info.raise_on_failed_jobs()
-    seconds = time.perf_counter() - started
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {"seconds": seconds, "rows": {k: v for k, v in counts.items() if not k.startswith("_")}}
+    return _load_baseline(args, source, "rest_api_v2")
 
 
 MODES = {"ours": run_ours, "rest_api": run_rest_api, "rest_api_v2": run_rest_api_v2}

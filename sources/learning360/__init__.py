@@ -76,7 +76,7 @@ from .settings import (
 from .stats import RequestStats
 from .v1.resources import build_resources as build_v1_resources
 from .v2.resources import build_resources as build_v2_resources
-from .validation import check_source_settings
+from .validation import check_source_settings, days_setting
 
 # Listings (keys of settings.ROUTES) whose elements are records keyed by ``_id``.
 ID_KEYED_LISTINGS = ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
@@ -158,15 +158,7 @@ def learning360(
             f"{config_key('user_programs_strategy')} to one of "
             f"{', '.join(USER_PROGRAMS_STRATEGIES)}"
         )
-    try:
-        refresh_days = float(user_details_refresh_days)
-    except (TypeError, ValueError):
-        refresh_days = -1.0
-    if refresh_days < 0:
-        raise ConfigurationError(
-            f"user_details_refresh_days {user_details_refresh_days!r} is not a number of days: "
-            f"set {config_key('user_details_refresh_days')} to 0 (every run) or more"
-        )
+    refresh_days = days_setting("user_details_refresh_days", user_details_refresh_days)
     # user_courses is yielded as pyarrow tables: give them dlt's _dlt_load_id and _dlt_id like
     # dict rows get (the models read completed loads by _dlt_load_id). Also in .dlt/config.toml;
     # set here too so a pipeline run from another directory gets them. An explicit env wins.

@@ -54,6 +54,21 @@ def positive_number_problem(value: Any) -> str | None:
     return None
 
 
+def days_setting(key: str, value: Any) -> float:
+    """``value`` as a number of days ≥ 0 (0 = every run) for the refresh windows, or a
+    :class:`ConfigurationError` naming ``key``."""
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        days = -1.0
+    if not days >= 0:  # NaN too
+        raise ConfigurationError(
+            f"{key} {value!r} is not a number of days: set {config_key(key)} to 0 "
+            "(every run) or more"
+        )
+    return days
+
+
 def check_source_settings(base_url: Any, max_requests_per_second: Any, workers: Any) -> None:
     """Raises :class:`ConfigurationError` naming the first key the source cannot work with.
 

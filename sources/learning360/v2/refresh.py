@@ -27,8 +27,8 @@ from typing import Any
 
 import dlt
 
-from ..errors import ConfigurationError, config_key
 from ..v1.refresh import UserDetailsRefresh
+from ..validation import days_setting
 
 USER_REFRESH_DAYS_KEY = "v2_user_refresh_days"
 GROUP_REFRESH_DAYS_KEY = "v2_group_refresh_days"
@@ -44,16 +44,7 @@ def refresh_days(key: str, default: float) -> float:
     value = dlt.config.get(f"sources.learning360.{key}")
     if value is None or value == "":
         return default
-    try:
-        days = float(value)
-    except (TypeError, ValueError):
-        days = -1.0
-    if days < 0:
-        raise ConfigurationError(
-            f"{key} {value!r} is not a number of days: set {config_key(key)} to 0 "
-            "(every run) or more"
-        )
-    return days
+    return days_setting(key, value)
 
 
 def clock() -> float:
