@@ -269,7 +269,7 @@ class Company:
     def hard_delete_attempt(self, attempt_id: str) -> Attempt:
         """An attempt dropped without a trace: no route returns it any more (v2's
         ``/courses/stats`` included, so a full read notices). What a correct v2 warehouse holds
-        is the attempt flagged deleted, so ``truth()`` keeps it with ``deleted = true`` (v1
+        is the attempt flagged deleted, so ``truth()`` keeps it with ``deleted: true`` (v1
         reads attempts incrementally and cannot notice). KeyError if there is no such attempt."""
         with self.lock:
             for course_id, by_user in self.attempts_by_course.items():
@@ -409,12 +409,14 @@ class Company:
         for by_user in self.attempts_by_course.values():
             for attempts in by_user.values():
                 for a in attempts:
-                    yield self._truth_attempt(a, deleted=False)
+                    yield self._truth_attempt(a)
         for a in self.hard_deleted_attempts.values():
-            yield self._truth_attempt(a, deleted=True)
+            # gone from the API; a correct warehouse keeps the row, flagged deleted (only these
+            # rows carry the key: the truth of a company without hard deletes keeps its shape)
+            yield {**self._truth_attempt(a), "deleted": True}
 
     @staticmethod
-    def _truth_attempt(a: Attempt, *, deleted: bool) -> dict[str, Any]:
+    def _truth_attempt(a: Attempt) -> dict[str, Any]:
         return {
             "_id": a.id,
             "user_id": a.user_id,
@@ -427,8 +429,6 @@ class Company:
             "global_time": a.global_time,
             "path": a.path,
             "path_session": a.path_session,
-            # true: gone from the API; a correct warehouse keeps the row, flagged deleted
-            "deleted": deleted,
         }
 
     def _truth_user_programs(self) -> Iterator[dict[str, Any]]:
