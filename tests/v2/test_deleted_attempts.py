@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dlt
 import pytest
 
 from emulator import Company
-from pipelines.run import run_sync
+from pipelines.run import make_pipeline, run_sync
 from tests.v2.truth import assert_v2_warehouse_equals_truth, drafts, v2_view
 from tests.warehouse import assert_models_equal_expected, read_table
 
@@ -51,11 +52,21 @@ def _counted(pipeline: dlt.Pipeline, attempt: Row) -> int:
     return next((r["attempts"] for r in rows if (r["user_id"], r["course_id"]) == key), 0)
 
 
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_attempt_gone_from_a_full_read_is_flagged_and_leaves_the_models(
-    configure_v2, new_pipeline, company: Company
+    configure_v2, new_pipeline, company: Company, destination: str, request, tmp_path: Path
 ) -> None:
     configure_v2()
-    pipeline = new_pipeline()
+    if destination == "postgres":
+        request.getfixturevalue("postgres_env")  # a throwaway server, skips without one
+        pipeline = make_pipeline(
+            destination="postgres",
+            pipeline_name="learning360_v2_deleted",
+            pipelines_dir=str(tmp_path / "pipelines"),
+            dataset_name=f"deleted_{tmp_path.name[-8:].lower().replace('-', '_')}",
+        )
+    else:
+        pipeline = new_pipeline()
     run_sync(pipeline)
     attempt = _counted_attempt(company.truth())
     counted_before = _counted(pipeline, attempt)
