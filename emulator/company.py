@@ -85,6 +85,8 @@ class Company:
         self.attempts_by_course: dict[str, dict[str, list[Attempt]]] = {}
         self.attempts_by_user: dict[str, dict[str, list[Attempt]]] = {}
         self.n_attempts = 0
+        # attempts the platform dropped without a trace (hard_delete_attempt): in truth() only
+        self.hard_deleted_attempts: dict[str, Attempt] = {}
         self.program_sessions: dict[str, ProgramSession] = {}
         self.direct_programs: dict[str, dict[str, None]] = {}  # user -> program sessions
         self.group_programs: dict[str, dict[str, None]] = {}  # group -> program sessions
@@ -264,6 +266,30 @@ class Company:
         attempts.append(attempt)
         self.n_attempts += 1
 
+    def hard_delete_attempt(self, attempt_id: str) -> Attempt:
+        """An attempt dropped without a trace: no route returns it any more (v2's
+        ``/courses/stats`` included, so a full read notices). What a correct v2 warehouse holds
+        is the attempt flagged deleted, so ``truth()`` keeps it with ``deleted: true`` (v1
+        reads attempts incrementally and cannot notice). KeyError if there is no such attempt."""
+        with self.lock:
+            for course_id, by_user in self.attempts_by_course.items():
+                for user_id, attempts in by_user.items():
+                    found = next((a for a in attempts if a.id == attempt_id), None)
+                    if found is None:
+                        continue
+                    attempts.remove(found)  # the list both indexes share
+                    if not attempts:  # the pair has no attempt left: v1 lists no stats for it
+                        del by_user[user_id]
+                        del self.attempts_by_user[user_id][course_id]
+                        if not by_user:
+                            del self.attempts_by_course[course_id]
+                        if not self.attempts_by_user[user_id]:
+                            del self.attempts_by_user[user_id]
+                    self.n_attempts -= 1
+                    self.hard_deleted_attempts[found.id] = found
+                    return found
+        raise KeyError(attempt_id)
+
     def enrol(self, enrolment: Enrolment) -> None:
         self.enrolments.setdefault(enrolment.session_id, {})[enrolment.user_id] = enrolment
         self.enrolments_by_user.setdefault(enrolment.user_id, {})[enrolment.session_id] = enrolment
@@ -383,19 +409,27 @@ class Company:
         for by_user in self.attempts_by_course.values():
             for attempts in by_user.values():
                 for a in attempts:
-                    yield {
-                        "_id": a.id,
-                        "user_id": a.user_id,
-                        "course_id": a.course_id,
-                        "progress": a.progress,
-                        "score": a.score,
-                        "completed_at": iso(a.completed_at),
-                        "first_activity": iso(a.first_activity),
-                        "last_activity": iso(a.last_activity),
-                        "global_time": a.global_time,
-                        "path": a.path,
-                        "path_session": a.path_session,
-                    }
+                    yield self._truth_attempt(a)
+        for a in self.hard_deleted_attempts.values():
+            # gone from the API; a correct warehouse keeps the row, flagged deleted (only these
+            # rows carry the key: the truth of a company without hard deletes keeps its shape)
+            yield {**self._truth_attempt(a), "deleted": True}
+
+    @staticmethod
+    def _truth_attempt(a: Attempt) -> dict[str, Any]:
+        return {
+            "_id": a.id,
+            "user_id": a.user_id,
+            "course_id": a.course_id,
+            "progress": a.progress,
+            "score": a.score,
+            "completed_at": iso(a.completed_at),
+            "first_activity": iso(a.first_activity),
+            "last_activity": iso(a.last_activity),
+            "global_time": a.global_time,
+            "path": a.path,
+            "path_session": a.path_session,
+        }
 
     def _truth_user_programs(self) -> Iterator[dict[str, Any]]:
         for user_id in self.users:

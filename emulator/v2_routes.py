@@ -543,7 +543,9 @@ class V2Routes:
             "userId": lambda a: a.user_id,
         }
         with company.lock:
-            items, keys = self._sorted("attempts", company.n_attempts, build)
+            # an attempt added after one was hard-deleted keeps n_attempts: both make a version
+            version = (company.n_attempts, len(company.hard_deleted_attempts))
+            items, keys = self._sorted("attempts", version, build)
             return self._page(ctx, items, keys, self._attempt, getters)
 
     # ------------------------------------------------------------------ users

@@ -11,7 +11,8 @@ advances a cursor, empties a table or hides a deletion (docs/reliability.md, "Ba
   the sync before anything is loaded (``learning360 sync --allow-shrink`` accepts it); the
   same for the users a complete listing no longer returns.
 * :func:`flag_deleted`: after the load, a user missing from v1's complete listing
-  (``GET /users?deleted=true``) gets ``deleted = true`` and ``deleted_noticed_at``.
+  (``GET /users?deleted=true``), or an attempt missing from v2's full ``/courses/stats`` read,
+  gets ``deleted = true`` and ``deleted_noticed_at``.
 """
 
 from __future__ import annotations

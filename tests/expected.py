@@ -38,6 +38,12 @@ def _rows(truth: Truth, table: str) -> list[Row]:
     return list(truth.get(table) or [])
 
 
+def live_attempts(truth: Truth) -> list[Row]:
+    """Attempts not flagged deleted (a hard-deleted attempt stays in the truth, flagged): the
+    only attempts the models count."""
+    return [a for a in _rows(truth, "user_courses") if not a.get("deleted")]
+
+
 def _min(values: Iterable[Any]) -> Any:
     present = [v for v in values if v is not None]
     return min(present) if present else None
@@ -113,7 +119,7 @@ def expected_learner_visibility_grants(truth: Truth) -> dict[Key, Row]:
 
     for row in _rows(truth, "user_programs"):
         grant(row["user_id"], "program_session", row["program_session_id"], "assignment", None)
-    for row in _rows(truth, "user_courses"):
+    for row in live_attempts(truth):
         grant(row["user_id"], "course", row["course_id"], "assignment", None)
     for row in _rows(truth, "user_path_sessions"):
         grant(row["user_id"], "path", _enrolment_path(row, session_path), "assignment", None)
@@ -151,7 +157,7 @@ def expected_learner_course_stats(truth: Truth) -> dict[Key, Row]:
     """All attempts of a learner in a course, summed up."""
     active, items = active_user_ids(truth), item_names(truth)
     attempts: dict[Key, list[Row]] = defaultdict(list)
-    for row in _rows(truth, "user_courses"):
+    for row in live_attempts(truth):
         if row["user_id"] in active and ("course", row["course_id"]) in items:
             attempts[(row["user_id"], row["course_id"])].append(row)
     result: dict[Key, Row] = {}

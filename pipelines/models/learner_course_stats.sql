@@ -5,7 +5,7 @@
 -- A course is completed when one of its attempts has a completed_at (the platform's own
 -- completion date); completed_at is the first such date. last_progress is the progress of the
 -- attempt with the latest last_activity. Deleted users, users missing from users and courses
--- missing from courses have no rows.
+-- missing from courses have no rows; attempts flagged deleted (gone from the API) do not count.
 WITH attempts AS (
     SELECT
         uc.user_id,
@@ -24,7 +24,7 @@ WITH attempts AS (
     FROM user_courses AS uc
     INNER JOIN users AS u ON u._id = uc.user_id
     INNER JOIN courses AS c ON c._id = uc.course_id
-    WHERE COALESCE(u.deleted, FALSE) = FALSE
+    WHERE COALESCE(u.deleted, FALSE) = FALSE AND COALESCE(uc.deleted, FALSE) = FALSE
 )
 
 SELECT

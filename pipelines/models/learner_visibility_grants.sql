@@ -2,10 +2,10 @@
 -- Grain: one row per (user_id, item_type, item_id, grant_type, group_id).
 -- Keys: item_type in (course, program_session, path); grant_type in (assignment, group_catalog,
 --   group_program); group_id is the granting group, null for assignment.
--- Assignment = a program session in user_programs, a course with an attempt in user_courses, a
---   path with an enrolment in user_path_sessions. A catalog entry for a path session grants its
---   path. Deleted users, users missing from users, and items missing from courses,
---   program_sessions or paths have no rows.
+-- Assignment = a program session in user_programs, a course with an attempt in user_courses
+--   (not flagged deleted), a path with an enrolment in user_path_sessions. A catalog entry for
+--   a path session grants its path. Deleted users, users missing from users, and items missing
+--   from courses, program_sessions or paths have no rows.
 WITH active_users AS (
     SELECT u._id AS user_id
     FROM users AS u
@@ -30,6 +30,7 @@ assignments AS (
     UNION
     SELECT uc.user_id, 'course' AS item_type, uc.course_id AS item_id
     FROM user_courses AS uc
+    WHERE COALESCE(uc.deleted, FALSE) = FALSE
     UNION
     SELECT ups.user_id, 'path' AS item_type, COALESCE(ups.path_id, s.path_id) AS item_id
     FROM user_path_sessions AS ups

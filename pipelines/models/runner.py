@@ -78,6 +78,7 @@ RAW_COLUMNS: dict[str, dict[str, str]] = {
         "first_activity": _TS,
         "last_activity": _TS,
         "completed_at": _TS,
+        "deleted": _BOOL,
     },
     "user_programs": {
         "user_id": _TEXT,

@@ -159,7 +159,10 @@ RESOURCES: dict[str, ResourceSpec] = {spec.name: spec for spec in (
                  columns={"_id": TEXT, "user_id": TEXT, "course_id": TEXT, "progress": INT,
                           "score": INT, "completed_at": TS, "first_activity": TS,
                           "last_activity": TS, "global_time": NUM, "path": TEXT,
-                          "path_session": TEXT}),
+                          "path_session": TEXT,
+                          # set when v2's complete /courses/stats read stops returning the
+                          # attempt (v1 reads attempts incrementally: never set there)
+                          "deleted": BOOL, "deleted_noticed_at": TS}),
     # bulk: program_session_stats per session; per_user: users -> user_programs (same rows)
     ResourceSpec("user_programs", ("program_session_stats", "user_programs"),
                  ("user_id", "program_session_id"), "replace", feed="program_session_list",

@@ -30,7 +30,8 @@ Incremental strategy (docs/migration-v2.md):
   attempts and merges them, which is always right. With ``N > 0`` hours a full read happens at
   most every N hours and the runs in between read only ``completedAt[gte]`` = newest completion
   − lag: new completions arrive at once, progress of open attempts and new open attempts wait
-  for the next full read.
+  for the next full read. An attempt a full read no longer returns keeps its row, flagged
+  ``deleted`` / ``deleted_noticed_at`` after the load (pipelines/data_guard.py).
 * ``user_certificates``: a certificate is delivered when a learner completes a path, so only
   learners with a path completion since the cursor (newest ``deliveryDate`` − lag, dlt
   ``incremental``) are read, and only their certificates delivered since then; merged on ``_id``.
@@ -376,17 +377,33 @@ def build_resources(
         )
         since = None if full else cursor - timedelta(seconds=lag or 0)
         newest = cursor
+        # a full read lists every attempt: ids only (~250k short strings on a large company),
+        # so that an attempt it no longer returns is flagged deleted after the load
+        seen: list[str] = []
+        whole = full  # an element without an id (quarantined) could be any stored attempt
         for page in api.course_stats(since):
             rows = [attempt_row(e) for e in page if isinstance(e, Mapping)]
+            if whole and len(rows) != len(page):
+                whole = False
+                seen.clear()
             for row in rows:
                 completed = parse_timestamp(row.get("completedAt"))
                 if completed is not None and (newest is None or completed > newest):
                     newest = completed
+                attempt_id = row.get("_id")
+                if whole and isinstance(attempt_id, str):
+                    seen.append(attempt_id)
+                elif whole:
+                    whole = False
+                    seen.clear()
             yield rows
         if newest is not None:
             own["completed_cursor"] = newest.isoformat()
         if full:
             own["full_read_at"] = now
+        if whole:
+            # read whole: never on completedAt[gte] runs, which list completions only
+            client.stats.complete_reads["user_courses"] = seen
 
     resources = [
         user_list,
