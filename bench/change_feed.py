@@ -8,28 +8,14 @@ simulated day, and one incremental sync of each. Prints a Markdown table for BEN
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from emulator import Company, EmulatorServer
-
-
-class _Sink(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(200)
-        self.end_headers()
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+from emulator.webhooks import accepting_url
 
 
 def main() -> None:
@@ -47,11 +33,9 @@ def main() -> None:
     from pipelines.cli import main as cli
     from pipelines.run import make_pipeline, run_sync
 
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
     company = Company.generate(seed=args.seed, size=args.size)
     work = tempfile.mkdtemp(prefix="bench-change-feed-")
-    with EmulatorServer(company, port=0, rate_limit=50) as server:
+    with contextlib.ExitStack() as stack, EmulatorServer(company, port=0, rate_limit=50) as server:
         os.environ.update(
             {
                 "SOURCES__LEARNING360__BASE_URL": server.base_url,
@@ -82,7 +66,7 @@ def main() -> None:
 
         full = sync("without_feed", feed=False)
         dirs = ["--pipelines-dir", f"{work}/pipelines", "--duckdb-path", f"{work}/with_feed.duckdb"]
-        url = f"http://127.0.0.1:{sink.server_address[1]}/hook"
+        url = stack.enter_context(accepting_url())
         cli(["webhooks", "setup", "--url", url, "--pipeline-name", "with_feed", *dirs])
         sync("with_feed", feed=True)  # full read
         sync("with_feed", feed=True)  # cursors start

@@ -31,9 +31,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -606,3 +608,32 @@ def _parse_date(text: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1000  # the API sets a filter's milliseconds to 0
+
+
+class _AcceptingHandler(BaseHTTPRequestHandler):
+    """A subscriber URL that accepts every delivery (2xx) and keeps nothing."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def accepting_url() -> Iterator[str]:
+    """A local URL that answers 2xx, for `webhooks setup` when no receiver runs (the sync reads
+    the event logs, not the deliveries)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()

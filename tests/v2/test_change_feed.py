@@ -4,15 +4,14 @@ duplicated and reordered deliveries), the gap fallbacks, and the scopes."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator import Company, EmulatorServer
+from emulator.webhooks import accepting_url
 from pipelines.cli import main
 from pipelines.run import run_sync
 from sources.learning360 import change_feed
@@ -35,29 +34,11 @@ def company() -> Company:
     return Company.generate(seed=SEED, size="small", users=150, paths=12)
 
 
-class _Sink(BaseHTTPRequestHandler):
-    """A subscriber URL that accepts everything (deliveries are not what the sync reads)."""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(200)
-        self.end_headers()
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def sink_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    """A subscriber URL that accepts everything (deliveries are not what the sync reads)."""
+    with accepting_url() as url:
+        yield url
 
 
 def cli_args(tmp_path: Path, name: str = "learning360_v2") -> list[str]:
