@@ -344,15 +344,17 @@ def _run_sync_locked(
     variants_before = pipeline_variants(pipeline)
     widen_integer_columns(pipeline)
     finish_pending_packages(pipeline)
-    # extract, the quarantine rows and the shrink guard, normalize (data_guard.py)
-    done = guarded_extract(
-        pipeline,
-        source,
-        stats,
-        loader_file_format=_file_format(pipeline),
-        refresh="drop_sources" if full_refresh else None,
-        allow_shrink=allow_shrink,
-    )
+    # extract, the quarantine rows and the shrink guard, normalize (data_guard.py); dlt alone
+    # may forget a signal that lands late in a step, so each step is wrapped
+    with interrupts.graceful(pipeline):
+        done = guarded_extract(
+            pipeline,
+            source,
+            stats,
+            loader_file_format=_file_format(pipeline),
+            refresh="drop_sources" if full_refresh else None,
+            allow_shrink=allow_shrink,
+        )
     t0 = time.monotonic()
     workers = LOAD_WORKERS.get(_destination_name(pipeline))
     with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
