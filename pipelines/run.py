@@ -263,7 +263,6 @@ def _run_sync_isolated(
 ) -> SyncResult:
     from pipelines import interrupts
     from pipelines.column_types import widen_integer_columns
-    from pipelines.data_guard import extract_and_normalize as guarded_extract
     from pipelines.data_guard import flag_deleted
     from pipelines.stages import run_in_child
     from pipelines.variants import pipeline_variants, warn_new_variants
@@ -279,15 +278,7 @@ def _run_sync_isolated(
         if pipeline.config.restore_from_destination and not pipeline.dev_mode:
             # what pipeline.run does first: an ephemeral runner gets state and cursors back
             pipeline.sync_destination()
-        finish_pending_packages(pipeline)
-        done = guarded_extract(
-            pipeline,
-            source,
-            stats,
-            loader_file_format=_file_format(pipeline),
-            refresh="drop_sources" if full_refresh else None,
-            allow_shrink=allow_shrink,
-        )
+        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
         return {"requests": stats.as_dict(), **done}
 
     done = run_in_child(extract_and_normalize, close_fds=held_lock_fds())
@@ -331,7 +322,6 @@ def _run_sync_locked(
 ) -> SyncResult:
     from pipelines import interrupts
     from pipelines.column_types import widen_integer_columns
-    from pipelines.data_guard import extract_and_normalize as guarded_extract
     from pipelines.data_guard import flag_deleted
     from pipelines.variants import pipeline_variants, warn_new_variants
     from sources.learning360.stats import RequestStats
@@ -343,18 +333,9 @@ def _run_sync_locked(
         pipeline.sync_destination()  # what pipeline.run does first
     variants_before = pipeline_variants(pipeline)
     widen_integer_columns(pipeline)
-    finish_pending_packages(pipeline)
-    # extract, the quarantine rows and the shrink guard, normalize (data_guard.py); dlt alone
-    # may forget a signal that lands late in a step, so each step is wrapped
+    # dlt alone may forget a signal that lands late in a step, so each step is wrapped
     with interrupts.graceful(pipeline):
-        done = guarded_extract(
-            pipeline,
-            source,
-            stats,
-            loader_file_format=_file_format(pipeline),
-            refresh="drop_sources" if full_refresh else None,
-            allow_shrink=allow_shrink,
-        )
+        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
     t0 = time.monotonic()
     workers = LOAD_WORKERS.get(_destination_name(pipeline))
     with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
@@ -373,6 +354,24 @@ def _run_sync_locked(
         models=models,
         step_seconds={**done["steps"], "load": time.monotonic() - t0},
         pipeline=pipeline,
+    )
+
+
+def _extract_guarded(
+    pipeline: dlt.Pipeline, source: Any, stats: Any, full_refresh: bool, allow_shrink: bool
+) -> dict[str, Any]:
+    """Pending packages first, then extract, the quarantine rows, the shrink guard and
+    normalize (data_guard.py): the same in the forked child and in process."""
+    from pipelines.data_guard import extract_and_normalize
+
+    finish_pending_packages(pipeline)
+    return extract_and_normalize(
+        pipeline,
+        source,
+        stats,
+        loader_file_format=_file_format(pipeline),
+        refresh="drop_sources" if full_refresh else None,
+        allow_shrink=allow_shrink,
     )
 
 
