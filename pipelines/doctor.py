@@ -111,7 +111,7 @@ def base_url_problem(base_url: Any) -> str | None:
 def check_config(config: Any) -> tuple[Check, bool]:
     """The config line, and whether the credentials can be tried at all."""
     from sources import learning360 as source_module
-    from sources.learning360 import settings
+    from sources.learning360 import defaults
     from sources.learning360.credentials import AUTH_METHODS
     from sources.learning360.validation import positive_number_problem
 
@@ -147,8 +147,8 @@ def check_config(config: Any) -> tuple[Check, bool]:
     if url_problem:
         problems.append(f"{_key('base_url')} {url_problem}")
     for option, allowed in (
-        ("user_courses_strategy", getattr(settings, "USER_COURSES_STRATEGIES", None)),
-        ("user_programs_strategy", getattr(settings, "USER_PROGRAMS_STRATEGIES", None)),
+        ("user_courses_strategy", defaults.USER_COURSES_STRATEGIES),
+        ("user_programs_strategy", defaults.USER_PROGRAMS_STRATEGIES),
     ):
         value = getattr(config, option, None)
         if allowed and value is not None and value not in allowed:
@@ -190,7 +190,7 @@ def check_credentials(config: Any, timeout: float = 15.0) -> Check:
     """One cheap authenticated request (see the module docstring)."""
     from sources.learning360.client import Learning360Client, RetryPolicy
     from sources.learning360.errors import Learning360Error, NotFoundError
-    from sources.learning360.settings import ROUTES
+    from sources.learning360.routes import V1_ROUTES as ROUTES
     from sources.learning360.stats import RequestStats
 
     version = (config.api_version or "v1").strip().lower()

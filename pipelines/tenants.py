@@ -138,7 +138,7 @@ def load_tenants(path: str | os.PathLike[str]) -> list[Tenant]:
 
 def parse_tenants(data: Mapping[str, Any], source_file: str = "tenants.toml") -> list[Tenant]:
     """Validates a parsed tenants file: every problem is one line naming the file and key."""
-    from sources.learning360.settings import SUPPORTED_API_VERSIONS
+    from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 
     def fail(key: str, problem: str) -> TenantsFileError:
         return TenantsFileError(f"{source_file}: {key}: {problem}")

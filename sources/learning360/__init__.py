@@ -41,15 +41,22 @@ from collections.abc import Callable
 import dlt
 from dlt.extract.resource import DltResource
 
-from .bounds import (
-    DEFAULT_MAX_LISTING_ELEMENTS,
-    DEFAULT_MAX_LISTING_PAGES,
-    DEFAULT_RESPONSE_DEADLINE,
-    Bounds,
-)
+from .bounds import Bounds
 from .client import Learning360Client
 from .company import company_resource
 from .credentials import Learning360Credentials
+from .defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_LISTING_ELEMENTS,
+    DEFAULT_MAX_LISTING_PAGES,
+    DEFAULT_MAX_REQUESTS_PER_SECOND,
+    DEFAULT_RESPONSE_DEADLINE,
+    DEFAULT_USER_DETAILS_REFRESH_DAYS,
+    DEFAULT_WORKERS,
+    SUPPORTED_API_VERSIONS,
+    USER_COURSES_STRATEGIES,
+    USER_PROGRAMS_STRATEGIES,
+)
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -61,24 +68,15 @@ from .errors import (
     PermissionDeniedError,
     config_key,
 )
+from .routes import V1_ROUTES
 from .row_guard import guard_rows
-from .settings import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_REQUESTS_PER_SECOND,
-    DEFAULT_USER_DETAILS_REFRESH_DAYS,
-    DEFAULT_WORKERS,
-    MAX_TABLE_NESTING,
-    ROUTES,
-    SUPPORTED_API_VERSIONS,
-    USER_COURSES_STRATEGIES,
-    USER_PROGRAMS_STRATEGIES,
-)
+from .settings import MAX_TABLE_NESTING
 from .stats import RequestStats
 from .v1.resources import build_resources as build_v1_resources
 from .v2.resources import build_resources as build_v2_resources
 from .validation import check_source_settings, days_setting
 
-# Listings (keys of settings.ROUTES) whose elements are records keyed by ``_id``.
+# Listings (keys of routes.V1_ROUTES) whose elements are records keyed by ``_id``.
 ID_KEYED_LISTINGS = ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
 
 ARROW_LINEAGE_ENV = (
@@ -175,7 +173,7 @@ def learning360(
         bounds=bounds,
     )
     # listings whose elements are records keyed by _id: one without it is dropped with a warning
-    client.id_keyed_routes = frozenset(ROUTES[name] for name in ID_KEYED_LISTINGS)
+    client.id_keyed_routes = frozenset(V1_ROUTES[name] for name in ID_KEYED_LISTINGS)
     resources = ADAPTERS[version](
         client,
         user_courses_strategy=user_courses_strategy,

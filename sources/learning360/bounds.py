@@ -32,11 +32,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .defaults import (
+    DEFAULT_MAX_LISTING_ELEMENTS,
+    DEFAULT_MAX_LISTING_PAGES,
+    DEFAULT_RESPONSE_DEADLINE,
+)
 from .errors import ApiError, ConfigurationError, config_key
 
-DEFAULT_RESPONSE_DEADLINE = 300.0
-DEFAULT_MAX_LISTING_ELEMENTS = 5_000_000
-DEFAULT_MAX_LISTING_PAGES = 100_000
 IDLE_SECONDS = 30.0  # a watchdog thread with nothing to watch for this long ends
 
 

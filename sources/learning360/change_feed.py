@@ -119,7 +119,7 @@ class WebhooksApi:
         return None
 
     def _send(self, method: str, route: str, params: Mapping[str, str] | None, body: Any) -> Any:
-        from .v2.settings import ROUTES
+        from .routes import V2_ROUTES as ROUTES
 
         template = ROUTES[route]
         url = self.client._url(template, params)  # noqa: SLF001

@@ -39,7 +39,7 @@ MAX_WARNINGS_PER_REASON = 20
 REJECTED = "rejected"  # the element is not in the warehouse (or only its listing part)
 WARNING = "warning"  # the row is loaded, one value ignored (e.g. a cursor that is not a date)
 
-# v1 routes (settings.ROUTES keys or templates) -> the table their elements feed
+# v1 routes (routes.V1_ROUTES keys or templates) -> the table their elements feed
 ROUTE_TABLES = {
     "courses": "courses",
     "courses/{course_id}": "courses",

@@ -16,18 +16,6 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCa
 
 _snake_case = SnakeCaseNaming().normalize_identifier
 
-DEFAULT_BASE_URL = "https://app.360learning.com"
-SUPPORTED_API_VERSIONS = ("v1", "v2")
-USER_COURSES_STRATEGIES = ("bulk", "per_user")
-USER_PROGRAMS_STRATEGIES = ("bulk", "per_user")
-
-# Request budget defaults (see ``__init__.py`` for the trade-offs). 50 = the API's documented
-# limit: the client's limiter never sends more than 50 in any second (and 5 in any 100 ms),
-# which measured ~47.6 requests/s against a 50/s server limiter with 0 429s.
-DEFAULT_MAX_REQUESTS_PER_SECOND = 50.0
-DEFAULT_WORKERS = 16
-# getUser details are re-read for every user at least this often (days); 0 = every run.
-DEFAULT_USER_DETAILS_REFRESH_DAYS = 30
 # users are hashed into this many buckets; a bucket's users get getUser again when the bucket's
 # list-level fingerprint changes (new, renamed, deleted user) or when its refresh is due.
 USER_BUCKETS = 4096
@@ -47,26 +35,6 @@ ARROW_BATCH_ROWS = 5_000
 ROW_CHUNK = 2_000
 HEAVY_BATCH = 8
 
-# v1 route templates, relative to <base_url>/api/v1 (reference §1a). Request stats use them.
-ROUTES = {
-    "courses": "courses",
-    "course": "courses/{course_id}",
-    "courses_stats": "courses/stats",
-    "users": "users",
-    "user": "users/{user_id}",
-    "user_courses": "users/{user_id}/courses",
-    "user_programs": "users/{user_id}/programs",
-    "groups": "groups",
-    "group": "groups/{group_id}",
-    "group_catalog": "groups/{group_id}/catalog",
-    "group_programs": "groups/{group_id}/programs",
-    "program_sessions": "programs/sessions",
-    "program_session_stats": "programs/sessions/{session_id}/stats",
-    "paths": "paths",
-    "path": "paths/{path_id}",  # only for paths quarantined by an earlier run
-    "path_sessions": "paths/sessions",
-    "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
-}
 
 Disposition = Literal["merge", "replace"]
 

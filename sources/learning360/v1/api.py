@@ -1,5 +1,5 @@
 """v1 routes as Python calls: one method per route, raw elements out, no URL building here
-(the client formats the route templates from ``settings.ROUTES``)."""
+(the client formats the route templates from ``routes.V1_ROUTES``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import UnexpectedBodyError, json_type
 from ..quarantine import table_of_route
-from ..settings import ROUTES
+from ..routes import V1_ROUTES as ROUTES
 from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 

@@ -27,9 +27,9 @@ from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
 from ..client import json_type
 from ..errors import AuthenticationError, Learning360Error, MalformedResponseError, NotFoundError
+from ..routes import V2_ROUTES as ROUTES
 from ..timestamps import format_filter_date
 from . import errors as v2_errors
-from .settings import ROUTES
 
 # listings whose route key is not the table's name
 LISTING_TABLES = {"course_stats": "user_courses", "path_stats": "user_path_sessions"}

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from ..auth import REFRESH_MARGIN_SECONDS, Token, TokenAuth
 from ..errors import AuthenticationError
 from ..redaction import register_secret
+from ..routes import API_VERSION, API_VERSION_HEADER
 from ..v1.parsing import parse_expires_in
 from . import errors as v2_errors
-from .settings import API_VERSION, API_VERSION_HEADER
 
 if TYPE_CHECKING:
     from ..client import Learning360Client

@@ -16,7 +16,7 @@ from ..errors import (
     PermissionDeniedError,
     config_key,
 )
-from .settings import API_VERSION, API_VERSION_HEADER, SCOPE_OF_TEMPLATE
+from ..routes import API_VERSION, API_VERSION_HEADER, SCOPE_OF_TEMPLATE
 
 CLIENT_ID = config_key("credentials", "client_id")
 CLIENT_SECRET = config_key("credentials", "client_secret")
