@@ -12,7 +12,7 @@ from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline
 
 # throwaway PostgreSQL server and BigQuery emulator fixtures
-pytest_plugins = ["tests.destinations"]
+pytest_plugins = ["tests.destinations.servers"]
 
 SEED = 7
 # tests run the client faster than production defaults; the emulator still enforces a limit

@@ -25,7 +25,7 @@ from pipelines.progress import (
     make_progress,
 )
 from sources.learning360.stats import RequestStats
-from tests.ops.conftest import where
+from tests.cli.conftest import where
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ learning360 progress \| (extract|normalize|load) "

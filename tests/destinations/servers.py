@@ -1,6 +1,6 @@
 """Throwaway destinations for tests: a PostgreSQL server and a BigQuery emulator per session.
 
-Load it as a pytest plugin (``pytest_plugins = ["tests.destinations"]`` in tests/conftest.py)
+Load it as a pytest plugin (``pytest_plugins = ["tests.destinations.servers"]`` in tests/conftest.py)
 and ask for a fixture:
 
 * ``postgres_server`` (session) -> :class:`PostgresServer`: a private PostgreSQL on a free
@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BQEMULATOR_SCRIPT = REPO_ROOT / "scripts" / "bqemulator.sh"
 REQUIRE_ENV = "LEARNING360_REQUIRE_DESTINATIONS"
 
@@ -156,7 +156,7 @@ def _pg_ctl_for(bindir: Path, workdir: Path) -> tuple[str, pwd.struct_passwd | N
     wrapper = workdir / "pg_ctl-as-postgres"
     wrapper.write_text(
         "#!/bin/sh\n"
-        "# written by tests/destinations.py: PostgreSQL refuses to run as root\n"
+        "# written by tests/destinations/servers.py: PostgreSQL refuses to run as root\n"
         "cd /\n"
         f'exec {runuser} -u postgres -- {bindir / "pg_ctl"} "$@"\n'
     )
@@ -197,7 +197,7 @@ def throwaway_postgres(bindir: Path) -> Iterator[PostgresServer]:
         executor.init_directory()
         hba = Path(executor.datadir) / "pg_hba.conf"
         hba.write_text(
-            "# written by tests/destinations.py\n"
+            "# written by tests/destinations/servers.py\n"
             "local all all trust\n"
             "host  all all 127.0.0.1/32 scram-sha-256\n"
         )

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from tests.destinations import BigQueryEmulator, query_rows
+from tests.destinations.servers import BigQueryEmulator, query_rows
 
 pytestmark = [
     pytest.mark.bigquery,

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from dlt.common.destination.exceptions import DestinationIncompatibleLoaderFileFormatException
 
-from tests.destinations import PostgresServer
+from tests.destinations.servers import PostgresServer
 
 pytestmark = pytest.mark.postgres
 

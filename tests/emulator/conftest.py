@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emulator_client import Api
 
 from emulator import Company, EmulatorServer
+from tests.emulator.emulator_client import Api
 
 SEED = 11
 

@@ -54,7 +54,7 @@ def test_incomplete_rules_are_refused(rule: dict[str, object]) -> None:
 
 def test_a_hard_deleted_user_is_gone_from_the_listing_and_deleted_in_the_truth() -> None:
     from emulator import EmulatorServer
-    from tests.emulator_tests.emulator_client import Api
+    from tests.emulator.emulator_client import Api
 
     company = Company.generate(seed=SEED, size="small")
     user_id = next(u["_id"] for u in company.truth()["users"] if not u["deleted"])

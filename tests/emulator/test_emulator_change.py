@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from emulator_client import Api
-
 from emulator import Company, EmulatorServer
+from tests.emulator.emulator_client import Api
 
 
 def test_changes_show_in_the_routes(

@@ -8,9 +8,9 @@ import time
 
 import pytest
 import requests
-from emulator_client import Api
 
 from emulator import Company, EmulatorServer
+from tests.emulator.emulator_client import Api
 
 
 def raw_get(server: EmulatorServer, route: str) -> bytes:

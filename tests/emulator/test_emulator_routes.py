@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 import requests
-from emulator_client import Api
 
 from emulator import Company, EmulatorServer
+from tests.emulator.emulator_client import Api
 
 NOT_FOUND = {
     "message": "Not Found",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import requests
-from emulator_client import Api
 
 from emulator import Company, EmulatorServer
+from tests.emulator.emulator_client import Api
 
 
 def test_stop_joins_threads_and_frees_the_port(small_company: Company) -> None:

@@ -6,10 +6,10 @@ import re
 import time
 
 import ijson
-from emulator_client import Api
-from emulator_v2_client import V2
 
 from emulator import EmulatorServer
+from tests.emulator.emulator_client import Api
+from tests.emulator.emulator_v2_client import V2
 
 LINK = re.compile(r'<([^>]+)>; rel="next"')
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 import requests
-from emulator_v2_client import HEADERS, V2, token_request, v2_body
 
 from emulator import Company, EmulatorServer
 from emulator.cli import add_arguments
 from emulator.v2_auth import ALL_SCOPES
+from tests.emulator.emulator_v2_client import HEADERS, V2, token_request, v2_body
 
 INVALID_TOKEN = (401, {"error": "invalid_token"})
 

@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from emulator_client import Api
-from emulator_v2_client import LINK, SPEC, V2, problems
 
 from emulator import Company, EmulatorServer, v2_data
 from emulator.v2_routes import PAGE_SIZES, ROLE_NAMES
+from tests.emulator.emulator_client import Api
+from tests.emulator.emulator_v2_client import LINK, SPEC, V2, problems
 
 SEED = 11
 ISO = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"

@@ -21,7 +21,11 @@ from sources.learning360.routes import API_VERSION, API_VERSION_HEADER
 from sources.learning360.v2 import auth as v2_auth
 from sources.learning360.v2.api import V2Api
 from sources.learning360.v2.settings import REQUIRED_SCOPES
-from tests.v2.truth import assert_shared_tables_equal, assert_v2_warehouse_equals_truth, v2_view
+from tests.source_v2.truth import (
+    assert_shared_tables_equal,
+    assert_v2_warehouse_equals_truth,
+    v2_view,
+)
 
 
 def _failure(pipeline: dlt.Pipeline) -> tuple[int, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from emulator import Company
 from pipelines.run import run_sync
-from tests.v2.truth import v2_view
+from tests.source_v2.truth import v2_view
 from tests.warehouse import assert_models_equal_expected, read_table
 
 NEW_MAIL = "renamed.author@example.org"

@@ -10,7 +10,7 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.cli import explain
 from pipelines.run import run_sync
-from tests.v2.truth import assert_v2_warehouse_equals_truth
+from tests.source_v2.truth import assert_v2_warehouse_equals_truth
 
 GROUPS = "GET /api/v2/groups"
 

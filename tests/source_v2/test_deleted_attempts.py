@@ -15,7 +15,7 @@ import pytest
 
 from emulator import Company
 from pipelines.run import make_pipeline, run_sync
-from tests.v2.truth import assert_v2_warehouse_equals_truth, drafts, v2_view
+from tests.source_v2.truth import assert_v2_warehouse_equals_truth, drafts, v2_view
 from tests.warehouse import assert_models_equal_expected, read_table
 
 Row = dict[str, Any]

@@ -22,7 +22,7 @@ from pipelines.status import EXIT_ATTENTION, collect_status, format_status
 from pipelines.variants import pipeline_variants
 from sources.learning360.v2.settings import V2_RESOURCES
 from tests.conftest import SEED
-from tests.v2.truth import assert_v2_warehouse_equals_truth, v2_view
+from tests.source_v2.truth import assert_v2_warehouse_equals_truth, v2_view
 from tests.warehouse import assert_models_equal_expected, assert_warehouse_equals_truth, read_table
 
 

@@ -19,7 +19,7 @@ from emulator import Company
 from pipelines.run import run_models, run_sync
 from sources.learning360.v2.settings import V1_ONLY_TABLES
 from tests.expected import KEYS, diff_rows
-from tests.v2.truth import (
+from tests.source_v2.truth import (
     SHARED_TABLES,
     assert_shared_tables_equal,
     assert_v2_only_tables_equal,

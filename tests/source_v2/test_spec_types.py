@@ -1,6 +1,6 @@
 """The column hints follow the official v2 OpenAPI: `number` -> double, `integer` -> bigint,
 `date-time` -> timestamp (issue 16, goal 3). Read from the spec subset the emulator tests use
-(tests/emulator_tests/v2_openapi_subset.json, generated from the full spec), so a hint cannot
+(tests/emulator/v2_openapi_subset.json, generated from the full spec), so a hint cannot
 drift from the spec, and no numeric or date field of a table's rows is left to dlt's inference
 (a first value of ``12`` would type the column bigint and send a later ``12.5`` to a variant)."""
 
@@ -17,9 +17,9 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from sources.learning360.settings import RESOURCES
 from sources.learning360.v2.settings import SPEC_ROWS, V2_RESOURCES
 
-SPEC = json.loads(
-    (Path(__file__).parents[1] / "emulator_tests" / "v2_openapi_subset.json").read_text()
-)["routes"]
+SPEC = json.loads((Path(__file__).parents[1] / "emulator" / "v2_openapi_subset.json").read_text())[
+    "routes"
+]
 _snake = NamingConvention().normalize_identifier
 TYPED = {"double", "bigint", "timestamp"}
 # a v2 field served in one text column on purpose: custom values are strings or dates by field

@@ -1,5 +1,5 @@
 """API v2 end to end: the real source over real HTTP to the emulator's v2 routes, into a real
-DuckDB file, compared with the emulator's ground truth (as v2 renders it, tests/v2/truth.py)."""
+DuckDB file, compared with the emulator's ground truth (as v2 renders it, tests/source_v2/truth.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.run import run_sync
 from sources.learning360.v2.settings import V1_ONLY_TABLES
-from tests.v2.truth import assert_v2_warehouse_equals_truth, drafts, v2_view
+from tests.source_v2.truth import assert_v2_warehouse_equals_truth, drafts, v2_view
 from tests.warehouse import (
     CONTRACT,
     assert_models_equal_expected,

@@ -16,8 +16,8 @@ import pytest
 import sources.learning360.v2.refresh as refresh
 from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline, run_sync
-from tests.v2.test_request_economy_v2 import NO_SIGNAL, _assert_tables_equal
-from tests.v2.truth import assert_v2_warehouse_equals_truth
+from tests.source_v2.test_request_economy_v2 import NO_SIGNAL, _assert_tables_equal
+from tests.source_v2.truth import assert_v2_warehouse_equals_truth
 from tests.warehouse import CONTRACT
 
 PREVIOUS = "26d875f"  # main before issue 16's request economy

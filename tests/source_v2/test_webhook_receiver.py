@@ -21,7 +21,7 @@ from emulator import Company, EmulatorServer
 from pipelines.cli import main
 from pipelines.run import run_sync
 from pipelines.webhook_receiver import Receiver, Secrets
-from tests.v2.test_change_feed import FEED, cli_args
+from tests.source_v2.test_change_feed import FEED, cli_args
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER = "whsec_" + "c2VjcmV0LW9mLWFub3RoZXItc3Vic2NyaXB0aW9u"
