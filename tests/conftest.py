@@ -11,8 +11,8 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline
 
-# throwaway PostgreSQL server and BigQuery emulator fixtures
-pytest_plugins = ["tests.destinations.servers"]
+# throwaway PostgreSQL server and BigQuery emulator fixtures; the unit/integration split
+pytest_plugins = ["tests.destinations.servers", "tests.unit_guard"]
 
 SEED = 7
 # tests run the client faster than production defaults; the emulator still enforces a limit

@@ -16,6 +16,9 @@ from pipelines.cli import main
 from pipelines.run import make_pipeline
 from tests.warehouse import assert_warehouse_equals_truth, read_table
 
+# each test syncs against an emulator or runs the demo
+pytestmark = pytest.mark.integration
+
 TENANT_SEED = 8
 
 

@@ -11,7 +11,11 @@ from pipelines import stages
 from pipelines.stages import StageFailed, run_in_child
 from sources.learning360.errors import ConfigurationError
 
-pytestmark = pytest.mark.skipif(not stages.available(), reason="needs fork (Linux)")
+# each test forks the stage's child process
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not stages.available(), reason="needs fork (Linux)"),
+]
 
 
 def test_the_child_result_comes_back_and_the_work_is_not_in_the_parent() -> None:

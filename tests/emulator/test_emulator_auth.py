@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 
 from emulator import Company, EmulatorServer
@@ -63,6 +64,7 @@ def test_401_bodies(server: EmulatorServer) -> None:
     assert err(headers={"Authorization": f"Bearer {foreign}"}) == (401, bad_sig)
 
 
+@pytest.mark.integration
 def test_expired_token(small_company: Company) -> None:
     with EmulatorServer(small_company, token_ttl=1, rate_limit=0) as server:
         token = token_request(server, **good_token_body(server)).json()
@@ -96,6 +98,7 @@ def test_token_route_errors(server: EmulatorServer) -> None:
     assert (r.status_code, r.json()) == (400, {"error": "invalid_request"})
 
 
+@pytest.mark.integration
 def test_variant_mode_expires_in_is_a_number(small_company: Company) -> None:
     with EmulatorServer(small_company, variants=True) as server:
         assert token_request(server, **good_token_body(server)).json()["expires_in"] == 3600

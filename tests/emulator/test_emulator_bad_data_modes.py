@@ -52,6 +52,7 @@ def test_incomplete_rules_are_refused(rule: dict[str, object]) -> None:
         DataFaults().configure([rule])
 
 
+@pytest.mark.integration
 def test_a_hard_deleted_user_is_gone_from_the_listing_and_deleted_in_the_truth() -> None:
     from emulator import EmulatorServer
     from tests.emulator.emulator_client import Api

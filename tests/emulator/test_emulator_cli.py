@@ -9,11 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from emulator.cli import add_arguments, build_parser
 
 
+@pytest.mark.integration
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     ready = tmp_path / "ready.json"
     proc = subprocess.Popen(

@@ -33,6 +33,7 @@ def raw_get(server: EmulatorServer, route: str) -> bytes:
         return data
 
 
+@pytest.mark.integration
 def test_rate_limit_burst_and_under(small_company: Company) -> None:
     with EmulatorServer(small_company, rate_limit=20) as server:
         api = Api(server)

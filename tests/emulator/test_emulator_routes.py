@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import requests
 
 from emulator import Company, EmulatorServer
@@ -328,6 +329,7 @@ def test_wire_details(shared_api: Api) -> None:
     assert requests.get(shared_api.server.base_url + "/api/v1/unknown").json() == NOT_FOUND
 
 
+@pytest.mark.integration
 def test_variant_mode_shapes(small_company: Company) -> None:
     """Variants appear for some records; the data they carry stays the truth's."""
     truth = small_company.truth()

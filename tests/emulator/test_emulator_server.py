@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 
 from emulator import Company, EmulatorServer
 from tests.emulator.emulator_client import Api
 
 
+@pytest.mark.integration
 def test_stop_joins_threads_and_frees_the_port(small_company: Company) -> None:
     before = set(threading.enumerate())
     server = EmulatorServer(small_company, rate_limit=0).start()

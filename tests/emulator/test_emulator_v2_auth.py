@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 
 from emulator import Company, EmulatorServer
@@ -55,11 +56,13 @@ def test_token_route_v2_errors(server: EmulatorServer) -> None:
     assert server.metrics()["tokens_issued"] == 0
 
 
+@pytest.mark.integration
 def test_expires_in_is_a_string_in_variant_mode(small_company: Company) -> None:
     with EmulatorServer(small_company, variants=True, rate_limit=0) as server:
         assert token_request(server, **v2_body(server)).json()["expires_in"] == "3600"
 
 
+@pytest.mark.integration
 def test_custom_credentials_and_ttl(small_company: Company) -> None:
     with EmulatorServer(
         small_company, rate_limit=0, client_id="a" * 32, client_secret="s3cret", token_ttl=90
@@ -97,6 +100,7 @@ def test_bad_tokens(server: EmulatorServer) -> None:
     assert status_json(r) == INVALID_TOKEN
 
 
+@pytest.mark.integration
 def test_token_expires(small_company: Company) -> None:
     with EmulatorServer(small_company, token_ttl=1, rate_limit=0) as server:
         api = V2(server)
@@ -134,6 +138,7 @@ def test_v1_and_v2_credentials_never_mix(server: EmulatorServer) -> None:
     assert requests.get(v2_url, headers={**HEADERS, "Authorization": f"Bearer {v2_token}"}).ok
 
 
+@pytest.mark.integration
 def test_scopes(small_company: Company) -> None:
     with EmulatorServer(small_company, rate_limit=0, v2_scopes=["users:read"]) as server:
         api = V2(server)
@@ -161,6 +166,7 @@ def test_unknown_scope_is_refused(small_company: Company) -> None:
         raise AssertionError("an unknown scope was accepted")
 
 
+@pytest.mark.integration
 def test_rate_limit_is_shared_by_v1_and_v2(small_company: Company) -> None:
     with EmulatorServer(small_company, rate_limit=5) as server:
         api = V2(server)

@@ -211,6 +211,7 @@ def test_link_is_absolute_opaque_and_keeps_the_filters(company: Company, paged: 
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalidNextToken"
 
 
+@pytest.mark.integration
 def test_per_route_page_sizes(company: Company) -> None:
     with EmulatorServer(company, rate_limit=0, v2_page_sizes={"/users": 4}) as server:
         api = V2(server)
@@ -220,6 +221,7 @@ def test_per_route_page_sizes(company: Company) -> None:
         EmulatorServer(company, v2_page_sizes={"/nope": 4})
 
 
+@pytest.mark.integration
 def test_pages_follow_a_changing_company(small_company: Company) -> None:
     """Keyset paging: records present throughout are served exactly once even if the company
     changes between pages."""
@@ -530,6 +532,7 @@ def test_v1_and_v2_agree(company: Company, v1: Api, v2: V2) -> None:
     assert {k for c in v1_courses.values() for k in c["skills"]} <= skills
 
 
+@pytest.mark.integration
 def test_v2_follows_the_company_over_time(small_company: Company) -> None:
     """After advancing, v2 still equals the truth, and `modifiedAt[gte]` sees every change."""
     with EmulatorServer(small_company, rate_limit=0, v2_page_size=50) as server:

@@ -13,6 +13,9 @@ from pipelines.run import run_sync
 from tests.source_v2.truth import v2_view
 from tests.warehouse import assert_models_equal_expected, read_table
 
+# the emulator fixture is requested by name (getfixturevalue)
+pytestmark = pytest.mark.integration
+
 NEW_MAIL = "renamed.author@example.org"
 
 
