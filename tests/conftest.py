@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dlt
 import pytest
@@ -25,8 +26,14 @@ def company() -> Company:
 
 
 @pytest.fixture
-def emulator(company: Company) -> Iterator[EmulatorServer]:
-    with EmulatorServer(company, port=0, rate_limit=TEST_RATE * 1.25) as server:
+def server_options() -> dict[str, Any]:
+    """Extra EmulatorServer options; tests override this fixture (page size, ttl, scopes)."""
+    return {}
+
+
+@pytest.fixture
+def emulator(company: Company, server_options: dict[str, Any]) -> Iterator[EmulatorServer]:
+    with EmulatorServer(company, port=0, rate_limit=TEST_RATE * 1.25, **server_options) as server:
         yield server
 
 

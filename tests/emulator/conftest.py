@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Company, EmulatorServer
-from tests.emulator.emulator_client import Api
+from tests.emulator.emulator_client import Api, client_of
 
 SEED = 11
 
@@ -39,7 +39,5 @@ def shared_company() -> Company:
 
 @pytest.fixture(scope="module")
 def shared_api(shared_company: Company) -> Iterator[Api]:
-    with EmulatorServer(shared_company, rate_limit=0) as srv:
-        client = Api(srv)
+    with client_of(shared_company) as client:
         yield client
-        client.session.close()

@@ -3,11 +3,13 @@ several test folders each have one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
 
-from emulator import EmulatorServer
+from emulator import Company, EmulatorServer
 
 
 class Api:
@@ -33,3 +35,14 @@ class Api:
         return self.session.request(
             method, f"{self.server.base_url}/_emulator{route}", headers=headers, **kw
         )
+
+
+@contextmanager
+def client_of(
+    company: Company, client: Callable[[EmulatorServer], Any] = Api, **options: Any
+) -> Iterator[Any]:
+    """A client (Api, or V2) of an in-process emulator serving `company`, rate limit off."""
+    with EmulatorServer(company, **{"rate_limit": 0, **options}) as server:
+        api = client(server)
+        yield api
+        api.session.close()

@@ -12,7 +12,7 @@ import pytest
 
 from emulator import Company, EmulatorServer, v2_data
 from emulator.v2_routes import PAGE_SIZES, ROLE_NAMES
-from tests.emulator.emulator_client import Api
+from tests.emulator.emulator_client import Api, client_of
 from tests.emulator.emulator_v2_client import LINK, SPEC, V2, problems
 
 SEED = 11
@@ -29,26 +29,20 @@ def company() -> Company:
 @pytest.fixture(scope="module")
 def v2(company: Company) -> Iterator[V2]:
     """Documented page sizes: every list of the small company fits one page."""
-    with EmulatorServer(company, rate_limit=0) as server:
-        api = V2(server)
+    with client_of(company, V2) as api:
         yield api
-        api.session.close()
 
 
 @pytest.fixture(scope="module")
 def paged(company: Company) -> Iterator[V2]:
-    with EmulatorServer(company, rate_limit=0, v2_page_size=PAGE) as server:
-        api = V2(server)
+    with client_of(company, V2, v2_page_size=PAGE) as api:
         yield api
-        api.session.close()
 
 
 @pytest.fixture(scope="module")
 def v1(company: Company) -> Iterator[Api]:
-    with EmulatorServer(company, rate_limit=0) as server:
-        api = Api(server)
+    with client_of(company) as api:
         yield api
-        api.session.close()
 
 
 def by_id(rows: list[dict[str, Any]], key: str = "_id") -> dict[str, dict[str, Any]]:
