@@ -11,7 +11,6 @@ from .core import DATE, IDS, Ctx, F, Getters, V2Core, routes
 
 
 class Classrooms(V2Core):
-    # ------------------------------------------------------------------ classrooms
     @staticmethod
     def _classroom(r: d2.Classroom) -> dict[str, Any]:
         return {

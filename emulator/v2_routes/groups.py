@@ -10,7 +10,6 @@ from .core import Ctx, V2Core, routes
 
 
 class Groups(V2Core):
-    # ------------------------------------------------------------------ groups
     @staticmethod
     def _group(g: Group) -> dict[str, Any]:
         d: dict[str, Any] = {"_id": g.id, "name": g.name, "public": g.public}

@@ -14,7 +14,6 @@ from .core import DATE, IDS, Ctx, F, Getters, Render, V2Core, routes
 
 
 class Paths(V2Core):
-    # ------------------------------------------------------------------ paths
     def _path(self, p: Path) -> dict[str, Any]:
         steps: list[dict[str, Any]] = []
         for step_id, kind, _title in p.steps:

@@ -13,7 +13,6 @@ from .core import DATE, EQ_IN, Ctx, F, Getters, V2Core, routes
 
 
 class Skills(V2Core):
-    # ------------------------------------------------------------------ skills
     def get_skills(self, ctx: Ctx) -> Reply:
         getters: Getters = {"status": "status", "updatedAt": "updated_at"}
 

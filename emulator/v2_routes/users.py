@@ -13,7 +13,6 @@ from .core import DATE, EQ_IN, IDS, Ctx, F, Getters, V2Core, _matcher, routes
 
 
 class Users(V2Core):
-    # ------------------------------------------------------------------ users
     @staticmethod
     def _user(u: User) -> dict[str, Any]:
         d: dict[str, Any] = {
