@@ -5,6 +5,7 @@ or starts a process, in its setup or its body, fails in every run (`make test` t
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -55,44 +56,65 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
 
 
-class UnitGuard:
-    """Refuses sockets' connects and child processes to the test's threads; threads alive before
-    (another test's server winding down) are left alone."""
+# what a unit test may not call, wrapped once for the session (so a test's own monkeypatch of
+# one of them saves and restores the wrapper, never a half-undone guard)
+TARGETS: tuple[tuple[Any, str, str], ...] = (
+    (socket.socket, "connect", "connected a socket"),
+    (socket.socket, "connect_ex", "connected a socket"),
+    (subprocess.Popen, "__init__", "started a process"),
+    (os, "fork", "forked"),
+    (os, "posix_spawn", "started a process"),
+    (os, "posix_spawnp", "started a process"),
+    (os, "system", "started a process"),
+)
+_originals: list[tuple[Any, str, Any]] = []
 
-    TARGETS: tuple[tuple[Any, str, str], ...] = (
-        (socket.socket, "connect", "connected a socket"),
-        (socket.socket, "connect_ex", "connected a socket"),
-        (subprocess.Popen, "__init__", "started a process"),
-        (os, "fork", "forked"),
-        (os, "posix_spawn", "started a process"),
-        (os, "posix_spawnp", "started a process"),
-        (os, "system", "started a process"),
-    )
+
+class UnitGuard:
+    """What one unit test tried; threads alive before it (another test's server winding down)
+    are left alone."""
+
+    active: UnitGuard | None = None
 
     def __init__(self) -> None:
         self.opened: list[str] = []
-        self._patch = pytest.MonkeyPatch()
+        self.exempt: set[threading.Thread] = set()
 
-    def _refuse(self, what: str, original: Callable[..., Any], exempt: set[Any]) -> Callable:
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            if threading.current_thread() in exempt:
-                return original(*args, **kwargs)
-            self.opened.append(what)
+    def __enter__(self) -> UnitGuard:
+        self.exempt = set(threading.enumerate()) - {threading.current_thread()}
+        UnitGuard.active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        UnitGuard.active = None
+
+
+def _refusing(original: Callable[..., Any], what: str) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        guard = UnitGuard.active
+        if guard is not None and threading.current_thread() not in guard.exempt:
+            guard.opened.append(what)
             raise UnitGuardError(
                 f"a unit test {what}: mark it @pytest.mark.integration, or add the fixture that "
                 "starts the server to SERVER_FIXTURES in tests/unit_guard.py"
             )
+        return original(*args, **kwargs)
 
-        return guarded
+    return guarded
 
-    def __enter__(self) -> UnitGuard:
-        exempt = set(threading.enumerate()) - {threading.current_thread()}
-        for owner, name, what in self.TARGETS:
-            self._patch.setattr(owner, name, self._refuse(what, getattr(owner, name), exempt))
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._patch.undo()
+def pytest_configure(config: pytest.Config) -> None:
+    for owner, name, what in TARGETS:
+        original = getattr(owner, name)
+        _originals.append((owner, name, original))
+        setattr(owner, name, _refusing(original, what))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _originals:
+        owner, name, original = _originals.pop()
+        setattr(owner, name, original)
 
 
 def _guarded(item: pytest.Item) -> Iterator[None]:
