@@ -9,10 +9,7 @@ import requests
 
 from emulator import Company, EmulatorServer
 from emulator.auth import Tokens
-
-
-def token_request(server: EmulatorServer, **body: object) -> requests.Response:
-    return requests.post(f"{server.base_url}/api/v2/oauth2/token", json=body)
+from tests.emulator.emulator_v2_client import token_request
 
 
 def good_token_body(server: EmulatorServer) -> dict[str, str]:
