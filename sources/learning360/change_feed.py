@@ -25,13 +25,13 @@ from dlt.common import logger
 
 from .errors import Learning360Error
 from .redaction import register_secret
+from .resource_helpers import Row
 from .routes import V2_ROUTES
 from .timestamps import format_filter_date, parse_timestamp
 
 if TYPE_CHECKING:
     from .v2.api import V2Api
 
-Row = dict[str, Any]
 STATE_KEY = "change_feed"
 SUBSCRIPTION_NAME = "learning360 sync"
 

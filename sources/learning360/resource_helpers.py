@@ -26,11 +26,11 @@ def only_changed(rows: Iterable[Any], window: LagWindow) -> list[Row]:
     return fresh
 
 
-def chunked_rows(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """``rows`` handed to dlt in lists of about ``size``."""
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items; keeps listings and fan-out rows bounded in memory."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
         if len(chunk) >= size:
             yield chunk
             chunk = []

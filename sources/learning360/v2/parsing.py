@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..resource_helpers import Row
 from .settings import ROLE_PRECEDENCE, V1_ROLE
-
-Row = dict[str, Any]
 
 # v1 column <- v2 field, per table (courses' ``author`` mail stays NULL: the models join
 # ``users`` on ``author_id``, a copied mail would go stale)

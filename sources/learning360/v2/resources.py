@@ -8,6 +8,7 @@ completions) and the per-parent tables without a change signal (refresh.py, chan
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import dlt
@@ -18,23 +19,12 @@ from ..change_feed import ChangeFeed
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
-from ..resource_helpers import Row, chunked_rows, incremental, only_changed
+from ..resource_helpers import Row, chunked, incremental, only_changed
 from ..settings import FEED_CHUNK_SIZE, dlt_hints
 from ..timestamps import format_api_timestamp, parse_timestamp
+from . import parsing
 from .api import V2Api
 from .auth import install_v2_auth
-from .parsing import (
-    catalog_rows,
-    certificate_row,
-    course_row,
-    custom_value_rows,
-    membership_rows,
-    path_stat_row,
-    registration_row,
-    slot_row,
-    user_row,
-    v1_row,
-)
 from .refresh import FullReadSchedule, V2Options, group_refresh, user_refresh
 from .settings import V2_RESOURCES
 
@@ -93,63 +83,25 @@ def build_resources(
             to_row(parent_id, e) for e in answer if isinstance(e, Mapping)
         ]
 
-    def listing(route: str) -> Callable[[], Iterator[list[Row]]]:
-        return lambda: chunked_rows(api.listing(route), FEED_CHUNK_SIZE)
+    def pages(route: str) -> Callable[[], Iterator[list[Row]]]:
+        """A listing read once per run (shared by its tables and fan-outs), in chunks."""
+        return lambda: chunked(api.listing(route), FEED_CHUNK_SIZE)
 
-    # ---- generated: feeds, a listing's rows, a listed parent's children -------------------
-    feeds = {
-        name: dlt.resource(pages, name=name, selected=False)
-        for name, pages in (
-            ("user_list", listing("users")),
-            ("group_list", listing("groups")),
-            ("classroom_list", lambda: api.classrooms()),
-        )
-    }
-    # table -> (pages or feed, row of one element)
-    listed: dict[str, tuple[Any, Callable[[Mapping[str, Any]], Row]]] = {
-        "users": (feeds["user_list"], user_row),
-        "groups": (feeds["group_list"], lambda e: v1_row("groups", e)),
-        "classrooms": (feeds["classroom_list"], dict),
-        "path_sessions": (api.path_sessions, dict),
-        "user_path_sessions": (api.path_stats, path_stat_row),
-        "skills": (api.skills, dict),
-        "custom_fields": (api.custom_fields, dict),
-    }
-    # table -> (parent feed, read of one parent, row of one child)
-    children = {
-        "classroom_slots": ("classroom_list", api.classroom_slots, slot_row),
-        "classroom_slot_registrations": (
-            "classroom_list",
-            api.classroom_registrations,
-            registration_row,
-        ),
-    }
+    def listed_table(name: str, pages: Callable[[], Any], to_row: Callable[[Any], Row]):
+        def rows() -> Iterator[list[Row]]:
+            for page in pages():
+                yield [to_row(e) for e in page if isinstance(e, Mapping)]
 
-    def listed_table(name: str, pages: Any, to_row: Callable[[Mapping[str, Any]], Row]):
-        def rows(page: list[Any]) -> list[Row]:
-            return [to_row(e) for e in page if isinstance(e, Mapping)]
+        return dlt.resource(rows, **hints(name))
 
-        if isinstance(pages, DltResource):
-            return dlt.transformer(rows, data_from=pages, **hints(name))
-        return dlt.resource(lambda: map(rows, pages()), **hints(name))
-
-    def child_table(name: str, feed_name: str, fetch: Callable[[str], list[Any]], to_row: Any):
-        def rows(page: list[Row]) -> list[Row]:
-            return list(rows_of(fan_out(fetch, page), each(to_row)))
-
-        return dlt.transformer(rows, data_from=feeds[feed_name], **hints(name))
-
-    generated = [listed_table(name, *spec) for name, spec in listed.items()]
-    generated += [child_table(name, *spec) for name, spec in children.items()]
-
-    # ---- hand-written ----------------------------------------------------------------------
-
-    def per_parent(name: str, merge_key: str, parents: Callable[[], list[Row]], fetch, to_rows):
-        """Rows of the parents ``parents()`` selects; ``merge_key``: a re-read parent's rows
-        replace its previous ones."""
+    def per_parent(
+        name: str, merge_key: str | None, parents: Callable[[], list[Row]], fetch, to_rows
+    ):
+        """Rows of the parents ``parents()`` selects; with a ``merge_key`` a re-read parent's
+        rows replace its previous ones."""
 
         def rows() -> Iterator[list[Row]]:
-            yield from chunked_rows(rows_of(fan_out(fetch, parents()), to_rows), FEED_CHUNK_SIZE)
+            yield from chunked(rows_of(fan_out(fetch, parents()), to_rows), FEED_CHUNK_SIZE)
 
         return dlt.resource(rows, **hints(name), merge_key=merge_key)
 
@@ -170,24 +122,42 @@ def build_resources(
     def catalog(group_id: str) -> tuple[list[Any], list[Any]]:
         return api.catalog_course_ids(group_id), api.catalog_path_session_ids(group_id)
 
-    # table -> (merge key, the parents to read, read of one parent, its rows)
-    per_parent_tables = {
-        "user_custom_fields": (
-            "user_id",
-            users_to_read,
-            api.user_custom_field_values,
-            custom_value_rows,
-        ),
-        "user_groups": ("group_id", groups_to_read, api.group_roles, membership_rows),
-        "group_catalog": ("group_id", groups_to_read, catalog, catalog_rows),
+    # ---- generated: a listing's rows; a parent's children (its rows replace its old ones) --
+    listed = {
+        "users": (pages("users"), parsing.user_row),
+        "groups": (pages("groups"), partial(parsing.v1_row, "groups")),
+        "classrooms": (pages("classrooms"), dict),
+        "path_sessions": (api.path_sessions, dict),
+        "user_path_sessions": (api.path_stats, parsing.path_stat_row),
+        "skills": (api.skills, dict),
+        "custom_fields": (api.custom_fields, dict),
     }
+    classrooms = partial(api.listing, "classrooms")  # every classroom, every run
+    children = {
+        "user_custom_fields": ("user_id", users_to_read, api.user_custom_field_values),
+        "user_groups": ("group_id", groups_to_read, api.group_roles),
+        "group_catalog": ("group_id", groups_to_read, catalog),
+        "classroom_slots": (None, classrooms, api.classroom_slots),
+        "classroom_slot_registrations": (None, classrooms, api.classroom_registrations),
+    }
+    child_rows = {
+        "user_custom_fields": parsing.custom_value_rows,
+        "user_groups": parsing.membership_rows,
+        "group_catalog": parsing.catalog_rows,
+        "classroom_slots": each(parsing.slot_row),
+        "classroom_slot_registrations": each(parsing.registration_row),
+    }
+    generated = [listed_table(name, *spec) for name, spec in listed.items()]
+    generated += [per_parent(name, *spec, child_rows[name]) for name, spec in children.items()]
+
+    # ---- hand-written ----------------------------------------------------------------------
 
     @dlt.resource(**hints("courses"))
     def courses(modified: dlt.sources.incremental[Any] = cursors["courses"]):
         window = LagWindow(state(), "modifiedAt", lag)
         for page in api.courses(modified.start_value):
             page = clean_cursor(page, "courses", "modifiedAt", quarantine)
-            yield [course_row(c) for c in only_changed(page, window)]
+            yield [parsing.course_row(c) for c in only_changed(page, window)]
         window.prune()
 
     @dlt.resource(**hints("paths"))
@@ -222,7 +192,7 @@ def build_resources(
         holders = certificate_holders(since) | {u["_id"] for u in feed_users("user_certificates")}
         parents = [{"_id": user_id} for user_id in sorted(holders)]
         pairs = fan_out(lambda user_id: api.user_certificates(user_id, since), parents)
-        yield from chunked_rows(rows_of(pairs, each(certificate_row)), FEED_CHUNK_SIZE)
+        yield from chunked(rows_of(pairs, each(parsing.certificate_row)), FEED_CHUNK_SIZE)
 
     @dlt.resource(**hints("user_courses"))
     def user_courses(
@@ -244,7 +214,7 @@ def build_resources(
         # let the load flag the ones it no longer returns as deleted (pipelines/data_guard.py)
         seen: list[str] | None = [] if full else None
         for page in api.course_stats(None if full else completed.start_value):
-            rows = [v1_row("user_courses", e) for e in page if isinstance(e, Mapping)]
+            rows = [parsing.v1_row("user_courses", e) for e in page if isinstance(e, Mapping)]
             rows = list(clean_cursor(rows, "user_courses", "completedAt", quarantine))
             ids = [row.get("_id") for row in rows]
             if seen is not None and len(rows) == len(page) and all(isinstance(i, str) for i in ids):
@@ -262,10 +232,9 @@ def build_resources(
         paths,
         user_courses,
         user_certificates,
-        *(per_parent(name, *spec) for name, spec in per_parent_tables.items()),
         *generated,
     ]
     for resource in tables:
         resource.selected = resource.name not in options.skip_tables
     by_name = {resource.name: resource for resource in tables}
-    return [*feeds.values(), *(by_name[name] for name in V2_RESOURCES)]
+    return [by_name[name] for name in V2_RESOURCES]
