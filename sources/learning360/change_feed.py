@@ -122,12 +122,10 @@ def read_change_set(
     lag_seconds: float,
     reconcile_hours: float,
     retention_hours: float,
-    tables: tuple[str, ...] = tuple(FEED_TABLES),
-    now: datetime | None = None,
 ) -> ChangeSet:
     """Reads every needed subscription's log since its cursor and moves the cursors in ``own``
     (the feed's dlt state); a gap is a fallback, never an exception."""
-    now = now or datetime.now(tz=UTC)
+    now = datetime.now(tz=UTC)
     result = ChangeSet()
     lag = timedelta(seconds=lag_seconds)
     subscribed: dict[str, str] = dict(own.get("subscriptions") or {})
@@ -136,17 +134,16 @@ def read_change_set(
     last_event: dict[str, str] = own.setdefault("last_event", {})
 
     def gap(types: tuple[str, ...] | list[str], reason: str) -> None:
-        for table in tables:
-            if set(FEED_TABLES[table]) & set(types):
+        for table, needs in FEED_TABLES.items():
+            if set(needs) & set(types):
                 result.fallback.setdefault(table, reason)
 
-    needed = [t for t in EVENT_TYPES if any(t in FEED_TABLES[table] for table in tables)]
     if not subscribed:
         logger.warning(
             "360Learning change feed: change_feed is on but there is no webhook subscription: "
             "the default v2 policy alone instead; run `learning360 webhooks setup --url URL`"
         )
-        gap(needed, "no webhook subscription (run `learning360 webhooks setup`)")
+        gap(EVENT_TYPES, "no webhook subscription (run `learning360 webhooks setup`)")
         return result
     reconciled = own.get("reconciled_at")
     if not isinstance(reconciled, int | float):
@@ -157,10 +154,10 @@ def read_change_set(
     try:
         live = {s.get("_id"): s for s in webhooks.subscriptions()}
     except Learning360Error as exc:
-        gap(needed, f"listing subscriptions failed: {exc.one_line()}")
+        gap(EVENT_TYPES, f"listing subscriptions failed: {exc.one_line()}")
         return result
     horizon = now - timedelta(hours=retention_hours)
-    for event_type in needed:
+    for event_type in EVENT_TYPES:
         sub_id = subscribed.get(event_type)
         sub = live.get(sub_id) if sub_id else None
         if sub is None:
@@ -171,7 +168,7 @@ def read_change_set(
             gap([event_type], f"{event_type}: subscription {sub.get('status')}")
             continue
         cursor = parse_timestamp(read_until.get(sub_id))
-        if all(table in result.fallback for table in tables if event_type in FEED_TABLES[table]):
+        if all(t in result.fallback for t, needs in FEED_TABLES.items() if event_type in needs):
             read_until[sub_id] = _iso(now)  # its tables are read in full anyway
             continue
         if cursor is None or cursor < horizon:
