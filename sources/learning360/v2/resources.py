@@ -87,6 +87,20 @@ def build_resources(
         """A listing read once per run (shared by its tables and fan-outs), in chunks."""
         return lambda: chunked(api.listing(route), FEED_CHUNK_SIZE)
 
+    def changed_since(name: str, read: Callable[[Any], Iterator[list[Any]]], to_row: Any = dict):
+        """Rows changed since the table's cursor (sent ``lag`` early); the rows of the lag
+        window that did not change are dropped."""
+        cursor = V2_RESOURCES[name].cursor or ""
+
+        def rows(since: dlt.sources.incremental[Any] = cursors[name]) -> Iterator[list[Row]]:
+            window = LagWindow(state(), cursor, lag)
+            for page in read(since.start_value):
+                page = clean_cursor(page, name, cursor, quarantine)
+                yield [to_row(row) for row in only_changed(page, window)]
+            window.prune()
+
+        return dlt.resource(rows, **hints(name))
+
     def listed_table(name: str, pages: Callable[[], Any], to_row: Callable[[Any], Row]):
         def rows() -> Iterator[list[Row]]:
             for page in pages():
@@ -122,7 +136,7 @@ def build_resources(
     def catalog(group_id: str) -> tuple[list[Any], list[Any]]:
         return api.catalog_course_ids(group_id), api.catalog_path_session_ids(group_id)
 
-    # ---- generated: a listing's rows; a parent's children (its rows replace its old ones) --
+    # ---- generated: changed rows; a listing's rows; a parent's children --------------------
     listed = {
         "users": (pages("users"), parsing.user_row),
         "groups": (pages("groups"), partial(parsing.v1_row, "groups")),
@@ -147,25 +161,14 @@ def build_resources(
         "classroom_slots": each(parsing.slot_row),
         "classroom_slot_registrations": each(parsing.registration_row),
     }
-    generated = [listed_table(name, *spec) for name, spec in listed.items()]
+    generated = [
+        changed_since("courses", api.courses, parsing.course_row),
+        changed_since("paths", api.paths),
+    ]
+    generated += [listed_table(name, *spec) for name, spec in listed.items()]
     generated += [per_parent(name, *spec, child_rows[name]) for name, spec in children.items()]
 
     # ---- hand-written ----------------------------------------------------------------------
-
-    @dlt.resource(**hints("courses"))
-    def courses(modified: dlt.sources.incremental[Any] = cursors["courses"]):
-        window = LagWindow(state(), "modifiedAt", lag)
-        for page in api.courses(modified.start_value):
-            page = clean_cursor(page, "courses", "modifiedAt", quarantine)
-            yield [parsing.course_row(c) for c in only_changed(page, window)]
-        window.prune()
-
-    @dlt.resource(**hints("paths"))
-    def paths(modified: dlt.sources.incremental[Any] = cursors["paths"]):
-        window = LagWindow(state(), "modifiedAt", lag)
-        for page in api.paths(modified.start_value):
-            yield only_changed(clean_cursor(page, "paths", "modifiedAt", quarantine), window)
-        window.prune()
 
     def certificate_holders(since: Any) -> set[str]:
         """Learners with a path completion since ``since`` (any completion or certificate on a
@@ -227,13 +230,7 @@ def build_resources(
         if seen is not None:
             client.stats.complete_reads["user_courses"] = seen
 
-    tables = [
-        courses,
-        paths,
-        user_courses,
-        user_certificates,
-        *generated,
-    ]
+    tables = [*generated, user_courses, user_certificates]
     for resource in tables:
         resource.selected = resource.name not in options.skip_tables
     by_name = {resource.name: resource for resource in tables}
