@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
@@ -47,11 +48,16 @@ from .company import company_resource
 from .credentials import Learning360Credentials
 from .defaults import (
     DEFAULT_BASE_URL,
+    DEFAULT_CHANGE_FEED_RECONCILE_HOURS,
+    DEFAULT_CHANGE_FEED_RETENTION_HOURS,
     DEFAULT_MAX_LISTING_ELEMENTS,
     DEFAULT_MAX_LISTING_PAGES,
     DEFAULT_MAX_REQUESTS_PER_SECOND,
     DEFAULT_RESPONSE_DEADLINE,
+    DEFAULT_USER_COURSES_FULL_READ_HOURS,
     DEFAULT_USER_DETAILS_REFRESH_DAYS,
+    DEFAULT_V2_GROUP_REFRESH_DAYS,
+    DEFAULT_V2_USER_REFRESH_DAYS,
     DEFAULT_WORKERS,
     SUPPORTED_API_VERSIONS,
     USER_COURSES_STRATEGIES,
@@ -73,6 +79,7 @@ from .row_guard import guard_rows
 from .settings import MAX_TABLE_NESTING
 from .stats import RequestStats
 from .v1.resources import build_resources as build_v1_resources
+from .v2.refresh import V2Options
 from .v2.resources import build_resources as build_v2_resources
 from .validation import check_source_settings, days_setting
 
@@ -110,6 +117,15 @@ def learning360(
     response_deadline: float = DEFAULT_RESPONSE_DEADLINE,
     max_listing_elements: int = DEFAULT_MAX_LISTING_ELEMENTS,
     max_listing_pages: int = DEFAULT_MAX_LISTING_PAGES,
+    # API v2 only (docs/migration-v2.md): refresh periods, full attempt reads, tables to skip,
+    # the webhook change feed
+    user_courses_full_read_hours: float = DEFAULT_USER_COURSES_FULL_READ_HOURS,
+    v2_user_refresh_days: float = DEFAULT_V2_USER_REFRESH_DAYS,
+    v2_group_refresh_days: float = DEFAULT_V2_GROUP_REFRESH_DAYS,
+    v2_skip_tables: Any = None,
+    change_feed: str | None = None,
+    change_feed_reconcile_hours: float = DEFAULT_CHANGE_FEED_RECONCILE_HOURS,
+    change_feed_retention_hours: float = DEFAULT_CHANGE_FEED_RETENTION_HOURS,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
     """All 360Learning tables of one company.
@@ -136,6 +152,9 @@ def learning360(
         response_deadline, max_listing_elements, max_listing_pages: bounds on one answer
             (seconds to its last byte) and one listing, so a server that trickles, never ends
             or loops cannot hang the sync (``bounds.py``).
+        user_courses_full_read_hours, v2_user_refresh_days, v2_group_refresh_days,
+            v2_skip_tables, change_feed, change_feed_reconcile_hours,
+            change_feed_retention_hours: API v2's options (``v2/refresh.py V2Options``).
         stats: pass a ``RequestStats`` to read the request counters after the run.
     """
     check_source_settings(base_url or DEFAULT_BASE_URL, max_requests_per_second, workers)
@@ -157,6 +176,15 @@ def learning360(
             f"{', '.join(USER_PROGRAMS_STRATEGIES)}"
         )
     refresh_days = days_setting("user_details_refresh_days", user_details_refresh_days)
+    v2_options = V2Options.checked(
+        user_courses_full_read_hours=user_courses_full_read_hours,
+        v2_user_refresh_days=v2_user_refresh_days,
+        v2_group_refresh_days=v2_group_refresh_days,
+        v2_skip_tables=v2_skip_tables,
+        change_feed=change_feed,
+        change_feed_reconcile_hours=change_feed_reconcile_hours,
+        change_feed_retention_hours=change_feed_retention_hours,
+    )
     # user_courses is yielded as pyarrow tables: give them dlt's _dlt_load_id and _dlt_id like
     # dict rows get (the models read completed loads by _dlt_load_id). Also in .dlt/config.toml;
     # set here too so a pipeline run from another directory gets them. An explicit env wins.
@@ -180,6 +208,7 @@ def learning360(
         user_programs_strategy=user_programs_strategy,
         user_details_refresh_days=refresh_days,
         modified_lag_seconds=modified_lag_seconds,
+        **({"options": v2_options} if version == "v2" else {}),
     )
     guard_rows(resources, client.stats)  # no NULL or repeated primary key reaches dlt
     # first, so a dataset holding another company's data is refused before any request

@@ -18,3 +18,11 @@ DEFAULT_USER_DETAILS_REFRESH_DAYS = 30
 DEFAULT_RESPONSE_DEADLINE = 300.0
 DEFAULT_MAX_LISTING_ELEMENTS = 5_000_000
 DEFAULT_MAX_LISTING_PAGES = 100_000
+# API v2: every user's custom-field values and every group's members and catalog are re-read at
+# least this often (days; 0 = every run); hours between two full user_courses reads (0 = every
+# run); the change feed's periodic full reconcile and the event log's assumed retention (hours).
+DEFAULT_V2_USER_REFRESH_DAYS = 30.0
+DEFAULT_V2_GROUP_REFRESH_DAYS = 7.0
+DEFAULT_USER_COURSES_FULL_READ_HOURS = 0.0
+DEFAULT_CHANGE_FEED_RECONCILE_HOURS = 24.0 * 7
+DEFAULT_CHANGE_FEED_RETENTION_HOURS = 72.0  # conservative: the spec does not state it

@@ -54,8 +54,8 @@ def positive_number_problem(value: Any) -> str | None:
     return None
 
 
-def days_setting(key: str, value: Any) -> float:
-    """``value`` as a number of days ≥ 0 (0 = every run) for the refresh windows, or a
+def days_setting(key: str, value: Any, unit: str = "days") -> float:
+    """``value`` as a number of ``unit`` ≥ 0 (0 = every run) for the refresh windows, or a
     :class:`ConfigurationError` naming ``key``."""
     try:
         days = float(value)
@@ -63,7 +63,7 @@ def days_setting(key: str, value: Any) -> float:
         days = -1.0
     if not days >= 0:  # NaN too
         raise ConfigurationError(
-            f"{key} {value!r} is not a number of days: set {config_key(key)} to 0 "
+            f"{key} {value!r} is not a number of {unit}: set {config_key(key)} to 0 "
             "(every run) or more"
         )
     return days

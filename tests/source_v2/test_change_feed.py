@@ -4,7 +4,11 @@ duplicated and reordered deliveries), the gap fallbacks, and the scopes."""
 
 from __future__ import annotations
 
+import random
+import shutil
+import time as clock
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,9 @@ from emulator.webhooks import accepting_url
 from pipelines.cli import main
 from pipelines.run import run_sync
 from sources.learning360 import change_feed
-from sources.learning360.change_feed import EVENT_TYPES, FEED_TABLES
+from sources.learning360.change_feed import EVENT_TYPES, FEED_TABLES, read_change_set
+from sources.learning360.timestamps import parse_timestamp
+from sources.learning360.v2.settings import REQUIRED_SCOPES
 from tests.conftest import SEED
 from tests.source_v2.truth import assert_v2_warehouse_equals_truth
 
@@ -240,8 +246,6 @@ def test_credential_without_webhook_scopes_falls_back_with_a_warning(
     tmp_path,
     monkeypatch,
 ) -> None:
-    from sources.learning360.v2.settings import REQUIRED_SCOPES
-
     configure_v2(**FEED)
     assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
     pipeline = new_pipeline()
@@ -262,8 +266,6 @@ def test_credential_without_webhook_scopes_falls_back_with_a_warning(
 def test_subscriptions_and_cursors_survive_an_ephemeral_runner(
     configure_v2, new_pipeline, company: Company, emulator: EmulatorServer, sink_url, tmp_path
 ) -> None:
-    import shutil
-
     configure_v2(**FEED)
     assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0
     shutil.rmtree(tmp_path / "pipelines")  # setup's runner is gone: the ids are in the warehouse
@@ -288,17 +290,10 @@ class _FakeLog:
         return [{"_id": sub_id, "status": "active"} for sub_id in self.logs]
 
     def events(self, sub_id: str, since: Any) -> Iterator[list[dict[str, Any]]]:
-        from sources.learning360.timestamps import parse_timestamp
-
         yield [e for e in self.logs[sub_id] if parse_timestamp(e["createdAt"]) >= since]
 
 
 def test_change_set_is_order_independent_and_idempotent() -> None:
-    import random
-    from datetime import UTC, datetime, timedelta
-
-    from sources.learning360.change_feed import read_change_set
-
     now = datetime.now(tz=UTC)
 
     def at(minutes_ago: float) -> str:
@@ -333,10 +328,6 @@ def test_change_set_is_order_independent_and_idempotent() -> None:
 
 
 def test_periodic_full_reconcile() -> None:
-    import time as clock
-
-    from sources.learning360.change_feed import read_change_set
-
     subs = {t: f"s{i}" for i, t in enumerate(EVENT_TYPES)}
     log = _FakeLog({sub_id: [] for sub_id in subs.values()})
     kw = {"lag_seconds": 3600, "retention_hours": 1e6}

@@ -18,6 +18,7 @@ from emulator import Company
 from emulator import v2_data as d2
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import make_pipeline, run_sync
+from sources.learning360.defaults import DEFAULT_V2_GROUP_REFRESH_DAYS, DEFAULT_V2_USER_REFRESH_DAYS
 from sources.learning360.settings import USER_BUCKETS
 from sources.learning360.v1.refresh import user_bucket
 from tests.source_v2.truth import V2_ONLY_CONTRACT, assert_v2_warehouse_equals_truth, v2_view
@@ -130,10 +131,10 @@ def test_full_and_incremental_requests_by_route(
         incremental["GET users/{user_id}/certificates"]
         <= len(_holders(company) - before_holders) + 2
     )
-    due_users = _due(before_users, days, refresh.DEFAULT_USER_REFRESH_DAYS, USER_BUCKETS)
+    due_users = _due(before_users, days, DEFAULT_V2_USER_REFRESH_DAYS, USER_BUCKETS)
     read = incremental.get("GET users/{user_id}/custom-fields/values", 0)
     assert len(changed | due_users) <= read <= len(changed | due_users) + 2, (read, days)
-    due_groups = _due(set(company.groups), days, refresh.DEFAULT_GROUP_REFRESH_DAYS)
+    due_groups = _due(set(company.groups), days, DEFAULT_V2_GROUP_REFRESH_DAYS)
     for route in ("roles", "catalog/course-ids", "catalog/path-session-ids"):
         read = incremental.get(f"GET groups/{{group_id}}/{route}", 0)
         assert len(due_groups) <= read <= len(due_groups) + 1, (route, read, days)

@@ -25,15 +25,16 @@ REPO = Path(__file__).resolve().parents[2]
 DAY = 86_400
 
 
-def _previous_version(into: Path) -> Path:
+def _previous_version(into: Path, commit: str = PREVIOUS) -> Path:
+    """The source tree of ``commit``, from git (skips without that history)."""
     archive = into / "previous.tar"
     try:
         with archive.open("wb") as out:
             subprocess.run(
-                ["git", "-C", str(REPO), "archive", PREVIOUS], stdout=out, check=True, timeout=60
+                ["git", "-C", str(REPO), "archive", commit], stdout=out, check=True, timeout=60
             )
     except (OSError, subprocess.SubprocessError):
-        pytest.skip(f"git history with commit {PREVIOUS} is not available")
+        pytest.skip(f"git history with commit {commit} is not available")
     with tarfile.open(archive) as tar:
         tar.extractall(into / "previous", filter="data")
     return into / "previous"

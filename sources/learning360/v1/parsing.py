@@ -9,8 +9,10 @@ names of the contract (``modificationDate`` -> ``modification_date``). Keys we a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+
+from ..resource_helpers import chunked as chunked  # shared; v1/resources imports it from here
 
 Row = dict[str, Any]
 
@@ -281,18 +283,6 @@ def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
         row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
         rows.append(row)
     return rows
-
-
-def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Lists of up to ``size`` items; keeps parent listings bounded in memory."""
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 # program-session stats (usersStats) -> the getUserPrograms element of that user

@@ -1,31 +1,7 @@
-"""v2 DTOs -> rows of v1's raw tables (and the v2-only tables). Pure functions, no I/O.
+"""v2 DTOs -> rows of v1's raw tables and the v2-only tables. Pure functions, no I/O.
 
-Rows keep every v2 field (dlt snake_cases them: ``authorId`` -> ``author_id``) and add v1's
-column where the data is the same but the name differs, so the contract columns of
-docs/architecture.md are filled and the derived models run unchanged:
-
-====================  ==========================================================================
-table                 v1 column  <-  v2 field
-====================  ==========================================================================
-courses               ``creation_date`` <- createdAt, ``modification_date`` <- modifiedAt,
-                      ``group`` <- groupId, ``lang`` <- defaultLang, ``course_duration`` <-
-                      duration (minutes), ``author`` NULL: the author is ``author_id``
-                      (a mail copied here would go stale when the user changes it; the
-                      models join ``users`` for it)
-users                 ``deleted`` <- ``status == "deleted"``; ``deletedAt``/``reactivatedAt``
-                      (lists of dates in v2) -> the latest date
-groups                ``parent`` <- parentId
-user_groups           one row per (user, group); ``role`` <- v2 role mapped back to v1's names
-group_catalog         course-ids -> item_type ``course``; path-session-ids -> ``path_session``
-user_path_sessions    ``path_session_id`` <- sessionId, ``total_time_spent_in_seconds`` <-
-                      timeSpent (ms) / 1000, ``enrollment_id`` <- _id (the enrolment)
-user_courses          ``global_time`` <- timeSpent (ms), ``first_activity`` <- firstActivityAt,
-                      ``last_activity`` <- lastActivityAt, ``path`` <- pathId, ``path_session``
-                      <- pathSessionId
-====================  ==========================================================================
-
-A v2 field whose snake_case *is* the v1 column (``courseId`` -> ``course_id``) is renamed, not
-copied: two keys that normalise to one column would collide in dlt.
+Rows keep every v2 field (dlt snake_cases them) and add v1's column where the data is v1's
+under another name, so the contract columns are filled and the models run unchanged.
 """
 
 from __future__ import annotations
@@ -33,9 +9,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..resource_helpers import Row
 from .settings import ROLE_PRECEDENCE, V1_ROLE
 
-Row = dict[str, Any]
+# v1 column <- v2 field, per table (courses' ``author`` mail stays NULL: the models join
+# ``users`` on ``author_id``, a copied mail would go stale)
+COPIES: dict[str, dict[str, str]] = {
+    "courses": {
+        "creation_date": "createdAt",
+        "modification_date": "modifiedAt",
+        "group": "groupId",
+        "lang": "defaultLang",
+        "course_duration": "duration",
+    },
+    "groups": {"parent": "parentId"},
+    "user_path_sessions": {"path_session_id": "sessionId"},
+    "user_courses": {
+        "global_time": "timeSpent",
+        "first_activity": "firstActivityAt",
+        "last_activity": "lastActivityAt",
+        "path": "pathId",
+        "path_session": "pathSessionId",
+    },
+}
+# v2 fields whose snake_case *is* the v1 column: renamed, not copied (two keys that normalise
+# to one column would collide in dlt)
+RENAMES: dict[str, dict[str, str]] = {
+    "user_path_sessions": {"_id": "enrollment_id", "userId": "user_id", "pathId": "path_id"},
+    "user_courses": {"courseId": "course_id", "userId": "user_id"},
+    "user_certificates": {"userId": "user_id"},
+    "classroom_slots": {"classroomId": "classroom_id"},
+    "classroom_slot_registrations": {"classroomSlotId": "classroom_slot_id"},
+}
 
 
 def _str(value: Any) -> str | None:
@@ -50,22 +55,19 @@ def _latest(value: Any) -> Any:
     return value
 
 
-def _rename(row: Row, old: str, new: str) -> None:
-    if old in row:
-        row[new] = row.pop(old)
-    else:
-        row.setdefault(new, None)
+def v1_row(table: str, element: Mapping[str, Any], **defaults: Any) -> Row:
+    """``element`` with ``table``'s v1 columns copied and renamed (``defaults`` fill v2 fields
+    a child route leaves out, such as its parent's id)."""
+    row = {**defaults, **element}
+    for column, v2_field in COPIES.get(table, {}).items():
+        row[column] = element.get(v2_field)
+    for v2_field, column in RENAMES.get(table, {}).items():
+        row[column] = row.pop(v2_field) if v2_field in row else row.get(column)
+    return row
 
 
 def course_row(element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    row["creation_date"] = element.get("createdAt")
-    row["modification_date"] = element.get("modifiedAt")
-    row["group"] = element.get("groupId")
-    row["lang"] = element.get("defaultLang")
-    row["course_duration"] = element.get("duration")
-    row["author"] = None  # v1's mail column; v2 names the author by id (author_id) only
-    return row
+    return {**v1_row("courses", element), "author": None}
 
 
 def user_row(element: Mapping[str, Any]) -> Row:
@@ -77,9 +79,27 @@ def user_row(element: Mapping[str, Any]) -> Row:
     return row
 
 
-def group_row(element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    row["parent"] = element.get("parentId")
+def path_stat_row(element: Mapping[str, Any]) -> Row:
+    row = v1_row("user_path_sessions", element)
+    spent = element.get("timeSpent")  # ms
+    row["total_time_spent_in_seconds"] = spent / 1000 if isinstance(spent, int | float) else None
+    return row
+
+
+def certificate_row(user_id: str, element: Mapping[str, Any]) -> Row:
+    return v1_row("user_certificates", element, userId=user_id)
+
+
+def registration_row(classroom_id: str, element: Mapping[str, Any]) -> Row:
+    return {**v1_row("classroom_slot_registrations", element), "classroom_id": classroom_id}
+
+
+def slot_row(classroom_id: str, element: Mapping[str, Any]) -> Row:
+    row = v1_row("classroom_slots", element, classroomId=classroom_id)
+    context = row.pop("context", None)
+    if isinstance(context, Mapping):
+        row["context_id"] = context.get("_id")
+        row["context_type"] = context.get("type")
     return row
 
 
@@ -104,11 +124,12 @@ def membership_rows(group_id: str, roles: Iterable[Any]) -> list[Row]:
     ]
 
 
-def catalog_rows(group_id: str, course_ids: Iterable[Any], session_ids: Iterable[Any]) -> list[Row]:
+def catalog_rows(group_id: str, ids: tuple[Iterable[Any], Iterable[Any]]) -> list[Row]:
+    """A group's catalog: its course ids, then its path-session ids, each once."""
     rows: list[Row] = []
     seen: set[tuple[str, str]] = set()
-    for item_type, ids in (("course", course_ids), ("path_session", session_ids)):
-        for item_id in ids:
+    for item_type, item_ids in zip(("course", "path_session"), ids, strict=True):
+        for item_id in item_ids:
             item_id = _str(item_id) or (
                 _str(item_id.get("_id")) if isinstance(item_id, Mapping) else None
             )
@@ -118,46 +139,11 @@ def catalog_rows(group_id: str, course_ids: Iterable[Any], session_ids: Iterable
     return rows
 
 
-def path_stat_row(element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    row["enrollment_id"] = row.pop("_id", None)
-    _rename(row, "userId", "user_id")
-    _rename(row, "pathId", "path_id")
-    row["path_session_id"] = element.get("sessionId")
-    spent = element.get("timeSpent")
-    row["total_time_spent_in_seconds"] = spent / 1000 if isinstance(spent, int | float) else None
-    return row
-
-
-def attempt_row(element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    _rename(row, "courseId", "course_id")
-    _rename(row, "userId", "user_id")
-    row["global_time"] = element.get("timeSpent")
-    row["first_activity"] = element.get("firstActivityAt")
-    row["last_activity"] = element.get("lastActivityAt")
-    row["path"] = element.get("pathId")
-    row["path_session"] = element.get("pathSessionId")
-    return row
-
-
-# ---- v2-only tables --------------------------------------------------------------------------
-
-
-def certificate_row(user_id: str, element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    row.setdefault("userId", user_id)
-    _rename(row, "userId", "user_id")
-    return row
-
-
 def custom_value_rows(user_id: str, values: Iterable[Any]) -> list[Row]:
     rows: list[Row] = []
     seen: set[str] = set()
     for element in values:
-        if not isinstance(element, Mapping):
-            continue
-        field_id = _str(element.get("customFieldId"))
+        field_id = _str(element.get("customFieldId")) if isinstance(element, Mapping) else None
         if not field_id or field_id in seen:
             continue
         seen.add(field_id)
@@ -168,21 +154,3 @@ def custom_value_rows(user_id: str, values: Iterable[Any]) -> list[Row]:
         row.update(user_id=user_id, custom_field_id=field_id)
         rows.append(row)
     return rows
-
-
-def slot_row(classroom_id: str, element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    row.setdefault("classroomId", classroom_id)
-    _rename(row, "classroomId", "classroom_id")
-    context = row.pop("context", None)
-    if isinstance(context, Mapping):
-        row["context_id"] = context.get("_id")
-        row["context_type"] = context.get("type")
-    return row
-
-
-def registration_row(classroom_id: str, element: Mapping[str, Any]) -> Row:
-    row = dict(element)
-    _rename(row, "classroomSlotId", "classroom_slot_id")
-    row["classroom_id"] = classroom_id
-    return row

@@ -1,55 +1,86 @@
-"""What a v2 sync re-reads per parent (user, group) when the API gives no change signal.
-
-v2's per-user and per-group routes cost one request per parent, and most have no filter that
-says "changed since": a user's custom-field values, a group's members and catalog. Reading all
-of them every run made an incremental sync as expensive as a full one (issue 16). So, as v1
-does for getUser (``..v1.refresh.UserDetailsRefresh``, reused here), a parent is re-read when:
-
-* it is new, or its listing row changed (fingerprint of ``/users`` or ``/groups`` rows);
-* its refresh is due: every parent is re-read at least every N days, spread over the period
-  (``v2_user_refresh_days`` for users, ``v2_group_refresh_days`` for groups);
-* always when N is 0, on the first run and after the state was dropped.
-
-The tables these fan-outs fill are ``merge`` tables with a ``merge_key`` on the parent id
-(dlt's delete-insert): the rows of a re-read parent replace all of its previous rows, the rows
-of the others stay as loaded.
-
-Certificates have a signal (they are delivered when a learner completes a path): only
-learners with a path completion since the cursor are read (``certificate_holders`` in
-resources.py).
-"""
+"""The v2 options and refresh policies: what a v2 sync re-reads when the API gives no change
+signal. Most per-user and per-group routes have no "changed since" filter, so a parent is
+re-read when new, when its listing row changed, or when its refresh falls due (v1's policy)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
-import dlt
-
+from ..errors import ConfigurationError, config_key
 from ..v1.refresh import UserDetailsRefresh
 from ..validation import days_setting
+from .settings import V2_RESOURCES
 
-USER_REFRESH_DAYS_KEY = "v2_user_refresh_days"
-GROUP_REFRESH_DAYS_KEY = "v2_group_refresh_days"
-DEFAULT_USER_REFRESH_DAYS = 30.0  # as v1's user_details_refresh_days
-DEFAULT_GROUP_REFRESH_DAYS = 7.0
 # groups are few (hundreds): fewer buckets keep the state small (~5 KB)
 GROUP_BUCKETS = 256
 
 
-def refresh_days(key: str, default: float) -> float:
-    """``[sources.learning360] <key>`` in days (0 = every parent every run); a value that is
-    not a number ≥ 0 is a configuration error."""
-    value = dlt.config.get(f"sources.learning360.{key}")
-    if value is None or value == "":
-        return default
-    return days_setting(key, value)
-
-
 def clock() -> float:
-    """Now, for the refresh schedule (tests move it with the emulator's simulated days)."""
+    """Now, for the refresh schedules (tests move it with the emulator's simulated days)."""
     return time.time()
+
+
+@dataclass(frozen=True)
+class V2Options:
+    """The v2-only source settings, checked once by the source function."""
+
+    full_read_hours: float
+    user_refresh_days: float
+    group_refresh_days: float
+    skip_tables: frozenset[str]
+    change_feed: bool
+    reconcile_hours: float
+    retention_hours: float
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        user_courses_full_read_hours: Any,
+        v2_user_refresh_days: Any,
+        v2_group_refresh_days: Any,
+        v2_skip_tables: Any,
+        change_feed: Any,
+        change_feed_reconcile_hours: Any,
+        change_feed_retention_hours: Any,
+    ) -> V2Options:
+        """The options of ``learning360()``, or a :class:`ConfigurationError` naming the key."""
+        return cls(
+            days_setting("user_courses_full_read_hours", user_courses_full_read_hours, "hours"),
+            days_setting("v2_user_refresh_days", v2_user_refresh_days),
+            days_setting("v2_group_refresh_days", v2_group_refresh_days),
+            _skip_tables(v2_skip_tables),
+            _change_feed_on(change_feed),
+            days_setting("change_feed_reconcile_hours", change_feed_reconcile_hours, "hours"),
+            days_setting("change_feed_retention_hours", change_feed_retention_hours, "hours"),
+        )
+
+
+def _skip_tables(value: Any) -> frozenset[str]:
+    """A list or a comma-separated string of table names; an unknown name is an error."""
+    names = value.split(",") if isinstance(value, str) else list(value or ())
+    chosen = frozenset(str(name).strip() for name in names if str(name).strip())
+    unknown = chosen - set(V2_RESOURCES)
+    if unknown:
+        raise ConfigurationError(
+            f"v2_skip_tables names unknown table(s) {', '.join(sorted(unknown))}: set "
+            f"{config_key('v2_skip_tables')} to some of {', '.join(V2_RESOURCES)}"
+        )
+    return chosen
+
+
+def _change_feed_on(value: Any) -> bool:
+    """``"webhooks"`` turns the change feed on; unset, ``""`` or ``"off"`` leave it off."""
+    text = str(value or "").strip().lower()
+    if text not in ("", "off", "none", "false", "webhooks"):
+        raise ConfigurationError(
+            f'change_feed {value!r} is unknown: set {config_key("change_feed")} to "webhooks" '
+            "or remove it"
+        )
+    return text == "webhooks"
 
 
 def user_refresh(state: MutableMapping[str, Any], days: float) -> UserDetailsRefresh:
@@ -60,3 +91,24 @@ def user_refresh(state: MutableMapping[str, Any], days: float) -> UserDetailsRef
 def group_refresh(state: MutableMapping[str, Any], days: float) -> UserDetailsRefresh:
     """Which groups' members and catalogs to read this run (same policy, fewer buckets)."""
     return UserDetailsRefresh(state, days, buckets=GROUP_BUCKETS, now=clock())
+
+
+class FullReadSchedule:
+    """``user_courses_full_read_hours``: a full ``/courses/stats`` read at most every N hours
+    (0: every run). In between, only completions since the cursor: v2 has no signal for the
+    progress of open attempts, so a full read is a schedule, not a cursor."""
+
+    def __init__(self, state: MutableMapping[str, Any], hours: float):
+        self.state, self.hours, self.now = state, hours, clock()
+
+    def due(self, cursor: Any) -> bool:
+        last = self.state.get("full_read_at")
+        return (
+            self.hours <= 0
+            or cursor is None
+            or not isinstance(last, int | float)
+            or self.now - last >= self.hours * 3600
+        )
+
+    def done(self) -> None:
+        self.state["full_read_at"] = self.now

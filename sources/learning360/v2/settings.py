@@ -85,9 +85,8 @@ V2_RESOURCES: dict[str, V2Spec] = {spec.name: spec for spec in (
                                session_id=TEXT, enrolled_at=TS, unenrolled_at=TS,
                                started_at=TS, due_date=TS)),
     # full re-read every run by default; between full reads optionally completedAt[gte] only
-    # (the completedAt cursor is kept in the resource state, not by dlt.sources.incremental)
     V2Spec("user_courses", ("course_stats",), ("_id",), "merge",
-           server_filter="completedAt[gte]",
+           cursor="completedAt", server_filter="completedAt[gte]",
            columns=_v1_columns("user_courses", time_spent=NUM, first_activity_at=TS,
                                last_activity_at=TS, path_id=TEXT, path_session_id=TEXT,
                                version_number=INT)),
