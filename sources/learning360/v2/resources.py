@@ -67,7 +67,6 @@ from ..quarantine import clean_cursor
 from ..settings import FEED_CHUNK_SIZE, dlt_hints
 from ..timestamps import parse_timestamp
 from .api import V2Api
-from .auth import install_v2_auth
 from .parsing import (
     attempt_row,
     catalog_rows,
@@ -142,9 +141,7 @@ def build_resources(
     modified_lag_seconds: int = 3600,
     **_: Any,
 ) -> list[DltResource]:
-    # the credentials the client was built with (the adapter seam passes only the client)
-    auth = install_v2_auth(client, client._credentials)  # noqa: SLF001
-    api = V2Api(client, auth)
+    api = V2Api(client)
     quarantine = client.stats.quarantine  # a modifiedAt that is not a date never moves a cursor
     workers = client.workers
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
