@@ -146,7 +146,11 @@ def learning360(
     # set here too so a pipeline run from another directory gets them. An explicit env wins.
     for key in ARROW_LINEAGE_ENV:
         os.environ.setdefault(key, "true")
-    bounds = Bounds.from_settings(response_deadline, max_listing_elements, max_listing_pages)
+    bounds = Bounds.from_settings(
+        response_deadline=response_deadline,
+        max_listing_elements=max_listing_elements,
+        max_listing_pages=max_listing_pages,
+    )
     client = build_client(
         base_url or DEFAULT_BASE_URL,
         credentials,
