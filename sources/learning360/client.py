@@ -1,14 +1,10 @@
 """The only place that speaks HTTP to 360Learning, for both API versions.
 
-Hand-written rather than dlt's ``RESTClient`` because the source needs what it does not do:
-restart a *streamed* v1 array mid-way without duplicates, re-authenticate once on an expired
-token, retry a ``200`` HTML page, throttle across threads and count requests per route
-template. The retry settings are dlt's ``[runtime] request_*``.
-
-``iter_array`` yields elements as ijson completes them; a broken stream is restarted and the
-elements already yielded are skipped by ``_id`` (by position without one). An element repeated
-in one answer, or without ``_id`` on an id-keyed route, or not an object, is quarantined and
-counted, never silently dropped (docs/reliability.md).
+Not dlt's ``RESTClient``: the source must restart a *streamed* v1 array mid-way without
+duplicates (elements already yielded are skipped by ``_id``, else by position), re-authenticate
+once on an expired token, retry a ``200`` HTML page, throttle across threads and count requests
+per route template. Retry settings are dlt's ``[runtime] request_*``. A listing element that
+cannot be stored is quarantined and counted, never dropped silently (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ from .auth import Auth, TokenAuth, auth_for
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
 from .errors import (
+    BASE_URL,
     TOKEN_ROUTE,
     ApiError,
     ConfigurationError,
@@ -242,7 +239,7 @@ class Learning360Client:
         while True:
             attempt += 1
             try:
-                response = self._request("GET", route, url, params, stream=True)
+                response = self._request("GET", route, url, params)
             except NotFoundError:
                 response = None  # a listing is never "gone": the host does not serve this API
             if response is None:
@@ -279,24 +276,9 @@ class Learning360Client:
             finally:
                 past_deadline = self._watchdog.release(watch)
                 response.close()
-            if past_deadline:
-                failure = self._past_deadline()
-            if attempt >= self.retry.max_attempts:
-                if past_deadline:
-                    message = f"360Learning GET {route} failed after {attempt} attempts: {failure}"
-                    raise ApiError(message, route=route)
-                raise MalformedResponseError(
-                    f"360Learning sent an unusable body for GET {route} after {attempt} "
-                    f"attempts: {failure}",
-                    route=route,
-                )
-            self.stats.record_retry()
-            delay = self.retry.delay(attempt)
-            logger.warning(
-                f"360Learning GET {route}: {failure}; restarting the request in {delay:.1f}s, "
-                f"skipping the {len(yielded)} elements already read"
-            )
-            self._sleep(delay)
+            reason = self._past_deadline() if past_deadline else failure
+            restart = f"restarting the request (skipping the {len(yielded)} elements read)"
+            self._backoff(f"GET {route}", _Retry(reason), attempt, restart)
 
     def _refused(
         self, route: str, element: Any, key: Any, repeated: bool, item_prefix: str
@@ -380,12 +362,11 @@ class Learning360Client:
         params: Mapping[str, Any] | None = None,
         *,
         json: Any = None,
-        stream: bool = False,
         parse: Callable[[requests.Response], Any] | None = None,
         authenticate: bool = True,
     ) -> Any:
-        """Send with retries and the one re-authentication; ``parse(response)``, or the open
-        ``200`` response without ``parse``. Raises only :class:`Learning360Error`."""
+        """Send with retries and the one re-authentication; ``parse(response)``, or without
+        ``parse`` the open ``200`` response (streamed). Raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
         label = route if route == TOKEN_ROUTE else f"{method} {route}"
@@ -393,9 +374,7 @@ class Learning360Client:
             attempt += 1
             error: Learning360Error | None = None
             try:
-                return self._attempt(
-                    method, route, label, url, params, json, stream, parse, authenticate
-                )
+                return self._attempt(method, route, label, url, params, json, parse, authenticate)
             except _ExpiredToken as expired:
                 if reauthenticated:
                     error = self._worded(expired.refusal, label)
@@ -416,29 +395,30 @@ class Learning360Client:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
                 raise connection_error(self.base_url, reason, transient=False)
-            if attempt >= self.retry.max_attempts:
-                raise self._exhausted(label, retry, attempt)
-            self.stats.record_retry(rate_limited=retry.rate_limited)
-            delay = self.retry.delay(attempt, retry.retry_after)
-            # a 429 is the API pacing us: counted in progress and the summary, not a warning
-            log = logger.info if retry.rate_limited else logger.warning
-            max_retries = self.retry.max_attempts - 1
-            log(
-                f"360Learning {label}: {retry.reason}; retry {attempt}/{max_retries} in {delay:.1f}s"
-            )
-            self._sleep(delay)
+            self._backoff(label, retry, attempt)
 
-    def _exhausted(self, label: str, retry: _Retry, attempts: int) -> Learning360Error:
-        reason = retry.reason
+    def _backoff(self, label: str, retry: _Retry, attempt: int, then: str = "") -> None:
+        """Sleep before attempt ``attempt + 1``, or raise once the attempts are used up."""
+        if attempt >= self.retry.max_attempts:
+            raise self._exhausted(label, retry.reason, attempt)
+        self.stats.record_retry(rate_limited=retry.rate_limited)
+        delay = self.retry.delay(attempt, retry.retry_after)
+        # a 429 is the API pacing us: counted in progress and the summary, not a warning
+        log = logger.info if retry.rate_limited else logger.warning
+        then = then or f"retry {attempt}/{self.retry.max_attempts - 1}"
+        log(f"360Learning {label}: {retry.reason}; {then} in {delay:.1f}s")
+        self._sleep(delay)
+
+    def _exhausted(self, label: str, reason: str, attempts: int) -> Learning360Error:
         if reason.startswith("connection"):
             return connection_error(self.base_url, f"{reason}, {attempts} attempts")
         unusable = f"360Learning sent an unusable body for {label} after {attempts} attempts: "
         if reason.startswith("200 with a body of"):
             return UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
+        if reason.startswith(("stream broke", "body is not complete")):
+            return MalformedResponseError(unusable + reason, route=label)
         if "non-JSON" in reason or "invalid JSON" in reason:
-            return MalformedResponseError(
-                f"{unusable}{reason}; check sources.learning360.base_url", route=label
-            )
+            return MalformedResponseError(f"{unusable}{reason}; check {BASE_URL}", route=label)
         return ApiError(
             f"360Learning {label} failed after {attempts} attempts: {reason}", route=label
         )
@@ -464,7 +444,6 @@ class Learning360Client:
         url: str,
         params: Mapping[str, Any] | None,
         json: Any,
-        stream: bool,
         parse: Callable[[requests.Response], Any] | None,
         authenticate: bool,
     ) -> Any:
@@ -516,7 +495,7 @@ class Learning360Client:
         )
         status = response.status_code
         if 200 <= status < 300:
-            return self._read(response, watch, stream, parse)
+            return self._read(response, watch, parse)
         body = _read_error_body(response)
         self.stats.record_bytes(len(response.content or b"") if body is not None else 0)
         past_deadline = self._watchdog.release(watch)
@@ -542,9 +521,9 @@ class Learning360Client:
             )
         raise self._worded(refusal, label)
 
-    def _read(self, response: requests.Response, watch: Any, stream: bool, parse: Any) -> Any:
+    def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
         """A 2xx answer: parsed under the deadline, or handed open to ``iter_array``."""
-        if parse is None and stream:
+        if parse is None:
             if not _looks_like_json(response):
                 self._watchdog.release(watch)
                 response.close()
@@ -553,9 +532,6 @@ class Learning360Client:
             return response
         cut_short = ""
         try:
-            if parse is None:
-                _ = response.content  # read now, under the deadline, as stream=False would
-                return response
             return parse(response)
         except (requests.RequestException, OSError) as exc:
             cut_short = f"body cut short ({type(exc).__name__})"
