@@ -31,12 +31,14 @@ destination passwords appear only as "set".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,16 +253,25 @@ def check_duckdb(path: Path) -> Check:
     return Check("destination", PASS, f"duckdb: {path} opens ({size_mb:.1f} MB)")
 
 
-def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> Check:
-    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")  # leave the real working dir alone
+@contextlib.contextmanager
+def _scratch_pipeline(args: argparse.Namespace, name: str, dataset: str) -> Iterator[Any]:
+    """The pipeline with a throwaway working dir: a doctor leaves the real one alone."""
+    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
     try:
-        pipeline = make_pipeline(
+        yield make_pipeline(
             destination=args.destination,
             pipeline_name=name,
             dataset_name=dataset,
             pipelines_dir=scratch,
+            duckdb_path=args.duckdb_path,
         )
-        with pipeline.sql_client() as client:
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> Check:
+    try:
+        with _scratch_pipeline(args, name, dataset) as pipeline, pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
             exists = client.has_dataset()
     except ConfigFieldMissingException as exc:  # the words `sync` uses (pipelines/checks.py)
@@ -276,8 +287,6 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
             f"{args.destination}: cannot connect: {_first_line(exc)}; check "
             f"destination.{args.destination}.credentials",
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     state = "exists" if exists else "does not exist yet (the first sync creates it)"
     return Check(
         "destination",
@@ -292,20 +301,11 @@ def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any
     is_duckdb = args.destination == "duckdb"
     if is_duckdb and not Path(dlt_config.duckdb_path(args.duckdb_path, name)).exists():
         return Check("company", PASS, "no dataset yet: the first sync records its company")
-    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
     try:
-        pipeline = make_pipeline(
-            destination=args.destination,
-            pipeline_name=name,
-            dataset_name=dataset,
-            pipelines_dir=scratch,
-            duckdb_path=args.duckdb_path,
-        )
-        stored = recorded_company(pipeline)
+        with _scratch_pipeline(args, name, dataset) as pipeline:
+            stored = recorded_company(pipeline)
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
         return Check("company", WARN, f"not checked: {_first_line(exc)}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     if stored is None:
         return Check("company", PASS, f"dataset {dataset} records no company yet")
     version = (config.api_version or "v1").strip().lower()

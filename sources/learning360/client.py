@@ -433,7 +433,8 @@ class Learning360Client:
             f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
             + (f": {redact(description)}" if description else ""),
             status,
-            label,
+            code,
+            route=label,
         )
 
     def _attempt(
@@ -517,7 +518,9 @@ class Learning360Client:
         if route != TOKEN_ROUTE and is_not_found(status, body):
             path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
             raise NotFoundError(
-                f"{label} {redact(path)} -> {status} {redact(code or 'not found')}", status, label
+                f"{label} {redact(path)} -> {status} {redact(code or 'not found')}",
+                status,
+                route=label,
             )
         raise self._worded(refusal, label)
 

@@ -1,11 +1,11 @@
-"""Credentials of both API versions, resolved by dlt from ``[sources.learning360.credentials]``.
+"""Credentials of both API versions, from ``[sources.learning360.credentials]``.
 
 v1: ``company_id`` + ``api_key`` and how to send them (``auth_method``); v2: ``client_id`` +
-``client_secret``. One configspec, not a union of two (see docs/architecture.md, "The client
-seam"): with a union dlt returns the first spec partially resolved, so ``doctor`` and the
-missing-key lines could no longer name the keys of the configured version.
-A ``BaseConfiguration``, not a ``CredentialsConfiguration``: dlt refuses to read any field of
-the latter from ``config.toml``, where the non-secret ``company_id`` and ``auth_method`` live.
+``client_secret``. One configspec, not zendesk's union of two: dlt 1.31 resolves a union
+given ``= dlt.secrets.value`` only for ``CredentialsConfiguration`` specs, which refuse to read
+``company_id``/``auth_method`` from ``config.toml`` where they live; and a partial resolution
+(``doctor``) returns the first spec, without the v2 keys. A ``BaseConfiguration`` for the same
+reason; ``api_key``/``client_secret`` are ``TSecretStrValue`` (secret providers only, masked).
 """
 
 from __future__ import annotations

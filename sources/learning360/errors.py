@@ -23,7 +23,14 @@ def config_key(*path: str) -> str:
 
 
 class Learning360Error(Exception):
-    """Base class; ``str(exc)`` is a complete, secret-free, one-line explanation."""
+    """Base class; ``str(exc)`` is a complete, secret-free, one-line explanation. An error
+    about an HTTP answer keeps its ``status``, error ``code`` and ``route``."""
+
+    def __init__(
+        self, message: str, status: int | None = None, code: str | None = None, *, route=None
+    ):
+        super().__init__(message)
+        self.status, self.code, self.route = status, code, route
 
     def one_line(self) -> str:
         return " ".join(str(self).split())
@@ -35,10 +42,6 @@ class ConfigurationError(Learning360Error):
 
 class AuthenticationError(Learning360Error):
     """360Learning refused the credentials; never retried."""
-
-    def __init__(self, message: str, status: int | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 class PermissionDeniedError(AuthenticationError):
@@ -55,10 +58,6 @@ class ConnectionFailedError(Learning360Error):
 
 class ApiError(Learning360Error):
     """An HTTP answer the source cannot use, after retries where retrying made sense."""
-
-    def __init__(self, message: str, status: int | None = None, route: str | None = None):
-        super().__init__(message)
-        self.status, self.route = status, route
 
 
 class NotFoundError(ApiError):
@@ -138,16 +137,12 @@ def describe(refusal: Refusal) -> AuthenticationError | None:
     """v1's words for a refused token request, 401 or 403; None: the client's own words."""
     status, code = refusal.status, refusal.code
     if refusal.route == TOKEN_ROUTE:
-        template = _TOKEN_ERRORS.get(code or "")
-        message = (
-            template.format(status=status)
-            if template
-            else (
-                f"360Learning refused the token request ({status} {redact(code or 'no error code')})"
-                f": check {COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host"
-            )
+        return token_refusal(
+            refusal,
+            _TOKEN_ERRORS,
+            f"360Learning refused the token request ({status} {redact(code or 'no error code')})"
+            f": check {COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host",
         )
-        return AuthenticationError(message, status, code)
     if status == 403:
         return PermissionDeniedError(
             f"360Learning denied access (403 {code or 'forbidden'}): the API key of {COMPANY_ID} "
@@ -167,6 +162,13 @@ def describe(refusal: Refusal) -> AuthenticationError | None:
         status,
         code,
     )
+
+
+def token_refusal(refusal: Refusal, known: dict[str, str], other: str) -> AuthenticationError:
+    """A refused token request in the words ``known`` has for its code, else ``other``."""
+    template = known.get(refusal.code or "")
+    message = template.format(status=refusal.status) if template else other
+    return AuthenticationError(message, refusal.status, refusal.code)
 
 
 def connection_error(base_url: str, reason: str, transient: bool = True) -> ConnectionFailedError:

@@ -12,6 +12,7 @@ from ..errors import (
     PermissionDeniedError,
     Refusal,
     config_key,
+    token_refusal,
 )
 from ..routes import API_VERSION, API_VERSION_HEADER, SCOPE_OF_TEMPLATE
 
@@ -41,16 +42,12 @@ def describe(refusal: Refusal) -> Learning360Error | None:
     """v2's words for a refused token request, 403 (the scope), 401 and a refused version."""
     status, code, route = refusal.status, refusal.code, refusal.route
     if route == TOKEN_ROUTE:
-        template = _TOKEN_ERRORS.get(code or "")
-        message = (
-            template.format(status=status)
-            if template
-            else (
-                f"360Learning refused the API v2 token request ({status} {code or 'no error code'})"
-                f": check {CLIENT_ID} and {CLIENT_SECRET}"
-            )
+        return token_refusal(
+            refusal,
+            _TOKEN_ERRORS,
+            f"360Learning refused the API v2 token request ({status} {code or 'no error code'})"
+            f": check {CLIENT_ID} and {CLIENT_SECRET}",
         )
-        return AuthenticationError(message, status, code)
     if status == 403:
         scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
         return PermissionDeniedError(
