@@ -78,7 +78,6 @@ ASCII_MARKS = {PASS: "OK  ", FAIL: "FAIL", WARN: "WARN", SKIP: "SKIP"}
 # a well-formed id no 360Learning object has: the API answers 404 group_not_found
 PROBE_GROUP_ID = "000000000000000000000000"
 API_RATE_LIMIT = 50.0  # GET/s per company
-__all__ = ["base_url_problem", "resolve_source_config"]  # re-exported: tests and webhooks
 
 
 @dataclass

@@ -257,11 +257,8 @@ class Learning360Client:
                         self._watchdog.extend(watch, self.bounds.response_deadline)
                     key = _element_key(element, position)
                     seen_in = yielded.get(key)
-                    why = self._refused(route, element, key, seen_in == attempt, item_prefix)
-                    if why is not None:
-                        if key not in reported:  # a restart sees it again: count it once
-                            reported.add(key)
-                            self._reject(route, element, *why)
+                    repeated = seen_in == attempt
+                    if self._refused(route, element, key, repeated, reported, item_prefix):
                         continue
                     yielded[key] = attempt
                     if seen_in is None:  # else read before the stream broke: yielded already
@@ -281,27 +278,29 @@ class Learning360Client:
             self._backoff(f"GET {route}", _Retry(reason), attempt, restart)
 
     def _refused(
-        self, route: str, element: Any, key: Any, repeated: bool, item_prefix: str
-    ) -> tuple[str, str | None, bool] | None:
-        """Why a listing element cannot be stored (reason, its key, counted as dropped)."""
+        self, route: str, element: Any, key: Any, repeated: bool, seen: set, item_prefix: str
+    ) -> bool:
+        """Whether a listing element cannot be stored; it is quarantined (and counted as
+        dropped) once per key, though a restart reads it again."""
         if item_prefix == "item" and not isinstance(element, Mapping):
-            return f"is {json_type(element)}, not an object", None, False
-        if (
+            why, detail, dropped = f"is {json_type(element)}, not an object", None, False
+        elif (
             isinstance(key, tuple)
             and isinstance(element, Mapping)
             and route in self.id_keyed_routes
         ):
-            return "without an _id", None, True
-        if repeated:
-            return "with a duplicate _id", key, True
-        return None
-
-    def _reject(self, route: str, element: Any, why: str, key: str | None, dropped: bool) -> None:
-        if dropped:
-            self.stats.record_dropped(f"GET {route} element {why}")
-        self.stats.quarantine.reject(
-            table_of_route(route), f"GET {route} element {why}", element, key
-        )
+            why, detail, dropped = "without an _id", None, True
+        elif repeated:
+            why, detail, dropped = "with a duplicate _id", key, True
+        else:
+            return False
+        if key not in seen:
+            seen.add(key)
+            reason = f"GET {route} element {why}"
+            if dropped:
+                self.stats.record_dropped(reason)
+            self.stats.quarantine.reject(table_of_route(route), reason, element, detail)
+        return True
 
     def get_page(
         self,
