@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-bigquery test-airflow lint format bench emulator status doctor clean
+.PHONY: setup demo test test-unit test-slow test-bigquery test-airflow lint format bench emulator status doctor clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not slow and not bigquery and not airflow" -q
+
+## test-unit: pure logic only, no server, socket or child process (tests/unit_guard.py), < 60 s
+test-unit: $(STAMP)
+	$(PY) -m pytest -m unit -q
 
 ## test-slow: the long cases CI runs too
 test-slow: $(STAMP)

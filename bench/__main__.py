@@ -181,11 +181,11 @@ def per_user_requests(by_route: dict[str, int]) -> int:
 
 def check_truth(workdir: str, emu: Emulator, api: str) -> str:
     """Compare the bench warehouse with the emulator's truth (admin route), contract columns;
-    v2 against the truth as v2 renders it (tests/v2/truth.py): first the tables with a change
+    v2 against the truth as v2 renders it (tests/source_v2/truth.py): first the tables with a change
     signal (issue 16's goal), then the ones without (refreshed within a stated bound)."""
     compare = (
-        "from tests.v2.test_request_economy_v2 import NO_SIGNAL, _assert_tables_equal\n"
-        "from tests.v2.truth import assert_v2_warehouse_equals_truth as check\n"
+        "from tests.source_v2.test_request_economy_v2 import NO_SIGNAL, _assert_tables_equal\n"
+        "from tests.source_v2.truth import assert_v2_warehouse_equals_truth as check\n"
         "signal_only = lambda p, t: _assert_tables_equal(p, t, skip=NO_SIGNAL)\n"
         if api == "v2"
         else "from tests.warehouse import assert_warehouse_equals_truth as check\n"

@@ -47,6 +47,21 @@ def route_not_found() -> Reply:
     return json_reply(NOT_FOUND_BODY, 404)
 
 
+class Refused(Exception):
+    """Ends a handler with an error reply; the routes' `call` sends it."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def found(item: T | None, refusal: Callable[[], Reply]) -> T:
+    """The item a route looked up by id, or the route answers `refusal()` (its 404)."""
+    if item is None:
+        raise Refused(refusal())
+    return item
+
+
 def stream_array(
     lock: threading.RLock,
     items: Sequence[T],

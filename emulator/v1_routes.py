@@ -8,12 +8,22 @@ import hashlib
 import re
 import zlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .clock import iso, parse_iso
 from .company import Company
 from .model import Attempt, Course, Enrolment, Path, PathSession, ProgramSession, User
-from .responses import Reply, error_reply, json_reply, stream_array, stream_reply
+from .responses import (
+    Refused,
+    Reply,
+    T,
+    error_reply,
+    found,
+    json_reply,
+    stream_array,
+    stream_reply,
+)
 
 Query = dict[str, list[str]]
 Handler = Callable[[dict[str, str], Query], Reply]
@@ -120,6 +130,8 @@ class V1Routes:
             return handler(params, query)
         except BadParameter as exc:
             return error_reply(400, "invalid_parameter", parameter=str(exc))
+        except Refused as exc:
+            return exc.reply
 
     # ------------------------------------------------------------------ helpers
     def _variant(self, salt: str, key: str) -> int:
@@ -131,6 +143,15 @@ class V1Routes:
 
     def _user_not_found(self) -> Reply:
         return error_reply(404 if self.variants else 400, "user_not_found")
+
+    @staticmethod
+    def _found(item: T | None, error: str) -> T:
+        """The record a route looked up by id, or a 404 with that error code."""
+        return found(item, partial(error_reply, 404, error))
+
+    def _find_user(self, p: dict[str, str]) -> User:
+        """The user `{user}` names, by id or mail."""
+        return found(self.company.find_user(p["user"]), self._user_not_found)
 
     def _attempt(self, a: Attempt, nulls: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {"_id": a.id, "progress": a.progress}
@@ -196,9 +217,7 @@ class V1Routes:
     def get_course(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            c = company.courses.get(p["course"])
-            if c is None:
-                return error_reply(404, "course_not_found")
+            c = self._found(company.courses.get(p["course"]), "course_not_found")
             group = company.groups.get(c.group_id)
             return json_reply(
                 {
@@ -249,8 +268,7 @@ class V1Routes:
         keep = self._stats_filter(q)
         company = self.company
         with company.lock:
-            if p["course"] not in company.courses:
-                return error_reply(404, "course_not_found")
+            self._found(company.courses.get(p["course"]), "course_not_found")
             users = list(company.attempts_by_course.get(p["course"], {}))
 
         def render(user_id: str) -> dict[str, Any] | None:
@@ -263,11 +281,8 @@ class V1Routes:
     def get_user_course_stats(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            if p["course"] not in company.courses:
-                return error_reply(404, "course_not_found")
-            user = company.find_user(p["user"])
-            if user is None:
-                return self._user_not_found()
+            self._found(company.courses.get(p["course"]), "course_not_found")
+            user = self._find_user(p)
             attempts = company.attempts_by_course.get(p["course"], {}).get(user.id, [])
             return json_reply(
                 {"attempts": [self._attempt(a) for a in attempts], "user": self._user_ref(user.id)}
@@ -382,9 +397,7 @@ class V1Routes:
     def get_user_courses(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            u = company.find_user(p["user"])
-            if u is None:
-                return self._user_not_found()
+            u = self._find_user(p)
             courses = list(company.attempts_by_user.get(u.id, {}))
 
         def render(course_id: str) -> dict[str, Any]:
@@ -404,9 +417,7 @@ class V1Routes:
     def get_user_programs(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            u = company.find_user(p["user"])
-            if u is None:
-                return self._user_not_found()
+            u = self._find_user(p)
             out = []
             for session_id in company.user_program_ids(u.id):
                 s = company.program_sessions[session_id]
@@ -437,9 +448,7 @@ class V1Routes:
     def get_user_roles(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            u = company.find_user(p["user"])
-            if u is None:
-                return self._user_not_found()
+            u = self._find_user(p)
             return json_reply(
                 [
                     {"group": g, "roles": [role]}
@@ -450,9 +459,7 @@ class V1Routes:
     def get_user_paths(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            u = company.find_user(p["user"])
-            if u is None:
-                return self._user_not_found()
+            u = self._find_user(p)
             out = []
             for e in company.enrolments_by_user.get(u.id, {}).values():
                 nulls = self._variant("user.paths", f"{u.id}:{e.session_id}") != 0
@@ -487,8 +494,7 @@ class V1Routes:
     def get_group(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            if p["group"] not in company.groups:
-                return error_reply(404, "group_not_found")
+            self._found(company.groups.get(p["group"]), "group_not_found")
             d = self._group(p["group"])
             as_objects = self._variant("group.members", p["group"]) != 0
             lists: dict[str, list[Any]] = {"admins": [], "authors": [], "coaches": [], "users": []}
@@ -502,9 +508,7 @@ class V1Routes:
     def get_group_catalog(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            entry = company.catalog.get(p["group"])
-            if entry is None:
-                return error_reply(404, "group_not_found")
+            entry = self._found(company.catalog.get(p["group"]), "group_not_found")
             kind = self._variant("group.catalog", p["group"])
 
             def elems(ids: list[str], names: dict[str, Any]) -> list[Any]:
@@ -538,8 +542,7 @@ class V1Routes:
     def get_group_programs(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            if p["group"] not in company.groups:
-                return error_reply(404, "group_not_found")
+            self._found(company.groups.get(p["group"]), "group_not_found")
             out = []
             for session_id in company.group_programs.get(p["group"], {}):
                 s = company.program_sessions[session_id]
@@ -605,16 +608,13 @@ class V1Routes:
     def get_program_session(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            s = company.program_sessions.get(p["session"])
-            if s is None:
-                return error_reply(404, "program_session_not_found")
+            s = self._found(company.program_sessions.get(p["session"]), "program_session_not_found")
             return json_reply(self._program_session(s))
 
     def get_program_session_users(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            if p["session"] not in company.program_sessions:
-                return error_reply(404, "program_session_not_found")
+            self._found(company.program_sessions.get(p["session"]), "program_session_not_found")
             return json_reply(
                 [self._person(company.users[u]) for u in company.program_user_ids(p["session"])]
             )
@@ -622,9 +622,7 @@ class V1Routes:
     def get_program_session_stats(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            s = company.program_sessions.get(p["session"])
-            if s is None:
-                return error_reply(404, "program_session_not_found")
+            s = self._found(company.program_sessions.get(p["session"]), "program_session_not_found")
             rows = []
             for user_id in company.program_user_ids(s.id):
                 u = company.users[user_id]
@@ -688,17 +686,13 @@ class V1Routes:
     def get_path(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            path = company.paths.get(p["path"])
-            if path is None:
-                return error_reply(404, "path_not_found")
+            path = self._found(company.paths.get(p["path"]), "path_not_found")
             return json_reply(self._path(path))
 
     def get_path_users(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            path = company.paths.get(p["path"])
-            if path is None:
-                return error_reply(404, "path_not_found")
+            path = self._found(company.paths.get(p["path"]), "path_not_found")
             users: dict[str, None] = {}
             for session_id in path.session_ids:
                 users.update(dict.fromkeys(company.enrolments.get(session_id, {})))
@@ -738,9 +732,7 @@ class V1Routes:
     def get_path_session(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            s = company.path_sessions.get(p["session"])
-            if s is None:
-                return error_reply(404, "path_session_not_found")
+            s = self._found(company.path_sessions.get(p["session"]), "path_session_not_found")
             d = self._path_session(s)
             path = company.paths[s.path_id]
             d["pathName"] = path.name
@@ -779,9 +771,7 @@ class V1Routes:
         window = _window(q, "completedAfter", "completedBefore")
         company = self.company
         with company.lock:
-            s = company.path_sessions.get(p["session"])
-            if s is None:
-                return error_reply(404, "path_session_not_found")
+            s = self._found(company.path_sessions.get(p["session"]), "path_session_not_found")
             path = company.paths[s.path_id]
             rows = []
             for e in company.enrolments.get(s.id, {}).values():
@@ -815,12 +805,7 @@ class V1Routes:
     def get_path_session_user_stats(self, p: dict[str, str], q: Query) -> Reply:
         company = self.company
         with company.lock:
-            if p["session"] not in company.path_sessions:
-                return error_reply(404, "path_session_not_found")
-            u = company.find_user(p["user"])
-            if u is None:
-                return error_reply(404, "user_not_found")
-            e = company.enrolments.get(p["session"], {}).get(u.id)
-            if e is None:
-                return error_reply(404, "user_not_enrolled")
+            self._found(company.path_sessions.get(p["session"]), "path_session_not_found")
+            u = self._found(company.find_user(p["user"]), "user_not_found")
+            e = self._found(company.enrolments.get(p["session"], {}).get(u.id), "user_not_enrolled")
             return json_reply(self._enrolment_stats(e, nulls=True))

@@ -5,7 +5,7 @@ bigint), dlt keeps the row but puts that value in a *variant column* next to it,
 ``<column>__v_<type>`` (``global_time__v_double``), and leaves the contract column NULL. Every
 reader of the contract column (the derived models, dashboards) then sees NULL for that row and
 a total silently drops it. The hints follow the official API spec so that valid data never
-lands there (tests/v2/test_spec_types.py); this module finds the variant columns that exist in
+lands there (tests/source_v2/test_spec_types.py); this module finds the variant columns that exist in
 the pipeline's dlt schema so the sync warns when it creates one and ``status`` and ``doctor``
 flag every one until the table is reloaded (docs/reliability.md, "Bad data").
 """

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the PostgreSQL *server binaries* (initdb, pg_ctl, postgres) are installed, so the
-# test fixture (tests/destinations.py) can start its own throwaway server. Idempotent.
+# test fixture (tests/destinations/servers.py) can start its own throwaway server. Idempotent.
 #
 # It never starts, stops or configures the system cluster: the fixture runs a private server
 # on a free loopback port with a temp data dir and removes it at the end.

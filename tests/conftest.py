@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dlt
 import pytest
@@ -11,8 +12,8 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline
 
-# throwaway PostgreSQL server and BigQuery emulator fixtures
-pytest_plugins = ["tests.destinations"]
+# throwaway PostgreSQL server and BigQuery emulator fixtures; the unit/integration split
+pytest_plugins = ["tests.destinations.servers", "tests.unit_guard"]
 
 SEED = 7
 # tests run the client faster than production defaults; the emulator still enforces a limit
@@ -25,8 +26,14 @@ def company() -> Company:
 
 
 @pytest.fixture
-def emulator(company: Company) -> Iterator[EmulatorServer]:
-    with EmulatorServer(company, port=0, rate_limit=TEST_RATE * 1.25) as server:
+def server_options() -> dict[str, Any]:
+    """Extra EmulatorServer options; tests override this fixture (page size, ttl, scopes)."""
+    return {}
+
+
+@pytest.fixture
+def emulator(company: Company, server_options: dict[str, Any]) -> Iterator[EmulatorServer]:
+    with EmulatorServer(company, port=0, rate_limit=TEST_RATE * 1.25, **server_options) as server:
         yield server
 
 

@@ -14,7 +14,7 @@ def read_table(pipeline: dlt.Pipeline, table: str) -> list[dict[str, Any]]:
         name = client.make_qualified_table_name(table)
         if pipeline.destination.destination_type.endswith("bigquery"):
             # the BigQuery emulator reports SQL errors as empty results through dlt's client
-            from tests.destinations import query_rows
+            from tests.destinations.servers import query_rows
 
             return query_rows(client.native_connection, f"SELECT * FROM {name}")
         with client.execute_query(f"SELECT * FROM {name}") as cursor:

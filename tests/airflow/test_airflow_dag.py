@@ -19,7 +19,7 @@ import pytest
 
 from pipelines.run import make_pipeline
 from pipelines.tenants import ALL_DATASET
-from tests.destinations import _unavailable
+from tests.destinations.servers import _unavailable
 from tests.tenants.helpers import (
     assert_cross_tenant_models,
     emulated_tenants,

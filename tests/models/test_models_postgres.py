@@ -1,6 +1,6 @@
 """The same models on PostgreSQL: the SQL transpiled by sqlglot runs and gives the same rows.
 
-The server is the session's throwaway one (``postgres_dsn`` in tests/destinations.py).
+The server is the session's throwaway one (``postgres_dsn`` in tests/destinations/servers.py).
 """
 
 from __future__ import annotations

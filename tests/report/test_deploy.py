@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+# most tests run the deploy wrapper in bash
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 WORKFLOW = DEPLOY / "github-actions" / "learning360-sync.yml"

@@ -84,7 +84,7 @@ class EmulatedTenant:
         """Raw tables and derived models equal this company's ground truth, row for row."""
         truth = self.truth()
         if self.api_version == "v2":
-            from tests.v2.truth import assert_v2_warehouse_equals_truth, v2_view
+            from tests.source_v2.truth import assert_v2_warehouse_equals_truth, v2_view
 
             assert_v2_warehouse_equals_truth(pipeline, truth)
             assert_models_equal_expected(pipeline, v2_view(truth))
@@ -95,7 +95,7 @@ class EmulatedTenant:
     def expected_models(self) -> dict[str, Any]:
         truth = self.truth()
         if self.api_version == "v2":
-            from tests.v2.truth import v2_view
+            from tests.source_v2.truth import v2_view
 
             truth = v2_view(truth)
         return expected_models(truth)

@@ -19,6 +19,9 @@ from tests.tenants.helpers import (
     write_tenants_file,
 )
 
+# runs the CLI and its tenant processes
+pytestmark = pytest.mark.integration
+
 
 def _sync(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -173,6 +173,7 @@ def test_failure_lines_name_the_tenants_own_keys() -> None:
     assert "the password of Airflow connection learning360_globex" in tenant_line(globex, v2)
 
 
+@pytest.mark.integration
 def test_a_crashed_tenant_process_is_one_failed_line(tmp_path: Path) -> None:
     """A tenant whose process dies (OOM killer, segfault) is reported, not raised."""
     from pipelines.tenants import run_tenant
