@@ -21,8 +21,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.specs import RuntimeConfiguration
+
+from sources.learning360 import learning360
+from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 from sources.learning360.errors import ConfigurationError, config_key
 from sources.learning360.redaction import redact
+from sources.learning360.validation import (
+    credentials_problem,
+    positive_number_problem,
+    settings_problems,
+)
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -51,16 +61,38 @@ DATABASE_CONFIG_FAILURES = (
 # ---- before a command: preflight ------------------------------------------------------------
 
 
+def resolve_source_config() -> Any:
+    """The source's configuration, resolved partially exactly where ``learning360()`` looks
+    (``sources.learning360.learning360.*``, then ``sources.learning360.*``, files and env)."""
+    sections = ("sources", learning360.section, learning360.name)
+    return resolve_configuration(learning360.ref.SPEC(), sections=sections, accept_partial=True)
+
+
+def source_problems(config: Any) -> list[str]:
+    """What the source would refuse in this resolved configuration (``validation.py``)."""
+    problems = settings_problems(
+        config.base_url,
+        config.api_version,
+        config.max_requests_per_second,
+        config.workers,
+        config.user_courses_strategy,
+        config.user_programs_strategy,
+        config.user_details_refresh_days,
+    )
+    version = str(config.api_version or "").strip().lower()
+    if version in SUPPORTED_API_VERSIONS and (
+        problem := credentials_problem(config.credentials, version)
+    ):
+        problems.append(str(problem))
+    return problems
+
+
 def preflight(destination: str, *, source: bool) -> None:
     """Raises :class:`ConfigurationError` (one line, names the key) for settings no run can
     work with. ``source``: the command talks to the API (sync), so check its settings too."""
     if source:
-        from pipelines.doctor import resolve_source_config
-        from sources.learning360.validation import check_source_settings
-
-        config = resolve_source_config()
-        check_source_settings(config.base_url, config.max_requests_per_second, config.workers)
-        check_v1_credentials(config)
+        if problems := source_problems(resolve_source_config()):
+            raise ConfigurationError(problems[0])
         check_runtime_settings()
     if destination == "duckdb":
         duckdb_memory_limit()
@@ -72,24 +104,6 @@ def preflight(destination: str, *, source: bool) -> None:
         )
 
 
-def check_v1_credentials(config: Any) -> None:
-    """An empty company id or API key is missing, not a value to send (the API's answer to
-    one would name both keys)."""
-    if str(config.api_version or "v1").strip().lower() != "v1" or config.credentials is None:
-        return
-    for field in ("company_id", "api_key"):
-        if not str(getattr(config.credentials, field, None) or "").strip():
-            v2_hint = (
-                f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
-                if getattr(config.credentials, "client_id", None)
-                else ""
-            )
-            raise ConfigurationError(
-                f"missing configuration: {config_key('credentials', field)}; set it in "
-                f".dlt/secrets.toml or as that env variable{v2_hint}"
-            )
-
-
 def _importable(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -99,11 +113,6 @@ def _importable(module: str) -> bool:
 
 def check_runtime_settings() -> None:
     """dlt's ``[runtime]`` request settings, which the client reads (``RetryPolicy``)."""
-    from dlt.common.configuration import resolve_configuration
-    from dlt.common.configuration.specs import RuntimeConfiguration
-
-    from sources.learning360.validation import positive_number_problem
-
     runtime = resolve_configuration(RuntimeConfiguration())
     for name in ("request_timeout", "request_max_attempts"):
         problem = positive_number_problem(getattr(runtime, name))
@@ -210,8 +219,6 @@ def _coercion_line(exc: Any) -> str:
 
 def _source_fields() -> set[str]:
     """The source function's settings (``[sources.learning360]``)."""
-    from sources.learning360 import learning360
-
     return set(learning360.ref.SPEC.get_resolvable_fields())
 
 

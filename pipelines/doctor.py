@@ -31,15 +31,42 @@ destination passwords appear only as "set".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.pipeline import get_dlt_pipelines_dir
+
+from pipelines import dlt_config
+from pipelines.checks import (
+    check_runtime_settings,
+    duckdb_memory_limit,
+    explain_config_error,
+    resolve_source_config,
+    source_problems,
+)
+from pipelines.models.runner import MODELS_DIR, model_order
+from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
+from pipelines.status import cursors_of
+from pipelines.variants import describe, unresolved, variant_columns
+from sources.learning360.client import RetryPolicy, build_client
+from sources.learning360.company import CompanyRecord, mismatch_message, recorded_company
+from sources.learning360.defaults import SUPPORTED_API_VERSIONS
+from sources.learning360.errors import Learning360Error, NotFoundError, config_key
+from sources.learning360.redaction import redact
+from sources.learning360.routes import V1_ROUTES
+from sources.learning360.stats import RequestStats
+from sources.learning360.validation import base_url_problem, credentials_problem
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -51,7 +78,6 @@ ASCII_MARKS = {PASS: "OK  ", FAIL: "FAIL", WARN: "WARN", SKIP: "SKIP"}
 # a well-formed id no 360Learning object has: the API answers 404 group_not_found
 PROBE_GROUP_ID = "000000000000000000000000"
 API_RATE_LIMIT = 50.0  # GET/s per company
-V1_KEYS = ("company_id", "api_key")
 
 
 @dataclass
@@ -67,18 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _key(*path: str) -> str:
-    from sources.learning360.errors import config_key
-
-    return config_key(*path)
-
-
 def _mask_urls(text: str) -> str:
     """Masks passwords in connection strings, then known secrets."""
-    from sources.learning360.redaction import redact
-
-    text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", str(text))
-    return redact(text)
+    return redact(re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", str(text)))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -89,97 +106,50 @@ def _first_line(exc: BaseException) -> str:
 # ---- config ---------------------------------------------------------------------------------
 
 
-def resolve_source_config() -> Any:
-    """The source's configuration, resolved partially exactly where ``learning360()`` looks
-    (``sources.learning360.learning360.*``, then ``sources.learning360.*``, files and env)."""
-    from dlt.common.configuration import resolve_configuration
-
-    from sources.learning360 import learning360
-
-    factory = learning360
-    sections = ("sources", factory.section, factory.name)
-    return resolve_configuration(factory.ref.SPEC(), sections=sections, accept_partial=True)
+def _identity(config: Any) -> tuple[str, str, str, bool]:
+    """The credential fields of the configured API version: id name, id, secret name, set."""
+    id_field, secret_field = (
+        ("client_id", "client_secret") if _version(config) == "v2" else ("company_id", "api_key")
+    )
+    identity = str(getattr(config.credentials, id_field, None) or "").strip()
+    return id_field, identity, secret_field, bool(getattr(config.credentials, secret_field, None))
 
 
-def base_url_problem(base_url: Any) -> str | None:
-    """Why ``base_url`` is not a bare ``http(s)://host[:port]``, or None (the source's rule)."""
-    from sources.learning360.validation import base_url_problem as problem
-
-    return problem(base_url)
+def _version(config: Any) -> str:
+    return str(config.api_version or "").strip().lower()
 
 
 def check_config(config: Any) -> tuple[Check, bool]:
-    """The config line, and whether the credentials can be tried at all."""
-    from sources import learning360 as source_module
-    from sources.learning360 import defaults
-    from sources.learning360.credentials import AUTH_METHODS
-    from sources.learning360.validation import positive_number_problem
-
-    problems: list[str] = []
-    warnings: list[str] = []
-    creds = config.credentials
-    version = (config.api_version or "").strip().lower()
-    supported = sorted(source_module.ADAPTERS)
-    if version not in supported:
-        problems.append(
-            f"{_key('api_version')} is {config.api_version!r}; supported: {', '.join(supported)}"
-        )
-    # v1: company id + API key; v2: an OAuth2 client (docs/migration-v2.md)
-    id_field, secret_field = ("client_id", "client_secret") if version == "v2" else V1_KEYS
-    identity = str(getattr(creds, id_field, None) or "").strip()
-    secret = getattr(creds, secret_field, None)
-    if not identity:
-        problems.append(f"{_key('credentials', id_field)} is not set")
-    if not secret:
-        problems.append(f"{_key('credentials', secret_field)} is not set")
+    """The config line, and whether the credentials can be tried at all: the source's own
+    validation (``source_problems``), every problem listed."""
+    problems = source_problems(config)
+    version = _version(config)
+    id_field, identity, secret_field, secret = _identity(config)
     if version == "v1" and not identity and not secret:
         problems.append(
-            f'a new setup uses API v2: {_key("api_version")} = "v2" with '
-            f"{_key('credentials', 'client_id')} and client_secret (docs/migration-v2.md)"
+            f'a new setup uses API v2: {config_key("api_version")} = "v2" with '
+            f"{config_key('credentials', 'client_id')} and client_secret (docs/migration-v2.md)"
         )
-    method = (getattr(creds, "auth_method", None) or "oauth").strip().lower()
-    if version != "v2" and method not in AUTH_METHODS:
-        problems.append(
-            f"{_key('credentials', 'auth_method')} is {method!r}; use one of "
-            + ", ".join(AUTH_METHODS)
-        )
-    url_problem = base_url_problem(config.base_url)
-    if url_problem:
-        problems.append(f"{_key('base_url')} {url_problem}")
-    for option, allowed in (
-        ("user_courses_strategy", defaults.USER_COURSES_STRATEGIES),
-        ("user_programs_strategy", defaults.USER_PROGRAMS_STRATEGIES),
-    ):
-        value = getattr(config, option, None)
-        if allowed and value is not None and value not in allowed:
-            problems.append(f"{_key(option)} is {value!r}; use one of {', '.join(allowed)}")
-    rate_problem = positive_number_problem(config.max_requests_per_second)
-    rate = 0.0 if rate_problem else float(config.max_requests_per_second)
-    if rate_problem:
-        problems.append(f"{_key('max_requests_per_second')} {rate_problem}")
-    elif rate > API_RATE_LIMIT:
-        warnings.append(
-            f"{_key('max_requests_per_second')} = {rate:g} is above the API's "
-            f"{API_RATE_LIMIT:g} GET/s: expect 429 answers and retries"
-        )
-    if int(config.workers or 0) < 1:
-        problems.append(f"{_key('workers')} must be at least 1")
-    can_try = bool(
-        identity
-        and secret
-        and not url_problem
-        and version in supported
-        and (version == "v2" or method in AUTH_METHODS)
+    can_try = (
+        version in SUPPORTED_API_VERSIONS
+        and base_url_problem(config.base_url) is None
+        and credentials_problem(config.credentials, version) is None
     )
     if problems:
         return Check("config", FAIL, "; ".join(problems)), can_try
+    method = (config.credentials.auth_method or "oauth").strip().lower()
     how = "" if version == "v2" else f", auth_method {method}"
     summary = (
         f"base_url {config.base_url}, api_version {version}{how}, {id_field} {identity}, "
         f"{secret_field} set (not shown)"
     )
-    if warnings:
-        return Check("config", WARN, summary + "; " + "; ".join(warnings)), True
+    rate = float(config.max_requests_per_second)
+    if rate > API_RATE_LIMIT:
+        warning = (
+            f"{config_key('max_requests_per_second')} = {rate:g} is above the API's "
+            f"{API_RATE_LIMIT:g} GET/s: expect 429 answers and retries"
+        )
+        return Check("config", WARN, f"{summary}; {warning}"), True
     return Check("config", PASS, summary), True
 
 
@@ -187,36 +157,43 @@ def check_config(config: Any) -> tuple[Check, bool]:
 
 
 def check_credentials(config: Any, timeout: float = 15.0) -> Check:
-    """One cheap authenticated request (see the module docstring)."""
-    from sources.learning360.client import Learning360Client, RetryPolicy
-    from sources.learning360.errors import Learning360Error, NotFoundError
-    from sources.learning360.routes import V1_ROUTES as ROUTES
-    from sources.learning360.stats import RequestStats
-
-    version = (config.api_version or "v1").strip().lower()
+    """ONE cheap authenticated request (module docstring); v2: one token request, which
+    proves the OAuth2 client (v2 routes need nothing else)."""
+    version = _version(config)
     stats = RequestStats()
-    client = Learning360Client(
-        config.base_url,
-        config.credentials,
-        api_version=version,
-        max_requests_per_second=0,  # one request: no limiter needed
-        workers=1,
-        stats=stats,
-        retry=RetryPolicy(max_attempts=2, backoff_factor=0.2, max_retry_delay=1.0, timeout=timeout),
-    )
-    if version == "v2":
-        return _check_v2_token(client, config, stats)
-    route = ROUTES["group"]
+    retry = RetryPolicy(max_attempts=2, backoff_factor=0.2, max_retry_delay=1.0, timeout=timeout)
+    route = V1_ROUTES["group"]
     try:
-        client.get_json(route, {"group_id": PROBE_GROUP_ID})
-    except NotFoundError:
-        pass  # authenticated, then not found: exactly what we asked for
+        # one request: no limiter needed
+        client = build_client(
+            config.base_url,
+            config.credentials,
+            version,
+            max_requests_per_second=0,
+            workers=1,
+            stats=stats,
+            retry=retry,
+        )
+        try:
+            if version == "v2":
+                client.auth.token()
+            else:
+                client.get_json(route, {"group_id": PROBE_GROUP_ID})
+        except NotFoundError:
+            pass  # authenticated, then not found: exactly what we asked for
+        finally:
+            client.close()
     except Learning360Error as exc:  # rejected key, unreachable host, ...
         return Check("credentials", FAIL, exc.one_line())
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
-        return Check("credentials", FAIL, f"{_first_line(exc)}; check {_key('base_url')}")
-    finally:
-        client.session.close()
+        return Check("credentials", FAIL, f"{_first_line(exc)}; check {config_key('base_url')}")
+    if version == "v2":
+        return Check(
+            "credentials",
+            PASS,
+            f"360Learning issued a v2 token to client {config.credentials.client_id} at "
+            f"{config.base_url}: {stats.requests} request(s), POST token",
+        )
     method = config.credentials.auth_method
     calls = " + ".join(
         (["POST token"] if method == "oauth" else []) + [f"GET {route.format(group_id='<none>')}"]
@@ -226,31 +203,6 @@ def check_credentials(config: Any, timeout: float = 15.0) -> Check:
         PASS,
         f"360Learning accepted company {config.credentials.company_id} ({method}) at "
         f"{config.base_url}: {stats.requests} request(s), {calls}",
-    )
-
-
-def _check_v2_token(client: Any, config: Any, stats: Any) -> Check:
-    """API v2: one token request proves the OAuth2 client (v2 routes need nothing else)."""
-    from sources.learning360.errors import Learning360Error
-
-    try:
-        from sources.learning360.v2.auth import install_v2_auth
-
-        install_v2_auth(client, config.credentials).token()
-    except Learning360Error as exc:
-        return Check("credentials", FAIL, exc.one_line())
-    except ImportError as exc:
-        return Check("credentials", WARN, f"not checked: the v2 adapter is missing ({exc})")
-    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
-        return Check("credentials", FAIL, f"{_first_line(exc)}; check {_key('base_url')}")
-    finally:
-        client.session.close()
-    client_id = config.credentials.client_id
-    return Check(
-        "credentials",
-        PASS,
-        f"360Learning issued a v2 token to client {client_id} at {config.base_url}: "
-        f"{stats.requests} request(s), POST token",
     )
 
 
@@ -300,30 +252,31 @@ def check_duckdb(path: Path) -> Check:
     return Check("destination", PASS, f"duckdb: {path} opens ({size_mb:.1f} MB)")
 
 
-def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> Check:
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException
-
-    from pipelines.run import make_pipeline
-
-    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")  # leave the real working dir alone
+@contextlib.contextmanager
+def _scratch_pipeline(args: argparse.Namespace, name: str, dataset: str) -> Iterator[Any]:
+    """The pipeline with a throwaway working dir: a doctor leaves the real one alone."""
+    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
     try:
-        pipeline = make_pipeline(
+        yield make_pipeline(
             destination=args.destination,
             pipeline_name=name,
             dataset_name=dataset,
             pipelines_dir=scratch,
+            duckdb_path=args.duckdb_path,
         )
-        with pipeline.sql_client() as client:
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> Check:
+    try:
+        with _scratch_pipeline(args, name, dataset) as pipeline, pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
             exists = client.has_dataset()
     except ConfigFieldMissingException as exc:  # the words `sync` uses (pipelines/checks.py)
-        from pipelines.checks import explain_config_error
-
         line = (explain_config_error(exc) or (2, str(exc)))[1]
         return Check("destination", FAIL, f"{args.destination}: {line}")
     except Exception as exc:  # noqa: BLE001
-        from pipelines.checks import explain_config_error
-
         known = explain_config_error(exc) or explain_config_error(exc.__cause__ or exc)
         if known is not None:
             return Check("destination", FAIL, f"{args.destination}: {known[1]}")
@@ -333,8 +286,6 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
             f"{args.destination}: cannot connect: {_first_line(exc)}; check "
             f"destination.{args.destination}.credentials",
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     state = "exists" if exists else "does not exist yet (the first sync creates it)"
     return Check(
         "destination",
@@ -346,28 +297,14 @@ def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> 
 def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any) -> Check:
     """Whose data the dataset holds (dlt state in the destination) against the credentials:
     what the sync would refuse, said before it runs. Read into a throwaway working dir."""
-    from pipelines.run import make_pipeline
-    from sources.learning360.company import CompanyRecord, mismatch_message, recorded_company
-
-    if args.destination == "duckdb":
-        from pipelines.dlt_config import duckdb_path
-
-        if not Path(duckdb_path(args.duckdb_path, name)).exists():
-            return Check("company", PASS, "no dataset yet: the first sync records its company")
-    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
+    is_duckdb = args.destination == "duckdb"
+    if is_duckdb and not Path(dlt_config.duckdb_path(args.duckdb_path, name)).exists():
+        return Check("company", PASS, "no dataset yet: the first sync records its company")
     try:
-        pipeline = make_pipeline(
-            destination=args.destination,
-            pipeline_name=name,
-            dataset_name=dataset,
-            pipelines_dir=scratch,
-            duckdb_path=args.duckdb_path,
-        )
-        stored = recorded_company(pipeline)
+        with _scratch_pipeline(args, name, dataset) as pipeline:
+            stored = recorded_company(pipeline)
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
         return Check("company", WARN, f"not checked: {_first_line(exc)}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     if stored is None:
         return Check("company", PASS, f"dataset {dataset} records no company yet")
     version = (config.api_version or "v1").strip().lower()
@@ -399,8 +336,6 @@ def check_pipelines_dir(pipelines_dir: str, name: str) -> Check:
 
 def check_cursors(pipelines_dir: str, name: str) -> Check | None:
     """A cursor in the local state that is not a timestamp (None when there is no state)."""
-    from pipelines.status import cursors_of
-
     try:
         state = json.loads((Path(pipelines_dir) / name / "state.json").read_text("utf-8"))
     except (OSError, ValueError):
@@ -418,8 +353,6 @@ def check_cursors(pipelines_dir: str, name: str) -> Check | None:
 
 def check_models() -> Check:
     try:
-        from pipelines.models.runner import MODELS_DIR, model_order
-
         order = model_order()
     except Exception as exc:  # noqa: BLE001
         return Check("models", FAIL, f"{_first_line(exc)} (pipelines/models/*.sql)")
@@ -432,17 +365,12 @@ def check_models() -> Check:
 
 
 def run_checks(args: argparse.Namespace) -> list[Check]:
-    from pipelines import dlt_config
-    from pipelines.run import DATASET_NAME, PIPELINE_NAME
-
     name = args.pipeline_name or PIPELINE_NAME
     dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
     checks: list[Check] = []
     try:
         config = resolve_source_config()
     except Exception as exc:  # noqa: BLE001 - e.g. a value that does not coerce to its type
-        from pipelines.checks import explain_config_error
-
         config = None
         known = explain_config_error(exc)  # the line `sync` prints for it
         line = known[1] if known else f"{_first_line(exc)} in [sources.learning360]"
@@ -450,8 +378,6 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
     if config is not None:
         config_check, can_try = check_config(config)
         try:  # dlt's [runtime] request settings and duckdb_memory_limit, as `sync` checks them
-            from pipelines.checks import check_runtime_settings, duckdb_memory_limit
-
             check_runtime_settings()
             duckdb_memory_limit()
         except Exception as exc:  # noqa: BLE001
@@ -472,12 +398,7 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
     if checks[-1].outcome == PASS and config is not None:
         checks.append(check_company(args, name, dataset, config))
 
-    if args.pipelines_dir:
-        pipelines_dir = str(args.pipelines_dir)
-    else:
-        from dlt.common.pipeline import get_dlt_pipelines_dir
-
-        pipelines_dir = get_dlt_pipelines_dir()
+    pipelines_dir = str(args.pipelines_dir) if args.pipelines_dir else get_dlt_pipelines_dir()
     checks.append(check_pipelines_dir(pipelines_dir, name))
     if (cursors := check_cursors(pipelines_dir, name)) is not None:
         checks.append(cursors)
@@ -504,13 +425,9 @@ def check_api_version(config: Any) -> Check:
 
 def check_variants(pipelines_dir: str, name: str) -> Check:
     """Values that went to variant columns (pipelines/variants.py) in the pipeline's schema."""
-    from pipelines.variants import describe, unresolved, variant_columns
-
     schemas = Path(pipelines_dir) / name / "schemas"
     if not schemas.is_dir():
         return Check("variants", SKIP, "no local schema yet (never synced from this machine)")
-    import dlt
-
     try:
         pipeline = dlt.attach(pipeline_name=name, pipelines_dir=pipelines_dir)
         schema = pipeline.default_schema if pipeline.default_schema_name else None

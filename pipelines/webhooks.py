@@ -11,16 +11,28 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dlt
 
+from pipelines.checks import resolve_source_config
+from pipelines.run import sync_lock
+from pipelines.webhook_receiver import serve
 from sources.learning360.change_feed import (
     EVENT_TYPES,
     STATE_KEY,
     SUBSCRIPTION_NAME,
     WebhooksApi,
 )
+from sources.learning360.client import build_client
+from sources.learning360.errors import (
+    ConfigurationError,
+    NotFoundError,
+    PermissionDeniedError,
+    config_key,
+)
+from sources.learning360.v2.api import V2Api
 
 SOURCE = "learning360"
 
@@ -53,26 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser, pipeline_arguments: Any) -> N
 
 def webhooks_api() -> WebhooksApi:
     """The Webhook API with the source's v2 credentials (same config keys as a sync)."""
-    from pipelines.doctor import resolve_source_config
-    from sources.learning360.client import Learning360Client
-    from sources.learning360.errors import ConfigurationError, config_key
-    from sources.learning360.v2.api import V2Api
-    from sources.learning360.v2.auth import install_v2_auth
-
     config = resolve_source_config()
     if (config.api_version or "v1").strip().lower() != "v2":
         raise ConfigurationError(
             f'the change feed needs API v2: set {config_key("api_version")} = "v2" and the v2 '
             "client credentials"
         )
-    client = Learning360Client(
+    client = build_client(
         config.base_url,
         config.credentials,
-        api_version="v2",
+        "v2",
         max_requests_per_second=config.max_requests_per_second,
         workers=1,
     )
-    return WebhooksApi(V2Api(client, install_v2_auth(client, config.credentials)))
+    return WebhooksApi(V2Api(client))
 
 
 def feed_state(pipeline: dlt.Pipeline, restore: bool = True) -> dict[str, Any]:
@@ -100,8 +106,6 @@ def save_subscriptions(pipeline: dlt.Pipeline, subscriptions: dict[str, str]) ->
 
         return subscriptions_state
 
-    from pipelines.run import sync_lock
-
     with sync_lock(pipeline):
         pipeline.run(state_only())
 
@@ -110,8 +114,6 @@ def save_subscriptions(pipeline: dlt.Pipeline, subscriptions: dict[str, str]) ->
 
 
 def _scope_error(exc: Exception, scope: str) -> Exception:
-    from sources.learning360.errors import PermissionDeniedError, config_key
-
     if isinstance(exc, PermissionDeniedError):
         return PermissionDeniedError(
             f"360Learning refused the Webhook API (403): the v2 credential "
@@ -210,8 +212,6 @@ def change_feed_line(last: dict[str, Any]) -> str:
 
 
 def cmd_teardown(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
-    from sources.learning360.errors import NotFoundError
-
     own = feed_state(pipeline, args.restore_state)
     api = webhooks_api()
     for event_type, sub_id in sorted((own.get("subscriptions") or {}).items()):
@@ -230,15 +230,11 @@ def cmd_teardown(args: argparse.Namespace, pipeline: dlt.Pipeline) -> int:
 
 
 def run(args: argparse.Namespace, pipeline_from: Any) -> int:
-    from pathlib import Path
-
     pipeline = pipeline_from(args)
     # a DuckDB file that does not exist holds no state: do not create an empty one by looking
     duckdb_file = Path(args.duckdb_path or f"{pipeline.pipeline_name}.duckdb")
     args.restore_state = args.destination != "duckdb" or duckdb_file.exists()
     if args.webhooks_action == "serve":
-        from pipelines.webhook_receiver import serve
-
         return serve(args, pipeline, webhooks_api())
     action = {"setup": cmd_setup, "status": cmd_status, "teardown": cmd_teardown}
     code = action[args.webhooks_action](args, pipeline)

@@ -43,7 +43,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from .bounds import Bounds
-from .client import Learning360Client
+from .client import build_client
 from .company import company_resource
 from .credentials import Learning360Credentials
 from .defaults import (
@@ -59,9 +59,6 @@ from .defaults import (
     DEFAULT_V2_GROUP_REFRESH_DAYS,
     DEFAULT_V2_USER_REFRESH_DAYS,
     DEFAULT_WORKERS,
-    SUPPORTED_API_VERSIONS,
-    USER_COURSES_STRATEGIES,
-    USER_PROGRAMS_STRATEGIES,
 )
 from .errors import (
     ApiError,
@@ -72,19 +69,14 @@ from .errors import (
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
-    config_key,
 )
-from .routes import V1_ROUTES
 from .row_guard import guard_rows
 from .settings import MAX_TABLE_NESTING
 from .stats import RequestStats
 from .v1.resources import build_resources as build_v1_resources
 from .v2.refresh import V2Options
 from .v2.resources import build_resources as build_v2_resources
-from .validation import check_source_settings, days_setting
-
-# Listings (keys of routes.V1_ROUTES) whose elements are records keyed by ``_id``.
-ID_KEYED_LISTINGS = ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
+from .validation import check_settings
 
 ARROW_LINEAGE_ENV = (
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID",
@@ -157,25 +149,17 @@ def learning360(
             change_feed_retention_hours: API v2's options (``v2/refresh.py V2Options``).
         stats: pass a ``RequestStats`` to read the request counters after the run.
     """
-    check_source_settings(base_url or DEFAULT_BASE_URL, max_requests_per_second, workers)
-    version = (api_version or "").strip().lower()
-    if version not in ADAPTERS:
-        raise ConfigurationError(
-            f"api_version {api_version!r} is not supported (supported: "
-            f'{", ".join(SUPPORTED_API_VERSIONS)}): set {config_key("api_version")} = "v1"'
-        )
-    if user_courses_strategy not in USER_COURSES_STRATEGIES:
-        raise ConfigurationError(
-            f"user_courses_strategy {user_courses_strategy!r} is unknown: set "
-            f"{config_key('user_courses_strategy')} to one of {', '.join(USER_COURSES_STRATEGIES)}"
-        )
-    if user_programs_strategy not in USER_PROGRAMS_STRATEGIES:
-        raise ConfigurationError(
-            f"user_programs_strategy {user_programs_strategy!r} is unknown: set "
-            f"{config_key('user_programs_strategy')} to one of "
-            f"{', '.join(USER_PROGRAMS_STRATEGIES)}"
-        )
-    refresh_days = days_setting("user_details_refresh_days", user_details_refresh_days)
+    check_settings(
+        base_url or DEFAULT_BASE_URL,
+        api_version,
+        max_requests_per_second,
+        workers,
+        user_courses_strategy,
+        user_programs_strategy,
+        user_details_refresh_days,
+    )
+    version = api_version.strip().lower()
+    refresh_days = float(user_details_refresh_days)
     v2_options = V2Options.checked(
         user_courses_full_read_hours=user_courses_full_read_hours,
         v2_user_refresh_days=v2_user_refresh_days,
@@ -190,18 +174,20 @@ def learning360(
     # set here too so a pipeline run from another directory gets them. An explicit env wins.
     for key in ARROW_LINEAGE_ENV:
         os.environ.setdefault(key, "true")
-    bounds = Bounds.from_settings(response_deadline, max_listing_elements, max_listing_pages)
-    client = Learning360Client(
+    bounds = Bounds.from_settings(
+        response_deadline=response_deadline,
+        max_listing_elements=max_listing_elements,
+        max_listing_pages=max_listing_pages,
+    )
+    client = build_client(
         base_url or DEFAULT_BASE_URL,
         credentials,
-        api_version=version,
+        version,
         max_requests_per_second=max_requests_per_second,
         workers=workers,
         stats=stats,
         bounds=bounds,
     )
-    # listings whose elements are records keyed by _id: one without it is dropped with a warning
-    client.id_keyed_routes = frozenset(V1_ROUTES[name] for name in ID_KEYED_LISTINGS)
     resources = ADAPTERS[version](
         client,
         user_courses_strategy=user_courses_strategy,

@@ -1,136 +1,149 @@
-"""How each v1 auth method decorates a request, and the OAuth token cache.
+"""Auth strategies: how a request carries the credentials of one method (v1 query, v1 header,
+v1 token, v2 client credentials), how a token is requested and when a 401 means "expired".
 
-The token manager is hand-written rather than dlt's ``OAuth2ClientCredentials`` because the
-latter posts a form body (360Learning documents a JSON body), refreshes only at expiry (no
-safety margin) and never re-authenticates when the API answers 401 ``jwt expired``. Here the
-token is shared by every thread behind a lock, refreshed ``margin`` seconds before it expires,
-and dropped on demand (``invalidate``) so the client can fetch a new one once and retry.
-The HTTP call itself is injected (``fetch``) so the client keeps the only HTTP code.
+Token auth is hand-written rather than dlt's ``OAuth2ClientCredentials``: 360Learning wants a
+JSON body (dlt posts a form), a token is refreshed a margin before it expires and dropped on
+a 401 "expired" so the client can fetch one once and retry. The client lends its transport
+(``post``), so it keeps the only HTTP code.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
 
-from .credentials import Learning360Credentials
+from . import routes
+from .errors import AuthenticationError, config_key
 from .redaction import register_secret
+from .validation import auth_method, credentials_problem
 
 REFRESH_MARGIN_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Token:
-    value: str
-    lifetime_seconds: float
+DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 
 
 class Auth:
-    """Adds credentials to a request. ``apply`` returns the token it used (or None)."""
+    """Adds credentials to a request; ``apply`` returns the token it used (or None)."""
 
     method = "none"
 
-    def apply(
-        self, headers: MutableMapping[str, str], params: MutableMapping[str, str]
-    ) -> str | None:
+    def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> Any:
         return None
 
-    def invalidate(self, used_token: str | None) -> bool:
-        """Forget a token the API called expired; False when there is nothing to renew."""
+    def expired(self, code: str | None, description: str | None) -> bool:
+        """Whether a 401 with this body means "fetch a new token and retry once"."""
         return False
 
+    def invalidate(self, used_token: str | None) -> None:
+        """Forget a token the API refused (unless another thread already replaced it)."""
 
-class _ApiKeyAuth(Auth):
-    """The company id and API key sent with every request (the key registered for redaction)."""
 
-    def __init__(self, company_id: str, api_key: str):
-        self.company_id, self.api_key = company_id, api_key
+class ApiKeyAuth(Auth):
+    """v1 company id + API key, as query parameters or as ``X-company-id``/``X-apiKey``."""
+
+    def __init__(self, company_id: str, api_key: str, method: str = "header"):
+        self.company_id, self.api_key, self.method = company_id, api_key, method
         register_secret(api_key)
 
-
-class QueryAuth(_ApiKeyAuth):
-    """``?company=<id>&apiKey=<key>`` (the method the 2020 recordings used)."""
-
-    method = "query"
-
-    def apply(
-        self, headers: MutableMapping[str, str], params: MutableMapping[str, str]
-    ) -> str | None:
-        params["company"] = self.company_id
-        params["apiKey"] = self.api_key
+    def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> Any:
+        if self.method == "query":
+            params.update(company=self.company_id, apiKey=self.api_key)
+        else:
+            headers.update({"X-company-id": self.company_id, "X-apiKey": self.api_key})
         return None
-
-
-class HeaderAuth(_ApiKeyAuth):
-    """``X-company-id`` / ``X-apiKey`` headers."""
-
-    method = "header"
-
-    def apply(
-        self, headers: MutableMapping[str, str], params: MutableMapping[str, str]
-    ) -> str | None:
-        headers["X-company-id"] = self.company_id
-        headers["X-apiKey"] = self.api_key
-        return None
-
-
-def token_request_body(company_id: str, api_key: str) -> dict[str, str]:
-    """JSON body of ``POST /api/v2/oauth2/token`` for v1 credentials (reference §2.1)."""
-    return {"grant_type": "client_credentials", "client_id": company_id, "client_secret": api_key}
 
 
 class TokenAuth(Auth):
-    """``Authorization: Bearer <token>`` with a thread-safe cached token."""
-
-    method = "oauth"
+    """``Authorization: Bearer`` with one token shared by every thread behind a lock, from
+    ``POST /api/v2/oauth2/token`` (the same JSON body for v1's key and v2's client)."""
 
     def __init__(
         self,
-        fetch: Callable[[], Token],
+        client_id: str,
+        client_secret: str,
+        *,
+        method: str = "oauth",
+        headers: Mapping[str, str] | None = None,
         margin_seconds: float = REFRESH_MARGIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self._fetch = fetch
-        self._margin = margin_seconds
-        self._clock = clock
+        register_secret(client_secret)
+        self.body = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+        self.method, self.headers = method, dict(headers or {})
+        self.post: Callable[[Mapping[str, str]], Any] | None = None  # set by the client
+        self._margin, self._clock = margin_seconds, clock
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
-        self.fetches = 0
 
     def token(self) -> str:
         with self._lock:
             if self._token is None or self._clock() >= self._refresh_at:
-                fetched = self._fetch()
-                register_secret(fetched.value)
-                # a short-lived token (tests, odd tenants) must not be refreshed on every call
-                margin = min(self._margin, fetched.lifetime_seconds / 2)
-                self._token = fetched.value
-                self._refresh_at = self._clock() + fetched.lifetime_seconds - margin
-                self.fetches += 1
+                assert self.post is not None, "a TokenAuth is used through Learning360Client"
+                value, lifetime = parse_token(self.post(self.body))
+                # a short-lived token must not be refreshed on every call
+                margin = min(self._margin, lifetime / 2)
+                self._token, self._refresh_at = value, self._clock() + lifetime - margin
             return self._token
 
-    def apply(
-        self, headers: MutableMapping[str, str], params: MutableMapping[str, str]
-    ) -> str | None:
+    def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> Any:
         token = self.token()
-        headers["Authorization"] = f"Bearer {token}"
+        headers.update({"Authorization": f"Bearer {token}", **self.headers})
         return token
 
-    def invalidate(self, used_token: str | None) -> bool:
+    def expired(self, code: str | None, description: str | None) -> bool:
+        # v1 says "jwt expired"; v2 says only invalid_token
+        return code == "invalid_token" and (
+            self.method != "oauth" or "expired" in (description or "").lower()
+        )
+
+    def invalidate(self, used_token: str | None) -> None:
         with self._lock:
-            # another thread may already have replaced the expired token: keep the new one
-            if self._token is not None and self._token == used_token:
+            if self._token == used_token:
                 self._token = None
-        return True
 
 
-def build_auth(credentials: Learning360Credentials, fetch_token: Callable[[], Token]) -> Auth:
-    if credentials.auth_method == "query":
-        return QueryAuth(credentials.company_id, credentials.api_key)
-    if credentials.auth_method == "header":
-        return HeaderAuth(credentials.company_id, credentials.api_key)
-    register_secret(credentials.api_key)
-    return TokenAuth(fetch_token)
+def parse_token(payload: Any) -> tuple[str, float]:
+    token = payload.get("access_token") if isinstance(payload, Mapping) else None
+    if not isinstance(token, str) or not token:
+        raise AuthenticationError(
+            "360Learning's token route answered without an access_token: check "
+            f"{config_key('base_url')} points at a 360Learning host"
+        )
+    register_secret(token)
+    return token, parse_expires_in(payload.get("expires_in"))
+
+
+def parse_expires_in(value: Any) -> float:
+    """``expires_in`` arrives as a number or a numeric string; anything else -> 1 h."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_SECONDS
+    return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_SECONDS
+
+
+def auth_for(credentials: Any, api_version: str) -> Auth:
+    """The strategy for these credentials and API version; a missing key is named."""
+    if problem := credentials_problem(credentials, api_version):
+        raise problem
+    if api_version == "v2":
+        headers = {routes.API_VERSION_HEADER: routes.API_VERSION}
+        return TokenAuth(
+            str(credentials.client_id).strip(),
+            str(credentials.client_secret),
+            method="oauth2_client_credentials",
+            headers=headers,
+        )
+    method = auth_method(credentials.auth_method)
+    company_id, api_key = str(credentials.company_id).strip(), str(credentials.api_key)
+    return (
+        TokenAuth(company_id, api_key)
+        if method == "oauth"
+        else ApiKeyAuth(company_id, api_key, method)
+    )

@@ -1,23 +1,11 @@
-"""Bounds on what one answer or one listing may cost, so a misbehaving server never hangs a sync.
+"""Bounds on one answer and one listing, so a misbehaving server never hangs a sync.
 
-``request_timeout`` bounds each *read*: a body that trickles one byte every few seconds never
-trips it and would hold the sync (and its lock) for hours. Three bounds close that:
-
-* ``response_deadline``: seconds from sending a request to the last byte of its answer; for a
-  streamed listing (v1), seconds without a complete element, so a large listing streams as
-  long as it makes progress while a trickle (one byte every few seconds: hundreds of seconds
-  per element) is cut. A :class:`ResponseWatchdog` thread shuts the socket down when it
-  passes, which ends any blocking read at once (the read returns EOF); the client then
-  retries the request like a timeout.
-* ``max_listing_elements``: elements one listing may hold (a v1 streamed array, or all pages of
-  a v2 listing); a body that never ends is an error, not retried.
-* ``max_listing_pages``: pages one v2 listing may span. A ``Link: rel="next"`` pointing back to
-  a page already read is an error at once (it would be followed forever).
-
-The defaults are far above a large company (20,000 users, 250,000 attempts: ~1 min per
-response at most, 250,000 elements in the largest listing), so only a broken server hits them.
-Settings: ``[sources.learning360]`` ``response_deadline``, ``max_listing_elements``,
-``max_listing_pages`` (docs/reliability.md).
+``request_timeout`` bounds each *read*, so a body trickling a byte every few seconds would hold
+the sync (and its lock) for hours. ``response_deadline`` bounds the whole answer (for a
+streamed v1 listing: the time without a complete element); a :class:`ResponseWatchdog` shuts
+the socket down when it passes and the client retries like a timeout. ``max_listing_elements``
+and ``max_listing_pages`` bound a listing; a ``Link: rel="next"`` back to a page already read
+fails at once. The defaults are far above a large company (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -53,30 +41,29 @@ class Bounds:
     max_listing_pages: int = DEFAULT_MAX_LISTING_PAGES
 
     @classmethod
-    def from_settings(
-        cls, response_deadline: Any, max_listing_elements: Any, max_listing_pages: Any
-    ) -> Bounds:
+    def from_settings(cls, **settings: Any) -> Bounds:
         """Validated settings; a value that is not a positive number is a configuration error."""
-        return cls(
-            response_deadline=_positive("response_deadline", response_deadline, float),
-            max_listing_elements=int(_positive("max_listing_elements", max_listing_elements, int)),
-            max_listing_pages=int(_positive("max_listing_pages", max_listing_pages, int)),
-        )
+        values = {}
+        for name, value in settings.items():
+            try:
+                values[name] = type(getattr(cls, name))(value)
+            except (TypeError, ValueError):
+                values[name] = 0
+            if isinstance(value, bool) or not values[name] > 0:  # NaN too
+                raise ConfigurationError(
+                    f"{name} {value!r} is not a positive number: set {config_key(name)} "
+                    f"(default {getattr(cls, name):g})"
+                )
+        return cls(**values)
 
     def too_many_elements(self, label: str, count: int) -> ListingOutOfBounds:
-        return ListingOutOfBounds(
-            f"360Learning {label} sent more than {self.max_listing_elements} elements, the "
-            "bound for one listing (a body that never ends?); not read further: raise "
-            f"{config_key('max_listing_elements')} if the company is really that large",
-            route=label,
+        return _too_large(
+            label, f"sent more than {self.max_listing_elements} elements", "a body", "elements"
         )
 
     def too_many_pages(self, label: str) -> ListingOutOfBounds:
-        return ListingOutOfBounds(
-            f"360Learning {label} spans more than {self.max_listing_pages} pages, the bound for "
-            "one listing (a next link that never ends?); not read further: raise "
-            f"{config_key('max_listing_pages')} if the company is really that large",
-            route=label,
+        return _too_large(
+            label, f"spans more than {self.max_listing_pages} pages", "a next link", "pages"
         )
 
     @staticmethod
@@ -89,48 +76,46 @@ class Bounds:
         )
 
 
-def _positive(name: str, value: Any, kind: type) -> float:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or not number > 0:
-        raise ConfigurationError(
-            f"{name} {value!r} is not a positive number: set {config_key(name)} "
-            f"(default {getattr(Bounds, name):g})"
-        )
-    return float(number)
+def _too_large(label: str, what: str, culprit: str, unit: str) -> ListingOutOfBounds:
+    return ListingOutOfBounds(
+        f"360Learning {label} {what}, the bound for one listing ({culprit} that never ends?); "
+        f"not read further: raise {config_key(f'max_listing_{unit}')} if the company is really "
+        "that large",
+        route=label,
+    )
 
 
 class ResponseWatchdog:
     """Shuts down the socket of an answer still being read when its deadline passes.
 
-    One daemon thread per client (started on first use, again in a forked child, whose threads
-    do not survive ``fork``, and after it ended idle), a heap of deadlines; registering and
-    releasing are O(log n).
-    Shutting a socket down (not closing it: its fd belongs to urllib3) makes a blocked ``recv``
-    in the reading thread return at once, so the reader sees a body cut short and the client
-    asks :meth:`release` whether that was the deadline."""
+    One daemon thread per client and process (a forked child starts its own; an idle one ends),
+    a heap of deadlines. Shutting down (not closing: urllib3 owns the fd) makes a blocked
+    ``recv`` return EOF, and :meth:`release` tells the client it was the deadline."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int]] = []
         self._sockets: dict[int, socket.socket] = {}
-        self._due: dict[int, float] = {}  # the current deadline per handle (the heap may hold
-        # older, superseded ones: skipped when they come up)
+        self._due: dict[int, float] = {}  # the current deadline (the heap may hold older ones)
         self._expired: set[int] = set()
         self._ids = itertools.count()
         self._owner_pid = -1
 
     def watch(self, response: Any, seconds: float) -> int | None:
-        """Registers ``response`` (a streamed ``requests.Response``); a handle for
-        :meth:`release`, None when its socket cannot be reached (then only the read timeout
-        applies)."""
-        sock = _socket_of(response)
-        if sock is None:
+        """A handle for a streamed ``requests.Response``; None when its socket is out of reach
+        (then only the read timeout applies)."""
+        connection = getattr(getattr(response, "raw", None), "_connection", None)
+        sock = getattr(connection, "sock", None)  # urllib3 2 keeps it until the body is read
+        if not isinstance(sock, socket.socket):
             return None
         with self._cond:
-            self._ensure_thread()
+            if self._owner_pid != os.getpid():  # no thread yet, an idle end, or a fork
+                self._owner_pid = os.getpid()
+                self._heap = [(due, h) for h, due in self._due.items() if h in self._sockets]
+                heapq.heapify(self._heap)
+                threading.Thread(
+                    target=self._run, name="learning360-deadlines", daemon=True
+                ).start()
             handle = next(self._ids)
             self._sockets[handle] = sock
             self._push(handle, seconds)
@@ -138,10 +123,8 @@ class ResponseWatchdog:
 
     def extend(self, handle: int | None, seconds: float) -> None:
         """A new deadline, ``seconds`` from now (a streamed listing that makes progress)."""
-        if handle is None:
-            return
         with self._cond:
-            if handle in self._sockets:
+            if handle is not None and handle in self._sockets:
                 self._push(handle, seconds)
 
     def _push(self, handle: int, seconds: float) -> None:
@@ -157,19 +140,9 @@ class ResponseWatchdog:
         with self._cond:
             self._sockets.pop(handle, None)
             self._due.pop(handle, None)
-            if handle in self._expired:
-                self._expired.discard(handle)
-                return True
-            return False
-
-    def _ensure_thread(self) -> None:
-        if self._owner_pid == os.getpid():
-            return
-        self._owner_pid = os.getpid()
-        # a forked child inherits a lock held by no thread of its own: start clean
-        self._heap = [(due, h) for h, due in self._due.items() if h in self._sockets]
-        heapq.heapify(self._heap)
-        threading.Thread(target=self._run, name="learning360-deadlines", daemon=True).start()
+            expired = handle in self._expired
+            self._expired.discard(handle)
+            return expired
 
     def _run(self) -> None:
         with self._cond:
@@ -182,23 +155,13 @@ class ResponseWatchdog:
                         return
                     continue
                 due, handle = self._heap[0]
-                wait = due - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
+                if due > time.monotonic():
+                    self._cond.wait(due - time.monotonic())
                     continue
                 heapq.heappop(self._heap)
                 del self._due[handle]
                 sock = self._sockets.pop(handle)
                 self._expired.add(handle)
                 with contextlib.suppress(OSError):  # already closed by the reader
-                    # the plain socket's shutdown: SSLSocket's would also drop its TLS object
-                    # under the reading thread
+                    # the plain socket's shutdown: SSLSocket's would drop its TLS state
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _socket_of(response: Any) -> socket.socket | None:
-    """The socket under a streamed ``requests.Response`` (urllib3 2 keeps the connection on
-    the response until the body is read)."""
-    connection = getattr(getattr(response, "raw", None), "_connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None

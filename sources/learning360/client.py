@@ -1,26 +1,10 @@
-"""The only place that speaks HTTP to 360Learning.
+"""The only place that speaks HTTP to 360Learning, for both API versions.
 
-One ``requests.Session`` (pool sized for the fan-out), one client-side rate limiter shared by
-all threads, retries with exponential backoff, streaming JSON, error mapping and secret
-redaction. Hand-written rather than dlt's ``RESTClient``/``requests`` helper because v1 needs
-things those do not do: restart a *streamed* array mid-way without yielding duplicates,
-re-authenticate once on ``401 jwt expired``, treat a ``200`` HTML page as a retryable fault,
-throttle across threads, and count requests per route template. The retry *settings* are dlt's
-own: ``[runtime] request_max_attempts``, ``request_backoff_factor``,
-``request_max_retry_delay`` and ``request_timeout``.
-
-Streaming-retry semantics (``iter_array``): elements are parsed one by one with ijson and
-yielded as soon as they are complete. If the stream breaks (connection reset, truncated body,
-invalid JSON), the request is restarted and every element already yielded is skipped, matched
-by its ``_id`` (by position when elements have no ``_id``). So a retry yields no duplicates
-and, unless the server reorders id-less elements between two requests, loses nothing; memory
-holds only the yielded keys, never the elements.
-
-Bad records in a listing (``iter_array``): an element repeated within one answer (same
-``_id``) is yielded once, and on a route listed in ``id_keyed_routes`` (the listings whose
-elements are records keyed by ``_id``) an element without an ``_id`` is not yielded: it could
-not be stored (the key is NOT NULL) nor fanned out (getX needs the id). Both are logged as a
-WARNING and counted in ``RequestStats.dropped``; never silently. See docs/reliability.md.
+Not dlt's ``RESTClient``: the source must restart a *streamed* v1 array mid-way without
+duplicates (elements already yielded are skipped by ``_id``, else by position), re-authenticate
+once on an expired token, retry a ``200`` HTML page, throttle across threads and count requests
+per route template. Retry settings are dlt's ``[runtime] request_*``. A listing element that
+cannot be stored is quarantined and counted, never dropped silently (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -40,30 +24,39 @@ from dlt.common.configuration.specs import RuntimeConfiguration
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
 from requests.adapters import HTTPAdapter
 
-from .auth import Auth, Token, build_auth, token_request_body
+from . import errors
+from .auth import Auth, TokenAuth, auth_for
 from .bounds import Bounds, ResponseWatchdog
-from .credentials import Learning360Credentials
+from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
 from .errors import (
+    BASE_URL,
+    TOKEN_ROUTE,
     ApiError,
-    AuthenticationError,
     ConfigurationError,
     Learning360Error,
     MalformedResponseError,
     NotFoundError,
-    auth_error,
+    Refusal,
+    UnexpectedBodyError,
     config_key,
     connection_error,
+    error_code,
+    is_not_found,
     not_an_api_error,
-    token_error,
 )
 from .quarantine import table_of_route
 from .redaction import install_log_filter, redact
+from .routes import ID_KEYED_ROUTES
 from .stats import RequestStats
-from .v1.parsing import error_code, is_not_found, parse_expires_in
+from .v2 import errors as v2_errors
 
 USER_AGENT = "learning360-dlt-source/1.0"
-TOKEN_ROUTE = "POST /api/v2/oauth2/token"
 STREAM_CHUNK_BYTES = 64 * 1024
+# each API version words what the API refused (errors.Refusal) in its own terms
+DESCRIBE: dict[str, Callable[[Refusal], Learning360Error | None]] = {
+    "v1": errors.describe,
+    "v2": v2_errors.describe,
+}
 
 install_log_filter()
 
@@ -98,8 +91,7 @@ class RetryPolicy:
 
 
 def build_limiter(max_requests_per_second: float) -> Limiter | None:
-    """A limiter that blocks until a slot frees. Two windows (per 100 ms and per second) so
-    40/s means ~4 every 100 ms, not a burst of 40 at the start of each second."""
+    """Two windows (per 100 ms and per second): 40/s means ~4 every 100 ms, not a burst of 40."""
     if not max_requests_per_second or max_requests_per_second <= 0:
         return None
     if max_requests_per_second >= 10:
@@ -117,17 +109,21 @@ def build_limiter(max_requests_per_second: float) -> Limiter | None:
 
 
 class _Retry(Exception):
-    """Internal: this attempt failed in a way worth retrying."""
+    """This attempt failed in a way worth retrying."""
 
     def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False):
         super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.rate_limited = rate_limited
+        self.reason, self.retry_after, self.rate_limited = reason, retry_after, rate_limited
 
 
 class _BrokenStream(Exception):
-    """Internal: the streamed body broke after the status line."""
+    """The streamed body broke after the status line."""
+
+
+class _ExpiredToken(Exception):
+    def __init__(self, refusal: Refusal, used_token: Any):
+        super().__init__(refusal.code)
+        self.refusal, self.used_token = refusal, used_token
 
 
 class _StreamReader:
@@ -151,63 +147,48 @@ class _StreamReader:
         return chunk
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
-def _looks_like_json(response: requests.Response) -> bool:
-    content_type = response.headers.get("Content-Type", "")
-    return not content_type or "json" in content_type.lower()
-
-
 class Learning360Client:
-    """HTTP access to ``<base_url>/api/<version>``; thread-safe, shared by all resources."""
+    """HTTP access to ``<base_url>/api/<api_version>``; thread-safe, shared by all resources."""
 
     def __init__(
         self,
         base_url: str,
-        credentials: Learning360Credentials,
+        auth: Auth,
         *,
         api_version: str = "v1",
-        max_requests_per_second: float = 40.0,
-        workers: int = 8,
+        max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND,
+        workers: int = DEFAULT_WORKERS,
         stats: RequestStats | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         bounds: Bounds | None = None,
+        id_keyed_routes: frozenset[str] = ID_KEYED_ROUTES,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
         self.token_url = f"{self.base_url}/api/v2/oauth2/token"
+        self.auth = auth
+        if isinstance(auth, TokenAuth):
+            auth.post = self._post_token  # the strategy borrows the client's transport
+        self.describe = DESCRIBE[api_version]
         self.workers = max(1, int(workers))
         self.stats = stats if stats is not None else RequestStats()
         self.retry = retry or RetryPolicy.from_dlt_config()
-        self._credentials = credentials
+        self.bounds = bounds or Bounds()
+        # listing templates whose elements must carry an ``_id`` (stored and fanned out by it)
+        self.id_keyed_routes = id_keyed_routes
         self._limiter = build_limiter(max_requests_per_second)
         self._sleep = sleep
-        self.bounds = bounds or Bounds()
-        self._watchdog = ResponseWatchdog()  # response_deadline: see bounds.py
+        self._watchdog = ResponseWatchdog()
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.workers + 4, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        self.auth: Auth = build_auth(credentials, self._fetch_token)
-        # listing routes (templates) whose elements must carry an ``_id``; set by the adapter
-        self.id_keyed_routes: frozenset[str] = frozenset()
         # the host answered at least once: a refused connection is then an outage, not config
         self._answered = False
-        # listing elements already counted as dropped, per URL: a listing read twice in a run
-        # (users: the table and the author map) or restarted counts each bad element once
+        # elements already counted as dropped, per URL: a listing read twice counts them once
         self._reported: dict[str, set[Any]] = {}
-
-    # ---- public API --------------------------------------------------------------------
 
     def get_json(
         self,
@@ -219,29 +200,28 @@ class Learning360Client:
         quiet: bool = False,
         expect: tuple[type, ...] | None = None,
     ) -> Any:
-        """GET one JSON document. With ``missing_ok``, a missing item (404, 400 ``*_not_found``)
-        returns None after a warning (INFO if ``quiet``) instead of raising. With ``expect``
-        (e.g. ``(dict,)``), a body of another JSON type (``200 null``, an object where a list
-        is expected, an object without ``_id`` where ``dict`` with ``"_id"`` is asked) is
-        retried like a 5xx, then raises :class:`UnexpectedBodyError`."""
-        url = self._url(route, path_params)
+        """One JSON document. ``missing_ok``: a gone item is None after a warning (INFO if
+        ``quiet``). ``expect`` (e.g. ``(dict, str)``: an object with an ``_id``): another JSON
+        type is retried like a 5xx, then raises :class:`UnexpectedBodyError`."""
 
         def parse(response: requests.Response) -> Any:
             body = self._parse_body(response)
-            problem = _wrong_shape(body, expect) if expect else None
-            if problem:
+            if expect and (problem := _wrong_shape(body, expect)):
                 raise _Retry(f"200 with {problem}")
             return body
 
         try:
-            return self._request("GET", route, url, params=params, parse=parse)
+            return self._request("GET", route, self._url(route, path_params), params, parse=parse)
         except NotFoundError as exc:
             if not missing_ok:
                 raise
-            self.stats.record_missing()
-            log = logger.info if quiet else logger.warning
-            log(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
+            self.skip_missing(exc, quiet)
             return None
+
+    def skip_missing(self, exc: NotFoundError, quiet: bool = False) -> None:
+        self.stats.record_missing()
+        log = logger.info if quiet else logger.warning
+        log(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
 
     def iter_array(
         self,
@@ -251,64 +231,38 @@ class Learning360Client:
         *,
         item_prefix: str = "item",
     ) -> Iterator[Any]:
-        """Yield the elements of a JSON array one by one from the streamed body (``item_prefix``
-        is ijson's path: ``item`` for a top-level array). Retry-safe, see module docstring."""
+        """The elements of a streamed JSON array (``item_prefix``: ijson's path to them)."""
         url = self._url(route, path_params)
-        require_id = route in self.id_keyed_routes
         yielded: dict[Any, int] = {}  # element key -> the attempt that last saw it
-        reported = self._reported.setdefault(url, set())  # keys already counted as dropped
+        reported = self._reported.setdefault(url, set())
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._request("GET", route, url, params=params, stream=True)
+                response = self._request("GET", route, url, params)
             except NotFoundError:
-                # a listing is never "gone": the host does not serve this API
-                error = not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
-            else:
-                error = None
-            if error is not None:
-                raise error  # outside `except`: no chained context
-            failure: str | None = None
-            past_deadline = False
+                response = None  # a listing is never "gone": the host does not serve this API
+            if response is None:
+                raise not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
             watch = getattr(response, _WATCH, None)
             extended_at = time.monotonic()
             try:
                 reader = _StreamReader(response, self.stats.record_bytes)
-                for position, element in enumerate(
-                    ijson.items(reader, item_prefix, use_float=True)
-                ):
+                elements = ijson.items(reader, item_prefix, use_float=True)
+                for position, element in enumerate(elements):
                     if position >= self.bounds.max_listing_elements:
                         raise self.bounds.too_many_elements(f"GET {route}", position)
                     if time.monotonic() - extended_at >= 1.0:  # progress: the deadline moves
                         extended_at = time.monotonic()
                         self._watchdog.extend(watch, self.bounds.response_deadline)
-                    key = self._element_key(element, position)
-                    if item_prefix == "item" and not isinstance(element, Mapping):
-                        # a null or a bare value among records: refuse it, keep the others
-                        if key not in reported:
-                            reported.add(key)
-                            self.stats.quarantine.reject(
-                                table_of_route(route),
-                                f"GET {route} element is {json_type(element)}, not an object",
-                                element,
-                            )
-                        continue
-                    if require_id and isinstance(element, Mapping) and isinstance(key, tuple):
-                        if key not in reported:  # a restart sees it again: count it once
-                            reported.add(key)
-                            self._drop(route, "without an _id", "", element)
-                        continue
+                    key = _element_key(element, position)
                     seen_in = yielded.get(key)
-                    yielded[key] = attempt
-                    if seen_in == attempt:
-                        if key not in reported:
-                            reported.add(key)
-                            self._drop(route, "with a duplicate _id", f" {key}", element)
+                    repeated = seen_in == attempt
+                    if self._refused(route, element, key, repeated, reported, item_prefix):
                         continue
-                    if seen_in is not None:
-                        continue  # read before the stream broke: already yielded
-                    yield element
+                    yielded[key] = attempt
+                    if seen_in is None:  # else read before the stream broke: yielded already
+                        yield element
                 if item_prefix == "item" and reader.first_char not in (None, "["):
                     raise _BrokenStream("expected a JSON array")
                 return
@@ -319,26 +273,34 @@ class Learning360Client:
             finally:
                 past_deadline = self._watchdog.release(watch)
                 response.close()
-            if past_deadline:
-                failure = self._past_deadline()
-            if attempt >= self.retry.max_attempts and past_deadline:
-                raise ApiError(
-                    f"360Learning GET {route} failed after {attempt} attempts: {failure}",
-                    route=route,
-                )
-            if attempt >= self.retry.max_attempts:
-                raise MalformedResponseError(
-                    f"360Learning sent an unusable body for GET {route} after {attempt} "
-                    f"attempts: {failure}",
-                    route=route,
-                )
-            self.stats.record_retry()
-            delay = self.retry.delay(attempt)
-            logger.warning(
-                f"360Learning GET {route}: {failure}; restarting the request in {delay:.1f}s, "
-                f"skipping the {len(yielded)} elements already read"
-            )
-            self._sleep(delay)
+            reason = self._past_deadline() if past_deadline else failure
+            restart = f"restarting the request (skipping the {len(yielded)} elements read)"
+            self._backoff(f"GET {route}", _Retry(reason), attempt, restart)
+
+    def _refused(
+        self, route: str, element: Any, key: Any, repeated: bool, seen: set, item_prefix: str
+    ) -> bool:
+        """Whether a listing element cannot be stored; it is quarantined (and counted as
+        dropped) once per key, though a restart reads it again."""
+        if item_prefix == "item" and not isinstance(element, Mapping):
+            why, detail, dropped = f"is {json_type(element)}, not an object", None, False
+        elif (
+            isinstance(key, tuple)
+            and isinstance(element, Mapping)
+            and route in self.id_keyed_routes
+        ):
+            why, detail, dropped = "without an _id", None, True
+        elif repeated:
+            why, detail, dropped = "with a duplicate _id", key, True
+        else:
+            return False
+        if key not in seen:
+            seen.add(key)
+            reason = f"GET {route} element {why}"
+            if dropped:
+                self.stats.record_dropped(reason)
+            self.stats.quarantine.reject(table_of_route(route), reason, element, detail)
+        return True
 
     def get_page(
         self,
@@ -348,22 +310,30 @@ class Learning360Client:
         *,
         url: str | None = None,
     ) -> tuple[Any, requests.Response]:
-        """GET one page of a paginated route (API v2): the parsed JSON body and the (closed)
-        response, whose headers carry the ``Link`` to the next page. ``url`` (absolute, e.g.
-        a ``Link`` rel="next") replaces the route's URL and ``params``; ``route`` still labels
-        stats and errors. Retries, rate limit, auth and error mapping as for every call."""
-        target = url or self._url(route, path_params)
+        """One page (v2): its JSON body and the closed response, whose ``Link`` header names
+        the next page. ``url`` (a next link) replaces the route's URL and ``params``."""
         return self._request(
             "GET",
             route,
-            target,
-            params=None if url else params,
+            url or self._url(route, path_params),
+            None if url else params,
             parse=lambda response: (self._parse_body(response), response),
         )
 
-    def request_token(self, body: Mapping[str, Any]) -> Any:
-        """POST a token request (``body`` as the API version wants it, e.g. v2 client
-        credentials) to the token route; the parsed answer. Errors as for v1's token."""
+    def close(self) -> None:
+        self.session.close()
+
+    def _past_deadline(self) -> str:
+        return (
+            f"no complete answer within {self.bounds.response_deadline:g}s "
+            f"({config_key('response_deadline')})"
+        )
+
+    def _url(self, route: str, path_params: Mapping[str, str] | None) -> str:
+        quoted = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
+        return f"{self.api_url}/{route.format(**quoted)}"
+
+    def _post_token(self, body: Mapping[str, Any]) -> Any:
         return self._request(
             "POST",
             TOKEN_ROUTE,
@@ -372,55 +342,6 @@ class Learning360Client:
             parse=self._parse_body,
             authenticate=False,
         )
-
-    def close(self) -> None:
-        self.session.close()
-
-    # ---- internals ---------------------------------------------------------------------
-
-    def _past_deadline(self) -> str:
-        return (
-            f"no complete answer within {self.bounds.response_deadline:g}s "
-            f"({config_key('response_deadline')})"
-        )
-
-    def _drop(self, route: str, why: str, detail: str, element: Mapping[str, Any]) -> None:
-        """A listing element that cannot be stored: quarantined (a warning naming its key, never
-        its values) and counted in the sync summary."""
-        self.stats.record_dropped(f"GET {route} element {why}")
-        self.stats.quarantine.reject(
-            table_of_route(route), f"GET {route} element {why}", element, detail.strip() or None
-        )
-
-    @staticmethod
-    def _element_key(element: Any, position: int) -> Any:
-        if isinstance(element, Mapping):
-            element_id = element.get("_id")
-            if isinstance(element_id, str):
-                return element_id
-        return ("#", position)
-
-    def _url(self, route: str, path_params: Mapping[str, str] | None) -> str:
-        quoted = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
-        return f"{self.api_url}/{route.format(**quoted)}"
-
-    def _fetch_token(self) -> Token:
-        body = token_request_body(self._credentials.company_id, self._credentials.api_key)
-        payload = self._request(
-            "POST",
-            TOKEN_ROUTE,
-            self.token_url,
-            json=body,
-            parse=self._parse_body,
-            authenticate=False,
-        )
-        token = payload.get("access_token") if isinstance(payload, Mapping) else None
-        if not isinstance(token, str) or not token:
-            raise AuthenticationError(
-                "360Learning's token route answered without an access_token: check "
-                "sources.learning360.base_url points at a 360Learning host"
-            )
-        return Token(token, parse_expires_in(payload.get("expires_in")))
 
     def _parse_body(self, response: requests.Response) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
@@ -437,32 +358,31 @@ class Learning360Client:
         method: str,
         route: str,
         url: str,
-        *,
         params: Mapping[str, Any] | None = None,
+        *,
         json: Any = None,
-        stream: bool = False,
         parse: Callable[[requests.Response], Any] | None = None,
         authenticate: bool = True,
     ) -> Any:
-        """Send with retries. Returns ``parse(response)`` or, without ``parse``, the open
-        ``200`` response (streaming). Raises only :class:`Learning360Error` subclasses."""
+        """Send with retries and the one re-authentication; ``parse(response)``, or without
+        ``parse`` the open ``200`` response (streamed). Raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
-        label = route if route.startswith(("GET ", "POST ")) else f"{method} {route}"
+        label = route if route == TOKEN_ROUTE else f"{method} {route}"
         while True:
             attempt += 1
             error: Learning360Error | None = None
-            retry: _Retry | None = None
             try:
-                return self._attempt(method, label, url, params, json, stream, parse, authenticate)
+                return self._attempt(method, route, label, url, params, json, parse, authenticate)
             except _ExpiredToken as expired:
-                if reauthenticated or not self.auth.invalidate(expired.used_token):
-                    error = expired.error
+                if reauthenticated:
+                    error = self._worded(expired.refusal, label)
                 else:
                     reauthenticated = True
                     attempt -= 1  # a fresh token is not a retry of a faulty server
+                    self.auth.invalidate(expired.used_token)
                     self.stats.record_reauthentication()
-                    logger.info("360Learning: OAuth token expired, fetching a new one")
+                    logger.info("360Learning: access token refused (expired?), fetching a new one")
                     continue
             except _Retry as exc:
                 retry = exc
@@ -470,52 +390,60 @@ class Learning360Client:
                 error = exc
             if error is not None:
                 raise error  # raised outside `except`: no __context__ carrying a raw URL
-            assert retry is not None
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
-                # nothing has ever listened there in this run: a wrong base_url or port, as
-                # `doctor` says at once; not worth a minute of retries (docs/reliability.md)
-                raise connection_error(
-                    self.base_url, f"{retry.reason}, {attempt} attempts", transient=False
-                )
-            if attempt >= self.retry.max_attempts:
-                raise self._exhausted(label, url, retry, attempt)
-            self.stats.record_retry(rate_limited=retry.rate_limited)
-            delay = self.retry.delay(attempt, retry.retry_after)
-            # a 429 is the API pacing us: counted in progress and the summary, not a warning
-            log = logger.info if retry.rate_limited else logger.warning
-            log(
-                f"360Learning {label}: {retry.reason}; retry {attempt}/"
-                f"{self.retry.max_attempts - 1} in {delay:.1f}s"
-            )
-            self._sleep(delay)
+                # nothing ever listened there in this run: a wrong base_url or port
+                reason = f"{retry.reason}, {attempt} attempts"
+                raise connection_error(self.base_url, reason, transient=False)
+            self._backoff(label, retry, attempt)
 
-    def _exhausted(self, label: str, url: str, retry: _Retry, attempts: int) -> Learning360Error:
-        if retry.reason.startswith("connection"):
-            return connection_error(self.base_url, f"{retry.reason}, {attempts} attempts")
-        if retry.reason.startswith("200 with a body of"):
-            return UnexpectedBodyError(
-                f"360Learning sent an unusable body for {label} after {attempts} attempts: "
-                f"{retry.reason[len('200 with ') :]}",
-                route=label,
-            )
-        if "non-JSON" in retry.reason or "invalid JSON" in retry.reason:
-            return MalformedResponseError(
-                f"360Learning sent an unusable body for {label} after {attempts} attempts: "
-                f"{retry.reason}; check sources.learning360.base_url",
-                route=label,
-            )
+    def _backoff(self, label: str, retry: _Retry, attempt: int, then: str = "") -> None:
+        """Sleep before attempt ``attempt + 1``, or raise once the attempts are used up."""
+        if attempt >= self.retry.max_attempts:
+            raise self._exhausted(label, retry.reason, attempt)
+        self.stats.record_retry(rate_limited=retry.rate_limited)
+        delay = self.retry.delay(attempt, retry.retry_after)
+        # a 429 is the API pacing us: counted in progress and the summary, not a warning
+        log = logger.info if retry.rate_limited else logger.warning
+        then = then or f"retry {attempt}/{self.retry.max_attempts - 1}"
+        log(f"360Learning {label}: {retry.reason}; {then} in {delay:.1f}s")
+        self._sleep(delay)
+
+    def _exhausted(self, label: str, reason: str, attempts: int) -> Learning360Error:
+        if reason.startswith("connection"):
+            return connection_error(self.base_url, f"{reason}, {attempts} attempts")
+        unusable = f"360Learning sent an unusable body for {label} after {attempts} attempts: "
+        if reason.startswith("200 with a body of"):
+            return UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
+        if reason.startswith(("stream broke", "body is not complete")):
+            return MalformedResponseError(unusable + reason, route=label)
+        if "non-JSON" in reason or "invalid JSON" in reason:
+            return MalformedResponseError(f"{unusable}{reason}; check {BASE_URL}", route=label)
         return ApiError(
-            f"360Learning {label} failed after {attempts} attempts: {retry.reason}", route=label
+            f"360Learning {label} failed after {attempts} attempts: {reason}", route=label
+        )
+
+    def _worded(self, refusal: Refusal, label: str) -> Learning360Error:
+        """The API version's words for a refusal, else the generic line."""
+        worded = self.describe(refusal)
+        if worded is not None:
+            return worded
+        status, code, description = refusal.status, refusal.code, refusal.description
+        return ApiError(
+            f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
+            + (f": {redact(description)}" if description else ""),
+            status,
+            code,
+            route=label,
         )
 
     def _attempt(
         self,
         method: str,
+        route: str,
         label: str,
         url: str,
         params: Mapping[str, Any] | None,
         json: Any,
-        stream: bool,
         parse: Callable[[requests.Response], Any] | None,
         authenticate: bool,
     ) -> Any:
@@ -526,7 +454,7 @@ class Learning360Client:
             while not self._limiter.try_acquire("360learning"):
                 pass  # try_acquire sleeps until a slot frees; loops only past max_delay
         self.stats.record_request(label)
-        connection_failure: str | None = None
+        failure: str | None = None
         sent_at = time.monotonic()
         try:
             # always streamed: the body is read under the response deadline (bounds.py)
@@ -540,109 +468,90 @@ class Learning360Client:
                 timeout=self.retry.timeout,
             )
         except requests.exceptions.SSLError:
-            # https:// to a plain-http port, or a certificate the client refuses: retrying
-            # cannot fix it, the configuration can (exit 2)
-            raise connection_error(
-                self.base_url,
+            # https:// to a plain-http port, or a refused certificate: only config fixes it
+            failure = (
                 "TLS handshake failed: an https:// URL on a plain http port, or a certificate "
-                "problem",
-                transient=False,
-            ) from None
+                "problem"
+            )
         except requests.exceptions.ConnectionError as exc:
-            connection_failure = _describe_connection_error(exc)
+            failure = _describe_connection_error(exc)
         except requests.exceptions.Timeout:
-            connection_failure = f"connection timed out after {self.retry.timeout:g}s"
+            failure = f"connection timed out after {self.retry.timeout:g}s"
         except (
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:
             raise _Retry(f"body cut short ({type(exc).__name__})") from None
         except requests.RequestException as exc:
-            connection_failure = f"connection failed ({type(exc).__name__})"
-        if connection_failure is not None:
-            if "name resolution" in connection_failure:
-                # a typo: no retry
-                raise connection_error(self.base_url, connection_failure, transient=False)
-            raise _Retry(connection_failure)
+            failure = f"connection failed ({type(exc).__name__})"
+        if failure is not None:
+            if failure.startswith("TLS") or "name resolution" in failure:  # a typo: no retry
+                raise connection_error(self.base_url, failure, transient=False)
+            raise _Retry(failure)
 
         self._answered = True
-        remaining = self.bounds.response_deadline - (time.monotonic() - sent_at)
-        watch = self._watchdog.watch(response, remaining)
+        watch = self._watchdog.watch(
+            response, self.bounds.response_deadline - (time.monotonic() - sent_at)
+        )
         status = response.status_code
         if 200 <= status < 300:
-            if parse is None and stream:
-                if not _looks_like_json(response):
-                    self._watchdog.release(watch)
-                    response.close()
-                    raise _Retry(
-                        f"200 with a non-JSON body ({response.headers.get('Content-Type')})"
-                    )
-                setattr(response, _WATCH, watch)  # released by the reader (iter_array)
-                return response
-            cut_short: str | None = None
-            try:
-                if parse is None:
-                    _ = response.content  # read now, under the deadline, as stream=False would
-                    return response
-                return parse(response)
-            except (requests.RequestException, OSError) as exc:
-                cut_short = f"body cut short ({type(exc).__name__})"
-            except _Retry as exc:
-                cut_short = exc.reason
-            finally:
-                past_deadline = self._watchdog.release(watch)
-                response.close()
-            raise _Retry(self._past_deadline() if past_deadline else cut_short)
-
+            return self._read(response, watch, parse)
         body = _read_error_body(response)
         self.stats.record_bytes(len(response.content or b"") if body is not None else 0)
-        if self._watchdog.release(watch):
-            response.close()
-            raise _Retry(self._past_deadline())
+        past_deadline = self._watchdog.release(watch)
         response.close()
+        if past_deadline:
+            raise _Retry(self._past_deadline())
         code, description = error_code(body)
-        if label == TOKEN_ROUTE and status in (400, 401):
-            raise token_error(status, code)
-        if label == TOKEN_ROUTE and status not in (408, 429) and status < 500:
+        refusal = Refusal(status, code, description, route)
+        if route == TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
             raise not_an_api_error(self.base_url, f"{status} to {TOKEN_ROUTE}")
-        if status == 401:
-            error = auth_error(status, code, description)
-            if code == "invalid_token" and "expired" in (description or "").lower():
-                raise _ExpiredToken(error, used_token)
-            raise error
-        if status == 403:
-            raise auth_error(status, code, description)
-        if status == 429:
+        if authenticate and status == 401 and self.auth.expired(code, description):
+            raise _ExpiredToken(refusal, used_token)
+        if status in (429, 408) or status >= 500:
             raise _Retry(
-                "429 rate limited",
+                "429 rate limited" if status == 429 else f"{status} server error",
                 retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
-                rate_limited=True,
+                rate_limited=status == 429,
             )
-        if status >= 500 or status == 408:
-            raise _Retry(
-                f"{status} server error",
-                retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
-            )
-        if is_not_found(status, body):
+        if route != TOKEN_ROUTE and is_not_found(status, body):
+            path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
             raise NotFoundError(
-                f"{label} {redact(_path_of(url, self.api_url))} -> {status} {redact(code or 'not found')}",
+                f"{label} {redact(path)} -> {status} {redact(code or 'not found')}",
                 status,
-                label,
+                route=label,
             )
-        raise ApiError(
-            f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
-            + (f": {redact(description)}" if description else ""),
-            status,
-            label,
-        )
+        raise self._worded(refusal, label)
+
+    def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
+        """A 2xx answer: parsed under the deadline, or handed open to ``iter_array``."""
+        if parse is None:
+            if not _looks_like_json(response):
+                self._watchdog.release(watch)
+                response.close()
+                raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
+            setattr(response, _WATCH, watch)  # released by the reader (iter_array)
+            return response
+        cut_short = ""
+        try:
+            return parse(response)
+        except (requests.RequestException, OSError) as exc:
+            cut_short = f"body cut short ({type(exc).__name__})"
+        except _Retry as exc:
+            cut_short = exc.reason
+        finally:
+            past_deadline = self._watchdog.release(watch)
+            response.close()
+        raise _Retry(self._past_deadline() if past_deadline else cut_short)
+
+
+def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
+    """A client with the auth strategy these credentials and this API version call for."""
+    auth = auth_for(credentials, api_version)
+    return Learning360Client(base_url, auth, api_version=api_version, **options)
 
 
 _WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
-
-
-class UnexpectedBodyError(MalformedResponseError):
-    """A single item's body was valid JSON of the wrong type (``null``, a list for an
-    object, an object without ``_id``), after retries: the caller quarantines the item."""
 
 
 def json_type(value: Any) -> str:
@@ -658,8 +567,7 @@ def json_type(value: Any) -> str:
 
 
 def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
-    """Why ``body`` is not what the route promises (None when it is). ``str`` in ``expect``
-    stands for "an object with an ``_id``"."""
+    """Why ``body`` is not what the route promises; ``str`` in ``expect``: "has an ``_id``"."""
     wanted = tuple(t for t in expect if t is not str)
     if not isinstance(body, wanted):
         names = " or ".join("a list" if t is list else "an object" for t in wanted)
@@ -669,11 +577,24 @@ def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
     return None
 
 
-class _ExpiredToken(Exception):
-    def __init__(self, error: AuthenticationError, used_token: str | None):
-        super().__init__(str(error))
-        self.error = error
-        self.used_token = used_token
+def _element_key(element: Any, position: int) -> Any:
+    element_id = element.get("_id") if isinstance(element, Mapping) else None
+    return element_id if isinstance(element_id, str) else ("#", position)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _looks_like_json(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "")
+    return not content_type or "json" in content_type.lower()
 
 
 def _read_error_body(response: requests.Response) -> Any:
@@ -683,28 +604,13 @@ def _read_error_body(response: requests.Response) -> Any:
         return None
 
 
-def _path_of(url: str, api_url: str) -> str:
-    return url[len(api_url) :] if url.startswith(api_url) else url
-
-
 def _describe_connection_error(exc: requests.exceptions.ConnectionError) -> str:
-    text = str(exc)
-    lowered = text.lower()
-    if any(
-        marker in lowered
-        for marker in (
-            "name or service not known",
-            "nodename nor servname",
-            "name resolution",
-            "getaddrinfo",
-        )
-    ):
+    lowered = str(exc).lower()
+    dns = ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo")
+    if any(marker in lowered for marker in dns):
         return "connection failed: host name resolution failed"
     if "refused" in lowered:
         return "connection refused"
     if "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
         return "connection reset by the server"
     return f"connection failed ({type(exc).__name__})"
-
-
-__all__ = ["Learning360Client", "RequestStats", "RetryPolicy", "build_limiter"]

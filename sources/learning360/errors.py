@@ -1,57 +1,55 @@
-"""Actionable one-line exceptions.
+"""One-line, secret-free exceptions, and v1's wording of what the API refused.
 
-Every message names what to fix (usually a config key and its env var) and never contains a
-secret: messages are built from error codes and route templates, and anything taken from the
-wire goes through :func:`.redaction.redact` first. The client raises these *outside* the
-``except`` block of the underlying ``requests`` error so neither ``__cause__`` nor
-``__context__`` can carry a URL with ``apiKey=...`` into dlt's trace; dlt's own
-``PipelineStepFailed`` wraps them with ``__cause__`` intact, so a CLI can unwrap and print
-``str(exc)``.
+The client raises them outside the ``except`` of the ``requests`` error, so no ``__context__``
+carries a URL with ``apiKey=...`` into dlt's trace; every message names the key to fix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from .redaction import redact
 
 CONFIG_SECTION = "sources.learning360"
+TOKEN_ROUTE = "POST /api/v2/oauth2/token"
 
 
 def config_key(*path: str) -> str:
     """``config_key("credentials", "api_key")`` -> the toml key plus the env var that sets it."""
     dotted = ".".join((CONFIG_SECTION, *path))
-    env = "__".join(part.upper() for part in dotted.split("."))
-    return f"{dotted} (env {env})"
+    return f"{dotted} (env {dotted.replace('.', '__').upper()})"
 
 
 class Learning360Error(Exception):
-    """Base class; ``str(exc)`` is a complete, secret-free, one-line explanation."""
+    """Base class; ``str(exc)`` is a complete, secret-free, one-line explanation. An error
+    about an HTTP answer keeps its ``status``, error ``code`` and ``route``."""
+
+    def __init__(
+        self, message: str, status: int | None = None, code: str | None = None, *, route=None
+    ):
+        super().__init__(message)
+        self.status, self.code, self.route = status, code, route
 
     def one_line(self) -> str:
         return " ".join(str(self).split())
 
 
 class ConfigurationError(Learning360Error):
-    """A config value the source cannot work with (bad api_version, auth_method, strategy)."""
+    """A value only a change of config can fix (exit 2)."""
 
 
 class AuthenticationError(Learning360Error):
-    """360Learning refused the credentials. Never retried: retrying cannot fix a wrong key."""
-
-    def __init__(self, message: str, status: int | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
+    """360Learning refused the credentials; never retried."""
 
 
 class PermissionDeniedError(AuthenticationError):
-    """403: the credentials are valid but may not read this route."""
+    """403: valid credentials that may not read this route."""
 
 
 class ConnectionFailedError(Learning360Error):
-    """The base URL could not be reached (DNS failure, connection refused, timeouts).
-
-    ``transient``: True when retries were exhausted on a failure that may clear by itself
-    (refused, reset, timeout); False for a host name that does not resolve (a typo)."""
+    """The host could not be reached; ``transient`` is False for a typo (DNS, TLS, never up)."""
 
     def __init__(self, message: str, transient: bool = True):
         super().__init__(message)
@@ -61,105 +59,122 @@ class ConnectionFailedError(Learning360Error):
 class ApiError(Learning360Error):
     """An HTTP answer the source cannot use, after retries where retrying made sense."""
 
-    def __init__(self, message: str, status: int | None = None, route: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.route = route
-
 
 class NotFoundError(ApiError):
     """A single item is gone (404, or 400 ``*_not_found``); callers skip it with a warning."""
 
 
 class MalformedResponseError(ApiError):
-    """The body was not the JSON we asked for (HTML error page, truncated stream), after retries."""
+    """The body was not the JSON asked for (HTML page, truncated stream), after retries."""
 
 
-# 401 bodies of the v1 API routes, by their `error` code.
+class UnexpectedBodyError(MalformedResponseError):
+    """One item's body stayed valid JSON of the wrong type: the caller quarantines the item."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What the API refused, neutral: each API version words it (``describe``)."""
+
+    status: int
+    code: str | None
+    description: str | None
+    route: str  # the route template, or TOKEN_ROUTE
+
+
+def error_code(body: Any) -> tuple[str | None, str | None]:
+    """``(code, description)`` of ``{"error": "x"}``, ``{"error": {"code": "x"}}`` or
+    ``{"message": ...}`` bodies; ``(None, None)`` for anything else."""
+    if not isinstance(body, Mapping):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        code, description = error.get("code"), error.get("message")
+    else:
+        code, description = error, body.get("error_description") or body.get("message")
+    return _text(code), _text(description)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def is_not_found(status: int, body: Any) -> bool:
+    """Any 404, or a 400 whose code ends in ``not_found`` (v1's ``400 user_not_found``)."""
+    code = (error_code(body)[0] or "").lower().replace("notfound", "_not_found")
+    return status == 404 or (status == 400 and code.endswith("not_found"))
+
+
+COMPANY_ID = config_key("credentials", "company_id")
+API_KEY = config_key("credentials", "api_key")
+AUTH_METHOD = config_key("credentials", "auth_method")
+BASE_URL = config_key("base_url")
+
+# 401 bodies of the v1 API routes, by their `error` code
 _API_401 = {
-    "missing_company_id": (
-        "360Learning did not receive a company id (401 missing_company_id): "
-        f"set {config_key('credentials', 'company_id')}"
-    ),
-    "invalid_company_id": (
-        "360Learning rejected the company id (401 invalid_company_id): "
-        f"check {config_key('credentials', 'company_id')}"
-    ),
-    "invalid_api_key": (
-        "360Learning rejected the API key (401 invalid_api_key): "
-        f"check {config_key('credentials', 'api_key')}"
-    ),
-    "invalid_token": (
-        "360Learning rejected the OAuth token (401 invalid_token{detail}): check "
-        f"{config_key('credentials', 'company_id')} and {config_key('credentials', 'api_key')}, "
-        f"or try {config_key('credentials', 'auth_method')} = header"
-    ),
+    "missing_company_id": "360Learning did not receive a company id (401 missing_company_id): "
+    f"set {COMPANY_ID}",
+    "invalid_company_id": "360Learning rejected the company id (401 invalid_company_id): "
+    f"check {COMPANY_ID}",
+    "invalid_api_key": f"360Learning rejected the API key (401 invalid_api_key): check {API_KEY}",
+    "invalid_token": "360Learning rejected the OAuth token (401 invalid_token{detail}): check "
+    f"{COMPANY_ID} and {API_KEY}, or try {AUTH_METHOD} = header",
 }
-
-# 400/401 bodies of POST /api/v2/oauth2/token.
+# 400/401 bodies of the token route, by their `error` code
 _TOKEN_ERRORS = {
-    "invalid_request": (
-        "360Learning refused the token request ({status} invalid_request): the company id or "
-        f"API key is missing or malformed; check {config_key('credentials', 'company_id')} and "
-        f"{config_key('credentials', 'api_key')}"
-    ),
-    "unsupported_grant_type": (
-        "360Learning refused the token request ({status} unsupported_grant_type): this source "
-        "sends grant_type=client_credentials, so the tenant does not offer OAuth; set "
-        f"{config_key('credentials', 'auth_method')} = header"
-    ),
-    "invalid_client": (
-        "360Learning rejected the API key when issuing a token ({status} invalid_client): check "
-        f"{config_key('credentials', 'api_key')} and {config_key('credentials', 'company_id')} "
-        "(v2 client credentials do not work with API v1)"
-    ),
+    "invalid_request": "360Learning refused the token request ({status} invalid_request): the "
+    f"company id or API key is missing or malformed; check {COMPANY_ID} and {API_KEY}",
+    "unsupported_grant_type": "360Learning refused the token request ({status} "
+    "unsupported_grant_type): this source sends grant_type=client_credentials, so the tenant "
+    f"does not offer OAuth; set {AUTH_METHOD} = header",
+    "invalid_client": "360Learning rejected the API key when issuing a token ({status} "
+    f"invalid_client): check {API_KEY} and {COMPANY_ID} (v2 client credentials do not work "
+    "with API v1)",
 }
 
 
-def auth_error(
-    status: int, code: str | None, description: str | None = None
-) -> AuthenticationError:
-    """Map a 401/403 body of an API route to an actionable error."""
+def describe(refusal: Refusal) -> AuthenticationError | None:
+    """v1's words for a refused token request, 401 or 403; None: the client's own words."""
+    status, code = refusal.status, refusal.code
+    if refusal.route == TOKEN_ROUTE:
+        return token_refusal(
+            refusal,
+            _TOKEN_ERRORS,
+            f"360Learning refused the token request ({status} {redact(code or 'no error code')})"
+            f": check {COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host",
+        )
     if status == 403:
         return PermissionDeniedError(
-            f"360Learning denied access (403 {code or 'forbidden'}): the API key of "
-            f"{config_key('credentials', 'company_id')} may not read this data; ask your "
-            "360Learning admin for a key with the needed rights",
+            f"360Learning denied access (403 {code or 'forbidden'}): the API key of {COMPANY_ID} "
+            "may not read this data; ask your 360Learning admin for a key with the needed rights",
             status,
             code,
         )
-    template = _API_401.get(code or "")
-    if template is None:
-        return AuthenticationError(
-            f"360Learning refused the credentials ({status} {redact(code or 'unauthorized')}): "
-            f"check {config_key('credentials', 'company_id')}, "
-            f"{config_key('credentials', 'api_key')} and {config_key('credentials', 'auth_method')}"
-            f", and that {config_key('base_url')} is a 360Learning host",
-            status,
-            code,
-        )
-    detail = f": {redact(description)}" if description else ""
-    return AuthenticationError(template.format(detail=detail), status, code)
+    if status != 401:
+        return None
+    if template := _API_401.get(code or ""):
+        detail = f": {redact(refusal.description)}" if refusal.description else ""
+        return AuthenticationError(template.format(detail=detail), status, code)
+    return AuthenticationError(
+        f"360Learning refused the credentials ({status} {redact(code or 'unauthorized')}): "
+        f"check {COMPANY_ID}, {API_KEY} and {AUTH_METHOD}, and that {BASE_URL} is a 360Learning "
+        "host",
+        status,
+        code,
+    )
 
 
-def token_error(status: int, code: str | None) -> AuthenticationError:
-    """Map a 400/401 body of the token route to an actionable error."""
-    template = _TOKEN_ERRORS.get(code or "")
-    if template is None:
-        template = (
-            "360Learning refused the token request ({status} "
-            + redact(code or "no error code")
-            + f"): check {config_key('credentials', 'company_id')} and "
-            f"{config_key('credentials', 'api_key')}, and that {config_key('base_url')} is a "
-            "360Learning host"
-        )
-    return AuthenticationError(template.format(status=status), status, code)
+def token_refusal(refusal: Refusal, known: dict[str, str], other: str) -> AuthenticationError:
+    """A refused token request in the words ``known`` has for its code, else ``other``."""
+    template = known.get(refusal.code or "")
+    message = template.format(status=refusal.status) if template else other
+    return AuthenticationError(message, refusal.status, refusal.code)
 
 
 def connection_error(base_url: str, reason: str, transient: bool = True) -> ConnectionFailedError:
     return ConnectionFailedError(
-        f"Cannot reach 360Learning at {redact(base_url)} ({redact(reason)}): check "
-        f"{config_key('base_url')} and the network",
+        f"Cannot reach 360Learning at {redact(base_url)} ({redact(reason)}): check {BASE_URL} "
+        "and the network",
         transient=transient,
     )
 
@@ -168,13 +183,12 @@ def not_an_api_error(base_url: str, answer: str) -> ConfigurationError:
     """The host answered, but not like 360Learning (a wrong base_url or api_version)."""
     return ConfigurationError(
         f"{redact(base_url)} does not answer like the 360Learning API ({redact(answer)}): check "
-        f"{config_key('base_url')} (e.g. https://app.360learning.com) and {config_key('api_version')}"
+        f"{BASE_URL} (e.g. https://app.360learning.com) and {config_key('api_version')}"
     )
 
 
 def is_configuration_problem(exc: Learning360Error) -> bool:
-    """True when only a change of config or credentials can fix it (exit code 2); False when
-    the next run may well succeed as is (exit code 1: retries exhausted, unusable answers)."""
+    """Exit 2 (only a change of config fixes it) rather than 1 (the next run may succeed)."""
     if isinstance(exc, ConnectionFailedError):
         return not exc.transient
     return isinstance(exc, ConfigurationError | AuthenticationError)

@@ -1,54 +1,48 @@
 """Keep secrets out of messages and logs.
 
-``requests`` and ``urllib3`` put the full URL, query string included, into exception messages
-and DEBUG logs; with ``auth_method=query`` that URL holds ``apiKey``. Everything the source
-formats goes through :func:`redact`, which masks known secret parameters, headers and JSON
-fields by pattern, and also any literal registered with :func:`register_secret` (the API key
-and the OAuth tokens), wherever it appears.
+``requests`` and ``urllib3`` put the whole URL (with ``apiKey`` under ``auth_method=query``)
+into exception messages and DEBUG logs. :func:`redact` masks secret parameters, headers and
+JSON fields by pattern, and every literal registered with :func:`register_secret` (API key,
+client secret, tokens) wherever it appears.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
+from typing import Any
 
 MASK = "***"
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+_RULES = (
     # query strings and form bodies: apiKey=..., client_secret=..., access_token=...
-    (
-        re.compile(r"(?i)\b(apikey|api_key|client_secret|access_token|token)=[^&\s'\"#]+"),
-        rf"\1={MASK}",
-    ),
+    (r"(?i)\b(apikey|api_key|client_secret|access_token|token)=[^&\s'\"#]+", rf"\1={MASK}"),
     # headers as printed in dicts or raw: 'X-apiKey': '...', Authorization: Bearer ...
     (
-        re.compile(
-            r"(?i)(['\"]?(?:x-apikey|authorization)['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+)?[^'\"\s,}]+"
-        ),
+        r"(?i)(['\"]?(?:x-apikey|authorization)['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+)?[^'\"\s,}]+",
         rf"\1{MASK}",
     ),
     # JSON bodies: "client_secret": "...", "access_token": "...", "apiKey": "..."
-    (re.compile(r"(?i)(\"(?:client_secret|access_token|api_?key)\"\s*:\s*\")[^\"]*"), rf"\1{MASK}"),
-    # a bare bearer token anywhere
-    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9\-_\.=]+"), rf"\1{MASK}"),
+    (r"(?i)(\"(?:client_secret|access_token|api_?key)\"\s*:\s*\")[^\"]*", rf"\1{MASK}"),
+    (r"(?i)(\bbearer\s+)[A-Za-z0-9\-_\.=]+", rf"\1{MASK}"),  # a bare bearer token
 )
-
+_PATTERNS = tuple((re.compile(pattern), replacement) for pattern, replacement in _RULES)
 _lock = threading.Lock()
 _secrets: set[str] = set()
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret literal so :func:`redact` masks it even outside known patterns."""
-    if value and len(value) >= 6:  # masking tiny strings would shred ordinary text
+    """Mask this literal everywhere from now on (tiny strings would shred ordinary text)."""
+    if value and len(value) >= 6:
         with _lock:
             _secrets.add(value)
 
 
 def redact(text: object) -> str:
-    """Return ``str(text)`` with every known secret masked."""
     result = str(text)
-    for pattern, replacement in _RULES:
+    for pattern, replacement in _PATTERNS:
         result = pattern.sub(replacement, result)
     with _lock:
         literals = sorted(_secrets, key=len, reverse=True)
@@ -58,7 +52,7 @@ def redact(text: object) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Logging filter that redacts the formatted message (urllib3 logs full URLs at DEBUG)."""
+    """Redacts the formatted message of a log record (urllib3 logs full URLs at DEBUG)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -76,17 +70,14 @@ def install_log_filter() -> None:
             target.addFilter(RedactingFilter())
 
 
-def enable_http_debug_log(stream: object = None) -> None:
-    """Print urllib3's request lines (method, URL with its query string, status) to stderr,
-    redacted: ``learning360 sync --log-level DEBUG`` turns this on. The filter sits on the
-    handler too, so a record from any urllib3 logger is masked before it is written."""
-    import sys
-
+def enable_http_debug_log(stream: Any = None) -> None:
+    """urllib3's request lines to stderr, redacted (``sync --log-level DEBUG``); the filter on
+    the handler masks a record from any urllib3 logger before it is written."""
     install_log_filter()
     target = logging.getLogger("urllib3")
     if any(getattr(h, "_learning360", False) for h in target.handlers):
         return
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s|[%(levelname)s]|%(process)d|%(name)s|%(message)s")
     )

@@ -1,10 +1,10 @@
-"""Route templates of both API versions, the scope each v2 route needs and v2's version
-header: what the client, the API wrappers and the table registry name a request by."""
+"""Route templates of both API versions (relative to ``<base_url>/api/<version>``, reference
+§1a/§1b), the scope each v2 route needs and v2's version header: what requests are named,
+counted and refused by."""
 
 API_VERSION_HEADER = "360-api-version"
 API_VERSION = "v2.0"
 
-# v1 route templates, relative to <base_url>/api/v1 (reference §1a). Request stats use them.
 V1_ROUTES = {
     "courses": "courses",
     "course": "courses/{course_id}",
@@ -24,57 +24,38 @@ V1_ROUTES = {
     "path_sessions": "paths/sessions",
     "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
 }
+# v1 listings whose elements are records keyed by ``_id``: one without it cannot be stored
+ID_KEYED_ROUTES = frozenset(
+    V1_ROUTES[name]
+    for name in ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
+)
 
-# v2 route templates, relative to <base_url>/api/v2 (reference §1b); request stats use them.
-V2_ROUTES = {
-    "courses": "courses",
-    "course_stats": "courses/stats",
-    "users": "users",
-    "user": "users/{user_id}",
-    "user_certificates": "users/{user_id}/certificates",
-    "user_custom_field_values": "users/{user_id}/custom-fields/values",
-    "groups": "groups",
-    "group_roles": "groups/{group_id}/roles",
-    "catalog_course_ids": "groups/{group_id}/catalog/course-ids",
-    "catalog_path_session_ids": "groups/{group_id}/catalog/path-session-ids",
-    "paths": "paths",
-    "path_sessions": "paths/sessions",
-    "path_stats": "paths/stats",
-    "skills": "skills",
-    "custom_fields": "custom-fields",
-    "classrooms": "classrooms",
-    "classroom_slots": "classrooms/{classroom_id}/slots",
-    "classroom_registrations": "classrooms/{classroom_id}/registrations",
-    # the Webhook API, read by the change feed (../change_feed.py)
-    "webhook_subscriptions": "webhooks/subscriptions",
-    "webhook_subscription": "webhooks/subscriptions/{subscription_id}",
-    "webhook_events": "webhooks/subscriptions/{subscription_id}/events",
-    "webhook_secret": "webhooks/subscriptions/{subscription_id}/secrets",
+# v2: route key -> (template, the scope a credential needs for it: else 403 invalid_scope)
+_V2 = {
+    "courses": ("courses", "courses:read"),
+    "course_stats": ("courses/stats", "courseStats:read"),
+    "users": ("users", "users:read"),
+    "user": ("users/{user_id}", "users:read"),
+    "user_certificates": ("users/{user_id}/certificates", "users:read"),
+    "user_custom_field_values": ("users/{user_id}/custom-fields/values", "users:read"),
+    "groups": ("groups", "groups:read"),
+    "group_roles": ("groups/{group_id}/roles", "groups:read"),
+    "catalog_course_ids": ("groups/{group_id}/catalog/course-ids", "groups:read"),
+    "catalog_path_session_ids": ("groups/{group_id}/catalog/path-session-ids", "groups:read"),
+    "paths": ("paths", "paths:read"),
+    "path_sessions": ("paths/sessions", "paths:read"),
+    "path_stats": ("paths/stats", "pathStats:read"),
+    "skills": ("skills", "skills:read"),
+    "custom_fields": ("custom-fields", "customFields:read"),
+    "classrooms": ("classrooms", "classrooms:read"),
+    "classroom_slots": ("classrooms/{classroom_id}/slots", "classrooms:read"),
+    "classroom_registrations": ("classrooms/{classroom_id}/registrations", "classrooms:read"),
+    # the Webhook API, read by the change feed (change_feed.py)
+    "webhook_subscriptions": ("webhooks/subscriptions", "webhooks:read"),
+    "webhook_subscription": ("webhooks/subscriptions/{subscription_id}", "webhooks:read"),
+    "webhook_events": ("webhooks/subscriptions/{subscription_id}/events", "webhooks:read"),
+    "webhook_secret": ("webhooks/subscriptions/{subscription_id}/secrets", "webhookSecrets:read"),
 }
-
-# the scope each route needs (OpenAPI); a credential without it gets 403 invalid_scope
-SCOPES = {
-    "courses": "courses:read",
-    "course_stats": "courseStats:read",
-    "users": "users:read",
-    "user": "users:read",
-    "user_certificates": "users:read",
-    "user_custom_field_values": "users:read",
-    "groups": "groups:read",
-    "group_roles": "groups:read",
-    "catalog_course_ids": "groups:read",
-    "catalog_path_session_ids": "groups:read",
-    "paths": "paths:read",
-    "path_sessions": "paths:read",
-    "path_stats": "pathStats:read",
-    "skills": "skills:read",
-    "custom_fields": "customFields:read",
-    "classrooms": "classrooms:read",
-    "classroom_slots": "classrooms:read",
-    "classroom_registrations": "classrooms:read",
-    "webhook_subscriptions": "webhooks:read",
-    "webhook_subscription": "webhooks:read",
-    "webhook_events": "webhooks:read",
-    "webhook_secret": "webhookSecrets:read",
-}
-SCOPE_OF_TEMPLATE = {V2_ROUTES[key]: scope for key, scope in SCOPES.items()}
+V2_ROUTES = {key: template for key, (template, _) in _V2.items()}
+SCOPES = {key: scope for key, (_, scope) in _V2.items()}
+SCOPE_OF_TEMPLATE = dict(_V2.values())

@@ -1,4 +1,4 @@
-"""Request counters shared by every thread of one source run (read them after ``pipeline.run``)."""
+"""Counters of one source run, shared by every thread (read them after ``pipeline.run``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from .quarantine import Quarantine
 
 @dataclass
 class RequestStats:
-    """Totals of what the client did; updated under a lock because fan-out runs in threads."""
-
     requests: int = 0
     by_route: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0  # 429 answers
@@ -20,10 +18,9 @@ class RequestStats:
     reauthentications: int = 0
     bytes_received: int = 0
     skipped_missing: int = 0  # single items gone mid-sync (404), skipped with a warning
-    # records dropped because they cannot be stored (no primary key, a key repeated), each
-    # logged as a warning: "what" -> count (row_guard.py, client.iter_array)
+    # records that cannot be stored (no key, a repeated key), each a warning: what -> count
     dropped: Counter[str] = field(default_factory=Counter)
-    # per-item calls (fan-outs) known to be due and those answered: the progress ETA
+    # per-item calls known to be due and those answered: the progress ETA
     calls_planned: int = 0
     calls_done: int = 0
     # every refused element, for the _learning360_rejected table (quarantine.py)
@@ -34,49 +31,44 @@ class RequestStats:
     change_feed: dict[str, object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def _add(self, **counts: int) -> None:
+        with self._lock:
+            for name, count in counts.items():
+                setattr(self, name, getattr(self, name) + count)
+
     def record_request(self, route: str) -> None:
         with self._lock:
             self.requests += 1
             self.by_route[route] += 1
 
-    def record_bytes(self, count: int) -> None:
-        with self._lock:
-            self.bytes_received += count
-
-    def record_retry(self, *, rate_limited: bool = False) -> None:
-        with self._lock:
-            self.retries += 1
-            if rate_limited:
-                self.rate_limited += 1
-
-    def record_reauthentication(self) -> None:
-        with self._lock:
-            self.reauthentications += 1
-
-    def record_missing(self) -> None:
-        with self._lock:
-            self.skipped_missing += 1
-
     def record_dropped(self, what: str) -> None:
         with self._lock:
             self.dropped[what] += 1
 
+    def record_bytes(self, count: int) -> None:
+        self._add(bytes_received=count)
+
+    def record_retry(self, *, rate_limited: bool = False) -> None:
+        self._add(retries=1, rate_limited=int(rate_limited))
+
+    def record_reauthentication(self) -> None:
+        self._add(reauthentications=1)
+
+    def record_missing(self) -> None:
+        self._add(skipped_missing=1)
+
     def plan_calls(self, count: int) -> None:
-        with self._lock:
-            self.calls_planned += count
+        self._add(calls_planned=count)
 
     def record_call_done(self) -> None:
-        with self._lock:
-            self.calls_done += 1
+        self._add(calls_done=1)
 
     def calls_to_go(self) -> int:
-        """Per-item calls known to be due but not answered yet (0 when none are known)."""
         with self._lock:
             return max(0, self.calls_planned - self.calls_done)
 
     def as_dict(self) -> dict[str, object]:
-        """Same keys as the emulator's ``metrics()`` where they overlap: ``total``,
-        ``requests`` (per route template), ``429``."""
+        """The emulator's ``metrics()`` keys where they overlap (``total``, ``requests``, ``429``)."""
         with self._lock:
             return {
                 "total": self.requests,

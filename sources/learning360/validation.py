@@ -1,8 +1,8 @@
 """Settings the source cannot work with, refused before any request (exit 2 in the CLI).
 
-Shared by the source function, ``learning360 doctor`` and the CLI's pre-flight
-(``pipelines/checks.py``), so every command refuses the same values with the same words. The
-messages name the key and never quote a URL that may carry a password.
+One set of rules for the source (raises the first problem), ``doctor`` (lists them all) and the
+CLI's pre-flight, so every command refuses the same values with the same words. Each line
+names the key and never quotes a URL that may carry a password.
 """
 
 from __future__ import annotations
@@ -11,8 +11,19 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
+from .defaults import (
+    DEFAULT_MAX_REQUESTS_PER_SECOND,
+    DEFAULT_USER_DETAILS_REFRESH_DAYS,
+    DEFAULT_WORKERS,
+    SUPPORTED_API_VERSIONS,
+    USER_COURSES_STRATEGIES,
+    USER_PROGRAMS_STRATEGIES,
+)
 from .errors import ConfigurationError, config_key
 from .redaction import register_secret
+from .v2.errors import missing_credentials
+
+AUTH_METHODS = ("oauth", "header", "query")
 
 
 def base_url_problem(base_url: Any) -> str | None:
@@ -23,15 +34,13 @@ def base_url_problem(base_url: Any) -> str | None:
         return "has surrounding spaces"
     try:
         parts = urlsplit(base_url)
-        port = parts.port  # raises on a non-numeric port
+        _ = parts.port  # raises on a non-numeric port
     except ValueError as exc:
         return f"is not a URL ({exc})"
-    del port
     if parts.scheme not in ("http", "https"):
         return "must start with https:// (or http:// for a local emulator)"
     if parts.username or parts.password:
-        if parts.password:  # masked wherever a later line might still quote it
-            register_secret(parts.password)
+        register_secret(parts.password)  # masked wherever a later line might still quote it
         return "must not carry a user or password (credentials go in credentials.*)"
     if not parts.hostname:
         return "has no host name"
@@ -54,37 +63,105 @@ def positive_number_problem(value: Any) -> str | None:
     return None
 
 
-def days_setting(key: str, value: Any, unit: str = "days") -> float:
-    """``value`` as a number of ``unit`` ≥ 0 (0 = every run) for the refresh windows, or a
-    :class:`ConfigurationError` naming ``key``."""
+def _days_problem(key: str, value: Any, unit: str = "days") -> str | None:
     try:
         days = float(value)
     except (TypeError, ValueError):
         days = -1.0
-    if not days >= 0:  # NaN too
-        raise ConfigurationError(
-            f"{key} {value!r} is not a number of {unit}: set {config_key(key)} to 0 "
-            "(every run) or more"
-        )
-    return days
+    if days >= 0:  # False for NaN too
+        return None
+    return (
+        f"{key} {value!r} is not a number of {unit}: set {config_key(key)} to 0 (every run) or more"
+    )
 
 
-def check_source_settings(base_url: Any, max_requests_per_second: Any, workers: Any) -> None:
-    """Raises :class:`ConfigurationError` naming the first key the source cannot work with.
+def days_setting(key: str, value: Any, unit: str = "days") -> float:
+    """``value`` as ``unit`` ≥ 0 for a refresh window (0 = every run), or a configuration error."""
+    if problem := _days_problem(key, value, unit):
+        raise ConfigurationError(problem)
+    return float(value)
 
-    A zero or negative rate is refused rather than read as "no limit": the API allows 50 GET/s
-    per company and a limiter silently switched off would turn a typo into a 429 storm."""
-    problem = base_url_problem(base_url)
-    if problem:
-        raise ConfigurationError(f"{config_key('base_url')} {problem}")
-    problem = positive_number_problem(max_requests_per_second)
-    if problem:
-        raise ConfigurationError(
-            f"{config_key('max_requests_per_second')} {problem} (the API allows 50 GET/s)"
-        )
+
+def settings_problems(
+    base_url: Any,
+    api_version: Any = "v1",
+    max_requests_per_second: Any = DEFAULT_MAX_REQUESTS_PER_SECOND,
+    workers: Any = DEFAULT_WORKERS,
+    user_courses_strategy: Any = "bulk",
+    user_programs_strategy: Any = "bulk",
+    user_details_refresh_days: Any = DEFAULT_USER_DETAILS_REFRESH_DAYS,
+) -> list[str]:
+    """Every source setting no run can work with, one line each, in the source's order.
+
+    A zero or negative rate is refused rather than read as "no limit": a limiter silently
+    switched off would turn a typo into a 429 storm."""
+    problems = []
+    if problem := base_url_problem(base_url):
+        problems.append(f"{config_key('base_url')} {problem}")
+    if problem := positive_number_problem(max_requests_per_second):
+        key = config_key("max_requests_per_second")
+        problems.append(f"{key} {problem} (the API allows 50 GET/s)")
     try:
         whole = int(str(workers))
     except (TypeError, ValueError):
         whole = 0
     if whole < 1:
-        raise ConfigurationError(f"{config_key('workers')} is {workers!r}; it must be 1 or more")
+        problems.append(f"{config_key('workers')} is {workers!r}; it must be 1 or more")
+    if str(api_version or "").strip().lower() not in SUPPORTED_API_VERSIONS:
+        problems.append(
+            f"api_version {api_version!r} is not supported (supported: "
+            f'{", ".join(SUPPORTED_API_VERSIONS)}): set {config_key("api_version")} = "v1"'
+        )
+    for key, value, allowed in (
+        ("user_courses_strategy", user_courses_strategy, USER_COURSES_STRATEGIES),
+        ("user_programs_strategy", user_programs_strategy, USER_PROGRAMS_STRATEGIES),
+    ):
+        if value not in allowed:
+            problems.append(
+                f"{key} {value!r} is unknown: set {config_key(key)} to one of {', '.join(allowed)}"
+            )
+    if problem := _days_problem("user_details_refresh_days", user_details_refresh_days):
+        problems.append(problem)
+    return problems
+
+
+def check_settings(*args: Any, **kwargs: Any) -> None:
+    """:func:`settings_problems`, the first one raised."""
+    if problems := settings_problems(*args, **kwargs):
+        raise ConfigurationError(problems[0])
+
+
+def auth_method(value: str | None) -> str:
+    """A v1 ``auth_method`` normalised, or a configuration error naming the key."""
+    method = (value or "oauth").strip().lower()
+    if method not in AUTH_METHODS:
+        raise ConfigurationError(
+            f"Unknown auth_method {value!r}: set {config_key('credentials', 'auth_method')} to "
+            f"one of {', '.join(AUTH_METHODS)}"
+        )
+    return method
+
+
+def credentials_problem(credentials: Any, api_version: str) -> ConfigurationError | None:
+    """What the credentials lack for this API version (v1: an empty value is missing, not a
+    value to send), or None."""
+    if api_version == "v2":
+        names = ("client_id", "client_secret")
+        missing = [n for n in names if not str(getattr(credentials, n, None) or "").strip()]
+        return missing_credentials(missing) if missing else None
+    for name in ("company_id", "api_key"):
+        if not str(getattr(credentials, name, None) or "").strip():
+            v2_hint = (
+                f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
+                if getattr(credentials, "client_id", None)
+                else ""
+            )
+            return ConfigurationError(
+                f"missing configuration: {config_key('credentials', name)}; set it in "
+                f".dlt/secrets.toml or as that env variable{v2_hint}"
+            )
+    try:
+        auth_method(getattr(credentials, "auth_method", None))
+    except ConfigurationError as exc:
+        return exc
+    return None

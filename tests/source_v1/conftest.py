@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sources.learning360.client import Learning360Client, RetryPolicy
+from sources.learning360.client import Learning360Client, RetryPolicy, build_client
 from sources.learning360.credentials import Learning360Credentials
 from sources.learning360.stats import RequestStats
 
@@ -44,7 +44,7 @@ def make_client(server: FakeServer, sleeps: list[float]):
         workers: int = 4,
         base_url: str | None = None,
     ) -> Learning360Client:
-        return Learning360Client(
+        return build_client(
             base_url or server.base_url,
             make_credentials(auth_method),
             max_requests_per_second=rps,

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sources.learning360.auth import Token, TokenAuth
+from sources.learning360.auth import TokenAuth
 from sources.learning360.errors import AuthenticationError
 
 from .conftest import API_KEY, COMPANY_ID
@@ -84,15 +84,22 @@ def test_token_shared_by_threads(server: FakeServer, make_client) -> None:
     assert len(server.calls(TOKEN_PATH)) == 1 and len(server.calls("/api/v1/users/u1")) == 40
 
 
+def _token_auth(clock, lifetime: float = 3600) -> tuple[TokenAuth, list[int]]:
+    """A TokenAuth whose token request (the client's transport) is a counter."""
+    fetched: list[int] = []
+    auth = TokenAuth(COMPANY_ID, API_KEY, clock=clock)
+
+    def post(body: dict) -> dict:
+        fetched.append(1)
+        return {"access_token": f"token-{len(fetched)}-xxxxxx", "expires_in": lifetime}
+
+    auth.post = post
+    return auth, fetched
+
+
 def test_token_refreshed_60s_before_expiry() -> None:
     now = [0.0]
-    fetched: list[int] = []
-
-    def fetch() -> Token:
-        fetched.append(1)
-        return Token(f"token-{len(fetched)}-xxxxxx", 3600)
-
-    auth = TokenAuth(fetch, clock=lambda: now[0])
+    auth, _ = _token_auth(lambda: now[0])
     assert auth.token() == "token-1-xxxxxx"
     now[0] = 3539.0
     assert auth.token() == "token-1-xxxxxx"
@@ -102,10 +109,7 @@ def test_token_refreshed_60s_before_expiry() -> None:
 
 def test_short_lived_token_is_not_fetched_on_every_call() -> None:
     now = [0.0]
-    fetched: list[int] = []
-    auth = TokenAuth(
-        lambda: fetched.append(1) or Token("short-lived-token", 30), clock=lambda: now[0]
-    )
+    auth, fetched = _token_auth(lambda: now[0], lifetime=30)
     auth.token()
     now[0] = 14.0
     auth.token()

@@ -8,7 +8,14 @@ import traceback
 
 import pytest
 
-from sources.learning360.errors import AuthenticationError, ConnectionFailedError, Learning360Error
+from sources.learning360.auth import parse_expires_in
+from sources.learning360.errors import (
+    AuthenticationError,
+    ConnectionFailedError,
+    Learning360Error,
+    error_code,
+    is_not_found,
+)
 from sources.learning360.redaction import redact
 
 from .conftest import API_KEY
@@ -136,3 +143,41 @@ def test_redaction_patterns() -> None:
 def test_errors_share_a_base_class_with_one_line() -> None:
     error = AuthenticationError("line one\n  line two")
     assert isinstance(error, Learning360Error) and error.one_line() == "line one line two"
+
+
+# ---- error bodies and token lifetimes (moved from test_parsing.py with the helpers)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(3600, 3600.0), ("3600", 3600.0), ("120.5", 120.5), (None, 3600.0), ("soon", 3600.0)],
+)
+def test_expires_in_number_or_string(value: object, expected: float) -> None:
+    assert parse_expires_in(value) == expected
+
+
+@pytest.mark.parametrize(
+    "status, body, expected",
+    [
+        (400, {"error": "user_not_found"}, True),
+        (404, {"error": "user_not_found"}, True),
+        (404, {"message": "Not Found", "documentation_url": "x"}, True),
+        (404, {"error": {"code": "userNotFound", "message": "m"}}, True),
+        (400, {"error": "invalid_request"}, False),
+        (400, None, False),
+    ],
+)
+def test_unknown_user_404_or_400(status: int, body: object, expected: bool) -> None:
+    assert is_not_found(status, body) is expected
+
+
+def test_error_code_shapes() -> None:
+    assert error_code({"error": "invalid_token", "error_description": "jwt expired"}) == (
+        "invalid_token",
+        "jwt expired",
+    )
+    assert error_code({"error": {"code": "invalid_scope", "message": "m"}}) == (
+        "invalid_scope",
+        "m",
+    )
+    assert error_code("an error occurred") == (None, None)

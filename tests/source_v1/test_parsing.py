@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from sources.learning360.v1 import parsing as p
 
 ATTEMPT = {
@@ -265,42 +263,7 @@ def test_path_session_stats_bare_list() -> None:
     assert row["path_session_id"] == "ps1"
 
 
-# ---- token, errors, timestamps ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "value, expected",
-    [(3600, 3600.0), ("3600", 3600.0), ("120.5", 120.5), (None, 3600.0), ("soon", 3600.0)],
-)
-def test_expires_in_number_or_string(value: object, expected: float) -> None:
-    assert p.parse_expires_in(value) == expected
-
-
-@pytest.mark.parametrize(
-    "status, body, expected",
-    [
-        (400, {"error": "user_not_found"}, True),
-        (404, {"error": "user_not_found"}, True),
-        (404, {"message": "Not Found", "documentation_url": "x"}, True),
-        (404, {"error": {"code": "userNotFound", "message": "m"}}, True),
-        (400, {"error": "invalid_request"}, False),
-        (400, None, False),
-    ],
-)
-def test_unknown_user_404_or_400(status: int, body: object, expected: bool) -> None:
-    assert p.is_not_found(status, body) is expected
-
-
-def test_error_code_shapes() -> None:
-    assert p.error_code({"error": "invalid_token", "error_description": "jwt expired"}) == (
-        "invalid_token",
-        "jwt expired",
-    )
-    assert p.error_code({"error": {"code": "invalid_scope", "message": "m"}}) == (
-        "invalid_scope",
-        "m",
-    )
-    assert p.error_code("an error occurred") == (None, None)
+# ---- timestamps ----------------------------------------------------------------------
 
 
 def test_api_timestamp_format() -> None:

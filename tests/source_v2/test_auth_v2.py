@@ -13,12 +13,12 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import run_sync
-from sources.learning360 import learning360
-from sources.learning360.client import Learning360Client, RetryPolicy
+from sources.learning360 import auth as auth_module
+from sources.learning360 import learning360, routes
+from sources.learning360.client import RetryPolicy, build_client
 from sources.learning360.credentials import Learning360Credentials
 from sources.learning360.errors import Learning360Error
 from sources.learning360.routes import API_VERSION, API_VERSION_HEADER
-from sources.learning360.v2 import auth as v2_auth
 from sources.learning360.v2.api import V2Api
 from sources.learning360.v2.settings import REQUIRED_SCOPES
 from tests.source_v2.truth import (
@@ -40,7 +40,7 @@ def test_token_expiry_mid_sync_recovers(
 ) -> None:
     """Tokens live 2 s; the client is told they live an hour, so it never refreshes early and
     meets 401 invalid_token mid-sync: it drops the token, fetches one and retries once."""
-    monkeypatch.setattr(v2_auth, "parse_expires_in", lambda value: 3600.0)
+    monkeypatch.setattr(auth_module, "parse_expires_in", lambda value: 3600.0)
     # a sync of several seconds whatever the machine: v2 now reads only ~100 requests here
     configure_v2(SOURCES__LEARNING360__MAX_REQUESTS_PER_SECOND=15)
     pipeline = new_pipeline()
@@ -110,23 +110,21 @@ def _v2_api(emulator: EmulatorServer) -> V2Api:
     credentials = Learning360Credentials(
         client_id=emulator.client_id, client_secret=emulator.client_secret
     )
-    client = Learning360Client(
-        emulator.base_url, credentials, api_version="v2", retry=RetryPolicy(max_attempts=2)
-    )
-    return V2Api(client, v2_auth.install_v2_auth(client, credentials))
+    client = build_client(emulator.base_url, credentials, "v2", retry=RetryPolicy(max_attempts=2))
+    return V2Api(client)
 
 
 def test_every_call_sends_bearer_and_version_header(emulator: EmulatorServer) -> None:
     api = _v2_api(emulator)
     seen: list[dict[str, str]] = []
-    original = api.auth.apply
+    original = api.client.auth.apply
 
     def spy(headers: Any, params: Any) -> Any:
         token = original(headers, params)
         seen.append(dict(headers))
         return token
 
-    api.auth.apply = spy  # type: ignore[method-assign]
+    api.client.auth.apply = spy  # type: ignore[method-assign]
     assert list(api.items("groups"))
     assert seen and all(
         h["Authorization"].startswith("Bearer ") and h[API_VERSION_HEADER] == API_VERSION
@@ -137,7 +135,7 @@ def test_every_call_sends_bearer_and_version_header(emulator: EmulatorServer) ->
 def test_refused_version_header_is_one_line(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(v2_auth, "API_VERSION", "v9.9")
+    monkeypatch.setattr(routes, "API_VERSION", "v9.9")
     api = _v2_api(emulator)
     with pytest.raises(Learning360Error) as caught:
         list(api.items("groups"))

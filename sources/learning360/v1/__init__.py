@@ -1,3 +1,3 @@
 """360Learning API v1 adapter: ``api.py`` (routes -> raw elements), ``parsing.py`` (elements ->
 rows, tolerant of the §12 variants), ``resources.py`` (the dlt resources). Nothing is imported
-here so that ``client.py`` can use ``parsing`` without an import cycle."""
+here: importing a module of the package runs no other."""

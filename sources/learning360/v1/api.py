@@ -1,27 +1,24 @@
-"""v1 routes as Python calls: one method per route, raw elements out, no URL building here
-(the client formats the route templates from ``routes.V1_ROUTES``)."""
+"""v1 routes as Python calls: raw elements out. The listing and single-item methods are
+generated from ``routes.V1_ROUTES``; only the derived lookups are written out."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from ..client import UnexpectedBodyError, json_type
+from ..client import Learning360Client, json_type
+from ..errors import UnexpectedBodyError
 from ..quarantine import table_of_route
 from ..routes import V1_ROUTES as ROUTES
 from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 
-if TYPE_CHECKING:
-    from ..client import Learning360Client
-
-# what each single-item route answers; anything else is retried, then quarantined
-# (``str``: an object that must carry its ``_id``)
 # item routes whose answer is a list of records (or holds one under usersStats)
 RECORD_LISTS = frozenset(
     ("user_courses", "user_programs", "path_session_user_stats", "program_session_stats")
 )
+# what each single-item route answers, else retried then quarantined (``str``: has an ``_id``)
 ITEM_SHAPES: dict[str, tuple[type, ...]] = {
     "course": (dict, str),
     "path": (dict, str),
@@ -36,6 +33,25 @@ ITEM_SHAPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _listing(route: str, since_filter: str | None = None, **fixed: str) -> Callable[..., Any]:
+    """A streamed listing; ``since_filter`` takes the cursor (``modifiedAfter`` ...)."""
+
+    def listing(self: V1Api, since: Any = None) -> Iterator[dict[str, Any]]:
+        params = {**fixed, **({since_filter: format_api_timestamp(since)} if since else {})}
+        return self.client.iter_array(ROUTES[route], params=params or None)
+
+    return listing
+
+
+def _single(route: str) -> Callable[..., Any]:
+    """One item by id; None when it vanished mid-sync or stayed malformed (INFO if quiet)."""
+
+    def single(self: V1Api, item_id: str, quiet: bool = False) -> Any:
+        return self._item(route, item_id, quiet)
+
+    return single
+
+
 class V1Api:
     def __init__(self, client: Learning360Client):
         self.client = client
@@ -44,97 +60,48 @@ class V1Api:
         self._user_ids_lock = threading.Lock()
         self._user_ids: dict[str, str] | None = None
 
-    # ---- listings (streamed) ------------------------------------------------------------
+    courses = _listing("courses", "modifiedAfter")
+    courses_stats = _listing("courses_stats", "lastActivityAtAfter")
+    users = _listing("users", deleted="true")  # deleted users stay in the warehouse, flagged
+    groups = _listing("groups")
+    program_sessions = _listing("program_sessions")
+    paths = _listing("paths", "modifiedAfter")
+    path_sessions = _listing("path_sessions")
 
-    def courses(self, modified_after: Any = None) -> Iterator[dict[str, Any]]:
-        params = {"modifiedAfter": format_api_timestamp(modified_after)} if modified_after else None
-        return self.client.iter_array(ROUTES["courses"], params=params)
+    course = _single("course")
+    path = _single("path")  # only to re-read a path quarantined by an earlier run
+    user = _single("user")
+    user_courses = _single("user_courses")
+    user_programs = _single("user_programs")
+    group = _single("group")
+    group_catalog = _single("group_catalog")
+    group_programs = _single("group_programs")
+    path_session_user_stats = _single("path_session_user_stats")
+    # {_id, name, ..., usersStats: [...]}: every user assigned (directly or by group)
+    program_session_stats = _single("program_session_stats")
 
-    def courses_stats(self, last_activity_after: Any = None) -> Iterator[dict[str, Any]]:
-        params = (
-            {"lastActivityAtAfter": format_api_timestamp(last_activity_after)}
-            if last_activity_after
-            else None
-        )
-        return self.client.iter_array(ROUTES["courses_stats"], params=params)
-
-    def users(self) -> Iterator[dict[str, Any]]:
-        """Deleted users included (``deleted=true``), so they stay in the warehouse flagged."""
-        return self.client.iter_array(ROUTES["users"], params={"deleted": "true"})
-
-    def groups(self) -> Iterator[dict[str, Any]]:
-        return self.client.iter_array(ROUTES["groups"])
-
-    def program_sessions(self) -> Iterator[dict[str, Any]]:
-        return self.client.iter_array(ROUTES["program_sessions"])
-
-    def paths(self, modified_after: Any = None) -> Iterator[dict[str, Any]]:
-        params = {"modifiedAfter": format_api_timestamp(modified_after)} if modified_after else None
-        return self.client.iter_array(ROUTES["paths"], params=params)
-
-    def path_sessions(self) -> Iterator[dict[str, Any]]:
-        return self.client.iter_array(ROUTES["path_sessions"])
-
-    # ---- single items: None when the item vanished mid-sync (logged at INFO if ``quiet``,
-    # used for users the listing already flags deleted, else as a warning) ------------------
-
-    def _item(self, route: str, quiet: bool, **ids: str) -> Any:
-        """A body of the wrong JSON type (``200 null``...) is retried like a 5xx by the
-        client; if it stays wrong the item is quarantined (re-requested next run) and, like a
-        vanished item, answered None: one bad answer never fails the others."""
+    def _item(self, route: str, item_id: str, quiet: bool) -> Any:
+        """A body of the wrong JSON type, after the client's retries, is quarantined (re-read
+        next run) and answered None: one bad answer never fails the others."""
         template = ROUTES[route]
+        ids = {template[template.index("{") + 1 : template.index("}")]: item_id}
         try:
             body = self.client.get_json(
                 template, ids, missing_ok=True, quiet=quiet, expect=ITEM_SHAPES.get(route)
             )
-            return self._only_records(route, template, body) if route in RECORD_LISTS else body
         except UnexpectedBodyError as exc:
-            (key,) = ids.values()
             reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
             self.client.stats.quarantine.reject(
                 table_of_route(template),
                 f"GET {template} answered {reason[len('a body of ') :]} (retried)",
-                {"route": template, "id": key},
-                key,
+                {"route": template, "id": item_id},
+                item_id,
             )
             return None
+        return self._only_records(template, body) if route in RECORD_LISTS else body
 
-    def course(self, course_id: str, quiet: bool = False) -> dict[str, Any] | None:
-        return self._item("course", quiet, course_id=course_id)
-
-    def path(self, path_id: str, quiet: bool = False) -> dict[str, Any] | None:
-        """getPath: only to re-read a path quarantined by an earlier run."""
-        return self._item("path", quiet, path_id=path_id)
-
-    def user(self, user_id: str, quiet: bool = False) -> dict[str, Any] | None:
-        return self._item("user", quiet, user_id=user_id)
-
-    def user_courses(self, user_id: str, quiet: bool = False) -> list[Any] | None:
-        return self._item("user_courses", quiet, user_id=user_id)
-
-    def user_programs(self, user_id: str, quiet: bool = False) -> list[Any] | None:
-        return self._item("user_programs", quiet, user_id=user_id)
-
-    def group(self, group_id: str, quiet: bool = False) -> dict[str, Any] | None:
-        return self._item("group", quiet, group_id=group_id)
-
-    def group_catalog(self, group_id: str, quiet: bool = False) -> dict[str, Any] | None:
-        return self._item("group_catalog", quiet, group_id=group_id)
-
-    def group_programs(self, group_id: str, quiet: bool = False) -> list[Any] | None:
-        return self._item("group_programs", quiet, group_id=group_id)
-
-    def path_session_user_stats(self, session_id: str, quiet: bool = False) -> Any:
-        return self._item("path_session_user_stats", quiet, session_id=session_id)
-
-    def program_session_stats(self, session_id: str, quiet: bool = False) -> Any:
-        """``{_id, name, completed, registered, attendees, usersStats: [...]}``: every user
-        assigned to the session (directly or through a group) with their progress."""
-        return self._item("program_session_stats", quiet, session_id=session_id)
-
-    def _only_records(self, route: str, template: str, body: Any) -> Any:
-        """An item answer whose records (the list, or its ``usersStats``) hold a ``null`` or a
-        bare value: those are quarantined, the records kept."""
+    def _only_records(self, template: str, body: Any) -> Any:
+        """Records (the list, or its ``usersStats``) that are not objects are quarantined."""
         holder, key = (body, None) if isinstance(body, list) else (None, None)
         if isinstance(body, dict):
             key = next((k for k in ("usersStats", "userStats") if k in body), None)
@@ -151,13 +118,9 @@ class V1Api:
         records = [e for e in holder if isinstance(e, dict)]
         return records if key is None else {**body, key: records}
 
-    # ---- derived lookups ----------------------------------------------------------------
-
     def user_id_of_mail(self, mail: Any) -> str | None:
-        """The id of the user with this mail (case-insensitive), or None. v1 names a course's
-        author by mail, which changes; the id does not, so courses store it (``author_id``)
-        and the models read the current mail from ``users``. The map comes from one users
-        listing per run, read only when some course needs it."""
+        """The id of the user with this mail (case-insensitive): v1 names a course's author by
+        mail, which changes. One users listing per run, read only when a course needs it."""
         if not isinstance(mail, str) or not mail:
             return None
         with self._user_ids_lock:
@@ -172,8 +135,7 @@ class V1Api:
         return self._user_ids.get(mail.lower())
 
     def classify_catalog_path(self, item_id: str) -> str:
-        """``path`` or ``path_session`` for a catalog ``paths`` entry; the id sets are read once
-        per run (two listings) and only if some catalog lists paths."""
+        """``path`` or ``path_session`` for a catalog entry; two listings, once per run."""
         with self._path_ids_lock:
             if self._path_ids is None:
                 path_ids: set[str] = set()

@@ -16,7 +16,6 @@ from ..resource_helpers import chunked as chunked  # shared; v1/resources import
 
 Row = dict[str, Any]
 
-DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 
 # getGroup member lists -> role; when a user appears in several lists the first wins, so the
 # (user_id, group_id) key of user_groups stays unique.
@@ -43,44 +42,6 @@ def id_of(value: Any, *keys: str) -> str | None:
             if isinstance(found, str) and found:
                 return found
     return None
-
-
-def parse_expires_in(value: Any) -> float:
-    """``expires_in`` arrives as a number or a numeric string; anything else -> 1 h."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return DEFAULT_TOKEN_LIFETIME_SECONDS
-    return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_SECONDS
-
-
-def error_code(body: Any) -> tuple[str | None, str | None]:
-    """``(code, description)`` from ``{"error": "x"}``, ``{"error": {"code": "x"}}`` or
-    ``{"message": ...}`` bodies; ``(None, None)`` for anything else."""
-    if not isinstance(body, Mapping):
-        return None, None
-    error = body.get("error")
-    if isinstance(error, Mapping):
-        return _str_or_none(error.get("code")), _str_or_none(error.get("message"))
-    description = body.get("error_description") or body.get("message")
-    return _str_or_none(error), _str_or_none(description)
-
-
-def is_not_found(status: int, body: Any) -> bool:
-    """A missing single item: any 404, or a 400 whose code ends in ``not_found`` (v1 answers
-    an unknown user with ``400 {"error":"user_not_found"}``, newer tenants with 404)."""
-    if status == 404:
-        return True
-    code, _ = error_code(body)
-    return (
-        status == 400
-        and bool(code)
-        and code.lower().replace("notfound", "_not_found").endswith("not_found")
-    )
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 # ---- courses and users ---------------------------------------------------------------------

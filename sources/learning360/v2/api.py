@@ -1,79 +1,59 @@
-"""v2 routes as Python calls over the shared client: Link-header pagination, one re-auth on
-``401 invalid_token``, and v2 wording for errors.
+"""v2 routes as Python calls over the shared client, following ``Link: <…>; rel="next"``.
 
-Why not dlt's ``RESTClient``: it sends through its own ``requests`` session (``session.send``),
-so our client's shared rate limiter (50 GET/s per company, shared by every fan-out thread),
-retry policy (dlt's ``[runtime]`` settings, ``Retry-After``, 200-with-HTML pages), secret
-redaction, request stats and error mapping would all be bypassed or duplicated (a second retry
-layer with its own limits). What RESTClient would add here is the Link loop, and the part of it
-worth reusing is its paginator: each page is fetched by ``Learning360Client.get_page`` and dlt's
-``HeaderLinkPaginator`` reads the ``Link: <…>; rel="next"`` header (case-insensitive, absolute
-or relative URLs resolved against the page's URL) and says whether another page exists.
-
-Pages are whole JSON documents, so a retried page (5xx, truncated body) yields nothing twice.
-A listing that breaks after some pages fails the resource (the next token may be stale); dlt
-then loads nothing of the table for that run.
+Not dlt's ``RESTClient``: it sends through its own session, bypassing the shared rate limiter,
+retries, redaction and stats. Its ``HeaderLinkPaginator`` reads the ``Link`` header here.
+Pages are whole JSON documents, so a retried page yields nothing twice; a listing that breaks
+after some pages fails the resource, and dlt loads nothing of that table for the run.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import requests
-from dlt.common import logger
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
-from ..client import json_type
-from ..errors import AuthenticationError, Learning360Error, MalformedResponseError, NotFoundError
+from ..client import Learning360Client, json_type
+from ..errors import MalformedResponseError, NotFoundError
 from ..routes import V2_ROUTES as ROUTES
 from ..timestamps import format_filter_date
-from . import errors as v2_errors
 
 # listings whose route key is not the table's name
 LISTING_TABLES = {"course_stats": "user_courses", "path_stats": "user_path_sessions"}
 
-if TYPE_CHECKING:
-    from ..client import Learning360Client
-    from .auth import V2TokenAuth
-
 Row = dict[str, Any]
 
 
+def _since(name: str | None, value: Any) -> dict[str, str] | None:
+    return {name: format_filter_date(value)} if name and value else None
+
+
+def _listing(route: str, since_filter: str | None = None) -> Callable[..., Any]:
+    """Pages of a listing, non-objects quarantined; ``since_filter`` takes the cursor."""
+
+    def listing(self: V2Api, since: Any = None) -> Iterator[list[Row]]:
+        return self._records(route, self.pages(route, params=_since(since_filter, since)))
+
+    return listing
+
+
+def _children(route: str, parent: str, since_filter: str | None = None) -> Callable[..., Any]:
+    """Every element under one parent; a parent gone mid-sync yields nothing."""
+
+    def children(self: V2Api, parent_id: str, since: Any = None) -> list[Any]:
+        params = _since(since_filter, since)
+        return list(self.items(route, {parent: parent_id}, params=params, missing_ok=True))
+
+    return children
+
+
 class V2Api:
-    def __init__(self, client: Learning360Client, auth: V2TokenAuth):
+    def __init__(self, client: Learning360Client):
         self.client = client
-        self.auth = auth
         self._listing_lock = threading.Lock()
         self._listings: dict[str, list[Row]] = {}
-
-    # ---- transport ----------------------------------------------------------------------
-
-    def _send(self, route: str, path_params: Mapping[str, str] | None, params: Any, url: Any):
-        """One page; on ``401 invalid_token`` the token this thread sent is dropped and the
-        page requested once more with a fresh one. v2 errors re-worded (``errors.py``)."""
-        template = ROUTES[route]
-        failure: Learning360Error | None = None
-        for attempt in (1, 2):
-            try:
-                return self.client.get_page(template, path_params, params, url=url)
-            except NotFoundError:
-                raise
-            except AuthenticationError as exc:
-                if attempt == 1 and exc.status == 401 and exc.code == "invalid_token":
-                    self.auth.invalidate(self.auth.last_used())
-                    self.client.stats.record_reauthentication()
-                    logger.info(
-                        "360Learning v2: access token refused (expired?), fetching a new one"
-                    )
-                    continue
-                failure = v2_errors.resource_error(exc, template)
-            except Learning360Error as exc:
-                failure = v2_errors.resource_error(exc, template)
-            break
-        assert failure is not None
-        raise failure  # outside `except`: no chained context
 
     def pages(
         self,
@@ -83,33 +63,30 @@ class V2Api:
         *,
         missing_ok: bool = False,
     ) -> Iterator[list[Any]]:
-        """Every page of a listing, following ``Link: <…>; rel="next"``. With ``missing_ok``
-        a parent gone mid-sync (404 on its first page) yields nothing, after a warning."""
+        """Every page of a listing. With ``missing_ok`` a parent gone mid-sync (404 on its
+        first page) yields nothing, after a warning."""
         paginator = HeaderLinkPaginator()
         cursor = requests.Request("GET")  # the paginator keeps the next URL here
         url: str | None = None
-        bounds = self.client.bounds
-        label = f"GET {ROUTES[route]}"
+        bounds, template = self.client.bounds, ROUTES[route]
+        label = f"GET {template}"
         read_urls: set[str] = set()  # a next link back to one of these would loop forever
         elements = 0
         while True:
             if len(read_urls) >= bounds.max_listing_pages:
                 raise bounds.too_many_pages(label)
             try:
-                body, response = self._send(route, path_params, params, url)
+                body, response = self.client.get_page(template, path_params, params, url=url)
             except NotFoundError as exc:
                 if not missing_ok or url is not None:
                     raise
-                self.client.stats.record_missing()
-                logger.warning(
-                    f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}"
-                )
+                self.client.skip_missing(exc)
                 return
             if not isinstance(body, list):
                 raise MalformedResponseError(
-                    f"360Learning sent no JSON array for GET {ROUTES[route]} (API v2 lists are "
-                    "bare arrays): check sources.learning360.base_url",
-                    route=ROUTES[route],
+                    f"360Learning sent no JSON array for {label} (API v2 lists are bare arrays): "
+                    "check sources.learning360.base_url",
+                    route=template,
                 )
             elements += len(body)
             if elements > bounds.max_listing_elements:
@@ -132,106 +109,47 @@ class V2Api:
     def one(self, route: str, path_params: Mapping[str, str] | None = None) -> Any:
         """A single document (not paginated); None when the item is gone (404)."""
         try:
-            body, _ = self._send(route, path_params, None, None)
+            return self.client.get_page(ROUTES[route], path_params)[0]
         except NotFoundError as exc:
-            self.client.stats.record_missing()
-            logger.warning(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
+            self.client.skip_missing(exc)
             return None
-        return body
 
-    # ---- listings -----------------------------------------------------------------------
+    courses = _listing("courses", "modifiedAt[gte]")
+    course_stats = _listing("course_stats", "completedAt[gte]")
+    users = _listing("users")  # deleted users included (``status: deleted``)
+    groups = _listing("groups")
+    paths = _listing("paths", "modifiedAt[gte]")
+    path_sessions = _listing("path_sessions", "modifiedAt[gte]")
+    path_stats = _listing("path_stats")
+    path_completions = _listing("path_stats", "completedAt[gte]")
+    skills = _listing("skills")
+    custom_fields = _listing("custom_fields")
+    classrooms = _listing("classrooms")
 
-    @staticmethod
-    def _since(name: str, value: Any) -> dict[str, str] | None:
-        return {name: format_filter_date(value)} if value else None
-
-    def courses(self, modified_since: Any = None) -> Iterator[list[Row]]:
-        return self._records(
-            "courses", self.pages("courses", params=self._since("modifiedAt[gte]", modified_since))
-        )
-
-    def course_stats(self, completed_since: Any = None) -> Iterator[list[Row]]:
-        return self._records(
-            "course_stats",
-            self.pages("course_stats", params=self._since("completedAt[gte]", completed_since)),
-        )
-
-    def users(self) -> Iterator[list[Row]]:
-        """Deleted users included (``status: deleted``): v2 lists them unless filtered."""
-        return self._records("users", self.pages("users"))
-
-    def groups(self) -> Iterator[list[Row]]:
-        return self._records("groups", self.pages("groups"))
-
-    def paths(self, modified_since: Any = None) -> Iterator[list[Row]]:
-        return self._records(
-            "paths", self.pages("paths", params=self._since("modifiedAt[gte]", modified_since))
-        )
-
-    def path_sessions(self, modified_since: Any = None) -> Iterator[list[Row]]:
-        return self._records(
-            "path_sessions",
-            self.pages("path_sessions", params=self._since("modifiedAt[gte]", modified_since)),
-        )
-
-    def path_stats(self) -> Iterator[list[Row]]:
-        return self._records("path_stats", self.pages("path_stats"))
-
-    def skills(self) -> Iterator[list[Row]]:
-        return self._records("skills", self.pages("skills"))
-
-    def custom_fields(self) -> Iterator[list[Row]]:
-        return self._records("custom_fields", self.pages("custom_fields"))
-
-    def classrooms(self) -> Iterator[list[Row]]:
-        return self._records("classrooms", self.pages("classrooms"))
-
-    def _records(self, route: str, pages: Iterator[list[Any]]) -> Iterator[list[Row]]:
-        """A listing's pages without the elements that are not objects (``null``, ``42``):
-        each is quarantined (``_learning360_rejected``), the others load."""
-        quarantine = self.client.stats.quarantine
-        for page in pages:
-            records = [element for element in page if isinstance(element, Mapping)]
-            if len(records) != len(page):
-                for element in page:
-                    if not isinstance(element, Mapping):
-                        quarantine.reject(
-                            LISTING_TABLES.get(route, route),
-                            f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
-                            element,
-                        )
-            yield records
-
-    # ---- per parent (fan-outs): a parent gone mid-sync yields nothing ---------------------
-
-    def group_roles(self, group_id: str) -> list[Row]:
-        return list(self.items("group_roles", {"group_id": group_id}, missing_ok=True))
-
-    def catalog_course_ids(self, group_id: str) -> list[Any]:
-        return list(self.items("catalog_course_ids", {"group_id": group_id}, missing_ok=True))
-
-    def catalog_path_session_ids(self, group_id: str) -> list[Any]:
-        return list(self.items("catalog_path_session_ids", {"group_id": group_id}, missing_ok=True))
-
-    def user_certificates(self, user_id: str, delivered_since: Any = None) -> list[Row]:
-        params = self._since("deliveryDate[gte]", delivered_since)
-        return list(
-            self.items("user_certificates", {"user_id": user_id}, params=params, missing_ok=True)
-        )
+    group_roles = _children("group_roles", "group_id")
+    catalog_course_ids = _children("catalog_course_ids", "group_id")
+    catalog_path_session_ids = _children("catalog_path_session_ids", "group_id")
+    user_certificates = _children("user_certificates", "user_id", "deliveryDate[gte]")
+    classroom_slots = _children("classroom_slots", "classroom_id")
+    classroom_registrations = _children("classroom_registrations", "classroom_id")
 
     def user_custom_field_values(self, user_id: str) -> list[Row]:
         body = self.one("user_custom_field_values", {"user_id": user_id})
         return body if isinstance(body, list) else []
 
-    def classroom_slots(self, classroom_id: str) -> list[Row]:
-        return list(self.items("classroom_slots", {"classroom_id": classroom_id}, missing_ok=True))
-
-    def classroom_registrations(self, classroom_id: str) -> list[Row]:
-        return list(
-            self.items("classroom_registrations", {"classroom_id": classroom_id}, missing_ok=True)
-        )
-
-    # ---- listings read once per run, shared by several resources -------------------------
+    def _records(self, route: str, pages: Iterator[list[Any]]) -> Iterator[list[Row]]:
+        """A listing's pages without the elements that are not objects: each is quarantined."""
+        for page in pages:
+            records = [element for element in page if isinstance(element, Mapping)]
+            if len(records) != len(page):
+                for element in page:
+                    if not isinstance(element, Mapping):
+                        self.client.stats.quarantine.reject(
+                            LISTING_TABLES.get(route, route),
+                            f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
+                            element,
+                        )
+            yield records
 
     def listing(self, route: str) -> list[Row]:
         """Every element of ``/users`` or ``/groups``, read once per run and kept (a few MB at
@@ -241,10 +159,3 @@ class V2Api:
                 rows = [r for page in self._records(route, self.pages(route)) for r in page]
                 self._listings[route] = rows
             return self._listings[route]
-
-    def path_completions(self, completed_since: Any = None) -> Iterator[list[Row]]:
-        """Path statistics completed since ``completed_since`` (every one when None)."""
-        return self._records(
-            "path_stats",
-            self.pages("path_stats", params=self._since("completedAt[gte]", completed_since)),
-        )

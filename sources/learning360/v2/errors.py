@@ -1,26 +1,33 @@
-"""One-line v2 errors: each names the credential key or the scope to fix.
-
-The shared client maps HTTP answers to v1 wording (``..errors``: "check api_key"); the v2
-adapter re-maps those by status and code to v2 wording, because v2 has other credentials
-(``client_id``/``client_secret``) and per-credential scopes. Messages are built from codes
-and route templates only, never from secrets.
-"""
+"""v2's words for what the API refused: v2 has other credentials (``client_id``/
+``client_secret``) and a scope per route, so each line names those instead of v1's keys."""
 
 from __future__ import annotations
 
+from .. import errors
 from ..errors import (
-    ApiError,
+    TOKEN_ROUTE,
     AuthenticationError,
     ConfigurationError,
     Learning360Error,
     PermissionDeniedError,
+    Refusal,
     config_key,
+    token_refusal,
 )
 from ..routes import API_VERSION, API_VERSION_HEADER, SCOPE_OF_TEMPLATE
 
 CLIENT_ID = config_key("credentials", "client_id")
 CLIENT_SECRET = config_key("credentials", "client_secret")
 WHERE = "360Learning Settings → API v2"
+_TOKEN_ERRORS = {
+    "invalid_client": "360Learning rejected the API v2 client secret ({status} invalid_client): "
+    f"check {CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from {WHERE})",
+    "invalid_request": "360Learning refused the API v2 token request ({status} invalid_request): "
+    f"the client id is unknown or a field is missing; check {CLIENT_ID} and {CLIENT_SECRET}",
+    "unsupported_grant_type": "360Learning refused the API v2 token request ({status} "
+    "unsupported_grant_type): this host does not offer client credentials; check "
+    f"{config_key('base_url')}",
+}
 
 
 def missing_credentials(missing: list[str]) -> ConfigurationError:
@@ -31,63 +38,37 @@ def missing_credentials(missing: list[str]) -> ConfigurationError:
     )
 
 
-def token_error(status: int | None, code: str | None) -> AuthenticationError:
-    """A 400/401 of ``POST /api/v2/oauth2/token`` for v2 client credentials."""
-    if code == "invalid_client":
-        text = (
-            f"360Learning rejected the API v2 client secret ({status} invalid_client): check "
-            f"{CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from {WHERE})"
+def describe(refusal: Refusal) -> Learning360Error | None:
+    """v2's words for a refused token request, 403 (the scope), 401 and a refused version."""
+    status, code, route = refusal.status, refusal.code, refusal.route
+    if route == TOKEN_ROUTE:
+        return token_refusal(
+            refusal,
+            _TOKEN_ERRORS,
+            f"360Learning refused the API v2 token request ({status} {code or 'no error code'})"
+            f": check {CLIENT_ID} and {CLIENT_SECRET}",
         )
-    elif code == "invalid_request":
-        text = (
-            f"360Learning refused the API v2 token request ({status} invalid_request): the "
-            f"client id is unknown or a field is missing; check {CLIENT_ID} and {CLIENT_SECRET}"
-        )
-    elif code == "unsupported_grant_type":
-        text = (
-            f"360Learning refused the API v2 token request ({status} unsupported_grant_type): "
-            f"this host does not offer client credentials; check {config_key('base_url')}"
-        )
-    else:
-        text = (
-            f"360Learning refused the API v2 token request ({status} {code or 'no error code'}): "
-            f"check {CLIENT_ID} and {CLIENT_SECRET}"
-        )
-    return AuthenticationError(text, status, code)
-
-
-def no_access_token() -> AuthenticationError:
-    return AuthenticationError(
-        "360Learning's token route answered without an access_token: check "
-        f"{config_key('base_url')} points at a 360Learning host"
-    )
-
-
-def resource_error(exc: Learning360Error, template: str) -> Learning360Error:
-    """Re-word a shared-client error of a v2 resource call (``template``: the route template)."""
-    if isinstance(exc, PermissionDeniedError) or (
-        isinstance(exc, AuthenticationError) and exc.status == 403
-    ):
-        scope = SCOPE_OF_TEMPLATE.get(template, "the route's scope")
+    if status == 403:
+        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
         return PermissionDeniedError(
-            f"360Learning denied GET {template} (403 {exc.code or 'forbidden'}): the API v2 "
-            f"credential {CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, "
-            f"or leave the tables that need it out with {config_key('v2_skip_tables')}",
-            exc.status,
-            exc.code,
+            f"360Learning denied GET {route} (403 {code or 'forbidden'}): the API v2 credential "
+            f"{CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, or leave the "
+            f"tables that need it out with {config_key('v2_skip_tables')}",
+            status,
+            code,
         )
-    if isinstance(exc, AuthenticationError) and exc.status == 401 and exc.code == "invalid_token":
+    if status == 401 and code == "invalid_token":  # only after a fresh token was refused too
         return AuthenticationError(
-            f"360Learning rejected the API v2 access token (401 {exc.code or 'unauthorized'}) "
-            f"even after fetching a new one: check {CLIENT_ID} and {CLIENT_SECRET} (the "
-            f"credential may have been revoked in {WHERE})",
-            exc.status,
-            exc.code,
+            f"360Learning rejected the API v2 access token (401 {code}) even after fetching a "
+            f"new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have been "
+            f"revoked in {WHERE})",
+            status,
+            code,
         )
-    if isinstance(exc, ApiError) and exc.status == 400 and "invalidApiVersion" in str(exc):
+    if status == 400 and code == "invalidApiVersion":
         return ConfigurationError(
-            f"360Learning refused the API version (400 invalidApiVersion) on GET {template}: "
-            f"this source sends {API_VERSION_HEADER}: {API_VERSION}; check "
-            f'{config_key("base_url")} serves API v2, or set {config_key("api_version")} = "v1"'
+            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
+            f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {config_key('base_url')} "
+            f'serves API v2, or set {config_key("api_version")} = "v1"'
         )
-    return exc
+    return errors.describe(refusal)

@@ -24,7 +24,6 @@ from ..settings import FEED_CHUNK_SIZE, dlt_hints
 from ..timestamps import format_api_timestamp, parse_timestamp
 from . import parsing
 from .api import V2Api
-from .auth import install_v2_auth
 from .refresh import FullReadSchedule, V2Options, group_refresh, user_refresh
 from .settings import V2_RESOURCES
 
@@ -47,9 +46,7 @@ def build_resources(
     modified_lag_seconds: int = 3600,
     **_: Any,
 ) -> list[DltResource]:
-    # the credentials the client was built with (the adapter seam passes only the client)
-    auth = install_v2_auth(client, client._credentials)  # noqa: SLF001
-    api = V2Api(client, auth)
+    api = V2Api(client)
     quarantine = client.stats.quarantine  # a cursor that is not a date never moves
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
     if user_courses_strategy != "bulk":
