@@ -1,24 +1,11 @@
-"""The last check on every row before dlt sees it: a primary key must be present and unique.
+"""The last check on every row before dlt sees it: a primary key present and unique.
 
-dlt's loaders reject a NULL primary key (``Column '_id' is declared non-nullable but contains
-nulls``) and fail the whole load, so one bad record would fail every nightly run until the
-tenant fixes it; and a ``replace`` table would store a key twice if the API sent a record twice
-(``merge`` tables are deduplicated by dlt, but only within a load). So, for each table with a
-primary key, :class:`RowGuard` drops
-
-* a row whose primary-key value is missing or empty, and
-* a row whose primary key was already seen: within the same batch for ``merge`` tables (dlt
-  merges the rest), within the whole run for ``replace`` tables. The first row wins.
-
-A pyarrow batch (the columnar fast path of ``user_courses``) passes untouched when it is clean;
-one with a missing key or a column whose type is not the declared one (``score`` as text) is
-turned back into dict rows and checked row by row, so dlt's usual schema evolution applies (a
-variant column ``score__v_text``) instead of a terminal load error that would also block every
-later run on the same pending package.
-
-Never silently: each dropped row is logged as a WARNING (table, key, the row's field names,
-never its values: they may hold personal data) and counted in ``RequestStats.dropped``, which
-``learning360 sync`` prints in its summary. docs/reliability.md states the contract.
+A NULL key fails the whole load (every nightly run, until the tenant fixes it), and a
+``replace`` table would store a key sent twice. :class:`RowGuard` drops such rows (a repeat
+within the batch for ``merge`` tables, within the run for ``replace``; the first wins), with a
+WARNING naming the fields, never the values, and counts them in the sync summary. A pyarrow
+batch passes as is when clean; otherwise it is checked row by row as dicts, so a wrong type
+lands in a variant column instead of failing the load terminally (docs/reliability.md).
 """
 
 from __future__ import annotations

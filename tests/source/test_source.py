@@ -10,7 +10,7 @@ import dlt
 import pytest
 
 from sources.learning360 import ConfigurationError, RequestStats, learning360
-from sources.learning360.settings import RESOURCES
+from sources.learning360.tables import V1_TABLES
 
 from .conftest import API_KEY, COMPANY_ID
 from .fake_http import FakeServer, Reply, Request
@@ -173,7 +173,7 @@ def test_full_sync_fills_every_contract_table(
     stats = RequestStats()
     pipeline.run(learning360(stats=stats), loader_file_format="parquet")
     counts = pipeline.last_trace.last_normalize_info.row_counts
-    for name in RESOURCES:
+    for name in V1_TABLES:
         assert counts.get(name), name
     assert table(pipeline, "users", "_id, deleted, primary_group_id") == [
         ("u1", False, "g1"),

@@ -240,7 +240,7 @@ def test_credential_without_webhook_scopes_falls_back_with_a_warning(
     tmp_path,
     monkeypatch,
 ) -> None:
-    from sources.learning360.v2.settings import REQUIRED_SCOPES
+    from sources.learning360.tables import REQUIRED_SCOPES
 
     configure_v2(**FEED)
     assert main(["webhooks", "setup", "--url", sink_url, *cli_args(tmp_path)]) == 0

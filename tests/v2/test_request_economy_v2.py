@@ -18,7 +18,7 @@ from emulator import Company
 from emulator import v2_data as d2
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import make_pipeline, run_sync
-from sources.learning360.settings import USER_BUCKETS
+from sources.learning360.tables import USER_BUCKETS
 from sources.learning360.v1.refresh import user_bucket
 from tests.v2.truth import V2_ONLY_CONTRACT, assert_v2_warehouse_equals_truth, v2_view
 from tests.warehouse import CONTRACT, assert_models_equal_expected, assert_same_rows, read_table

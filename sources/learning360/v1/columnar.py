@@ -3,7 +3,7 @@
 dlt normalizes dict rows one by one in Python (~12k table rows/s on one core); a pyarrow table
 goes through extract and normalize as a parquet file and loads as is. The columns keep the
 names and types the dict path would give them (dlt's snake_case, the contract types of
-``settings.RESOURCES``), and unknown extra fields still become columns (type inferred), so both
+``tables.V1_TABLES``), and unknown extra fields still become columns (type inferred), so both
 paths produce the same table.
 """
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .settings import ROLE_PRECEDENCE, V1_ROLE
+from ..tables import ROLE_PRECEDENCE, V1_ROLE
 
 Row = dict[str, Any]
 

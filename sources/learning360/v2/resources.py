@@ -64,7 +64,7 @@ from ..errors import ConfigurationError, config_key
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
-from ..settings import FEED_CHUNK_SIZE, dlt_hints
+from ..tables import FEED_CHUNK_SIZE, V2_TABLES
 from ..timestamps import parse_timestamp
 from .api import V2Api
 from .auth import install_v2_auth
@@ -90,7 +90,6 @@ from .refresh import (
     refresh_days,
     user_refresh,
 )
-from .settings import V2_RESOURCES
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
@@ -104,7 +103,7 @@ STATE_KEY = "v2"  # this adapter's part of each resource's dlt state (v1 keeps i
 
 def table_hints(name: str) -> dict[str, Any]:
     """dlt hints of one v2 table, from the v2 settings table."""
-    return dlt_hints(V2_RESOURCES[name])
+    return V2_TABLES[name].hints()
 
 
 def full_read_hours() -> float:
@@ -126,11 +125,11 @@ def skip_tables() -> set[str]:
         return set()
     names = value.split(",") if isinstance(value, str) else list(value)
     chosen = {str(name).strip() for name in names if str(name).strip()}
-    unknown = chosen - set(V2_RESOURCES)
+    unknown = chosen - set(V2_TABLES)
     if unknown:
         raise ConfigurationError(
             f"v2_skip_tables names unknown table(s) {', '.join(sorted(unknown))}: set "
-            f"{config_key('v2_skip_tables')} to some of {', '.join(V2_RESOURCES)}"
+            f"{config_key('v2_skip_tables')} to some of {', '.join(V2_TABLES)}"
         )
     return chosen
 
@@ -164,7 +163,7 @@ def build_resources(
         return dlt.current.resource_state().setdefault(STATE_KEY, {})
 
     def lag_window(name: str) -> LagWindow:
-        return LagWindow(state(), V2_RESOURCES[name].cursor or "", lag)
+        return LagWindow(state(), V2_TABLES[name].cursor or "", lag)
 
     def only_changed(rows: list[Row], window: LagWindow) -> list[Row]:
         fresh = [row for row in rows if isinstance(row, Mapping) and not window.is_unchanged(row)]
@@ -173,7 +172,7 @@ def build_resources(
         return fresh
 
     def incremental(name: str) -> dlt.sources.incremental[Any]:
-        cursor = V2_RESOURCES[name].cursor
+        cursor = V2_TABLES[name].cursor
         return dlt.sources.incremental(cursor, lag=lag, on_cursor_value_missing="include")
 
     # the webhook change feed (change_feed.py), None = off: the users its events name are
