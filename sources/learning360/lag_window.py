@@ -38,6 +38,13 @@ class LagWindow:
         self._horizon: str | None = None
         self._next_prune = PRUNE_EVERY
 
+    def only_changed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows that are new or whose cursor moved, remembered for the next run."""
+        fresh = [row for row in rows if not self.is_unchanged(row)]
+        for row in fresh:
+            self.remember(row)
+        return fresh
+
     def is_unchanged(self, row: Mapping[str, Any]) -> bool:
         row_id, value = row.get(self._key), row.get(self._cursor)
         return isinstance(row_id, str) and value is not None and self._seen.get(row_id) == value

@@ -283,29 +283,19 @@ V2_TABLES = _by_spec(
 # Where each v2 table's rows sit in the official OpenAPI (a list route's 200 schema), and the
 # columns filled from a v2 field of another name (v2/parsing.py); every other hinted column is
 # the snake_case of its field (nested objects flattened with ``__``).
+# fmt: off
 SPEC_ROWS: dict[str, tuple[str, dict[str, str]]] = {
-    "courses": (
-        "/courses",
-        {
-            "creation_date": "createdAt",
-            "modification_date": "modifiedAt",
-            "course_duration": "duration",
-        },
-    ),
+    "courses": ("/courses", {"creation_date": "createdAt", "modification_date": "modifiedAt",
+                             "course_duration": "duration"}),
     "users": ("/users", {"deleted_at": "deletedAt", "reactivated_at": "reactivatedAt"}),
     "groups": ("/groups", {}),
     "user_groups": ("/groups/{groupId}/roles", {}),
     "paths": ("/paths", {}),
     "path_sessions": ("/paths/sessions", {}),
     "user_path_sessions": ("/paths/stats", {"total_time_spent_in_seconds": "timeSpent"}),
-    "user_courses": (
-        "/courses/stats",
-        {
-            "global_time": "timeSpent",
-            "first_activity": "firstActivityAt",
-            "last_activity": "lastActivityAt",
-        },
-    ),
+    "user_courses": ("/courses/stats", {"global_time": "timeSpent",
+                                        "first_activity": "firstActivityAt",
+                                        "last_activity": "lastActivityAt"}),
     "skills": ("/skills", {}),
     "user_certificates": ("/users/{userId}/certificates", {}),
     "custom_fields": ("/custom-fields", {}),
@@ -314,6 +304,7 @@ SPEC_ROWS: dict[str, tuple[str, dict[str, str]]] = {
     "classroom_slots": ("/classrooms/{classroomId}/slots", {}),
     "classroom_slot_registrations": ("/classrooms/{classroomId}/registrations", {}),
 }
+# fmt: on
 
 # every scope a full v2 sync needs, in table order
 REQUIRED_SCOPES = tuple(dict.fromkeys(s for spec in V2_TABLES.values() for s in spec.scopes))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..client import UnexpectedBodyError, json_type
 from ..quarantine import table_of_route
 from ..routes import V1_ROUTES as ROUTES
+from ..tables import V1_TABLES
 from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 
@@ -36,6 +37,11 @@ ITEM_SHAPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _since(table: str, moment: Any) -> dict[str, str] | None:
+    """The table's server filter (``tables.V1_TABLES``) at ``moment``; None for a full read."""
+    return {V1_TABLES[table].server_filter or "": format_api_timestamp(moment)} if moment else None
+
+
 class V1Api:
     def __init__(self, client: Learning360Client):
         self.client = client
@@ -47,15 +53,10 @@ class V1Api:
     # ---- listings (streamed) ------------------------------------------------------------
 
     def courses(self, modified_after: Any = None) -> Iterator[dict[str, Any]]:
-        params = {"modifiedAfter": format_api_timestamp(modified_after)} if modified_after else None
-        return self.client.iter_array(ROUTES["courses"], params=params)
+        return self.client.iter_array(ROUTES["courses"], params=_since("courses", modified_after))
 
     def courses_stats(self, last_activity_after: Any = None) -> Iterator[dict[str, Any]]:
-        params = (
-            {"lastActivityAtAfter": format_api_timestamp(last_activity_after)}
-            if last_activity_after
-            else None
-        )
+        params = _since("user_courses", last_activity_after)
         return self.client.iter_array(ROUTES["courses_stats"], params=params)
 
     def users(self) -> Iterator[dict[str, Any]]:
@@ -69,8 +70,7 @@ class V1Api:
         return self.client.iter_array(ROUTES["program_sessions"])
 
     def paths(self, modified_after: Any = None) -> Iterator[dict[str, Any]]:
-        params = {"modifiedAfter": format_api_timestamp(modified_after)} if modified_after else None
-        return self.client.iter_array(ROUTES["paths"], params=params)
+        return self.client.iter_array(ROUTES["paths"], params=_since("paths", modified_after))
 
     def path_sessions(self) -> Iterator[dict[str, Any]]:
         return self.client.iter_array(ROUTES["path_sessions"])

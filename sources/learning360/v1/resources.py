@@ -94,13 +94,6 @@ def build_resources(
         if rows:
             yield rows
 
-    def only_changed(rows: list[Row], window: LagWindow) -> list[Row]:
-        """Rows of the lag window that did not change since the last run are dropped."""
-        fresh = [row for row in rows if not window.is_unchanged(row)]
-        for row in fresh:
-            window.remember(row)
-        return fresh
-
     def lag_window(spec: TableSpec) -> LagWindow:
         return LagWindow(dlt.current.resource_state(), spec.cursor or "", lag)
 
@@ -130,7 +123,7 @@ def build_resources(
                 listing = getattr(api, route)(since.start_value)
                 listing = clean_cursor(listing, spec.name, spec.cursor or "", quarantine)
                 for chunk in chunked(listing, FEED_CHUNK_SIZE):
-                    yield only_changed(mapped(spec, chunk), window)
+                    yield window.only_changed(mapped(spec, chunk))
                 window.prune()
 
             return changed_listing
@@ -171,7 +164,7 @@ def build_resources(
     def courses(modified: dlt.sources.incremental[Any] = courses_start) -> Iterator[list[Row]]:
         window = lag_window(courses_spec)
         listing = clean_cursor(api.courses(modified.start_value), "courses", cursor, quarantine)
-        changed = only_changed(list(listing), window)
+        changed = window.only_changed(list(listing))
         for batch in fan_out(api.course, changed):
             rows = [merge_details(c, details) for c, details in batch]
             yield list(clean_cursor(with_author_ids(rows), "courses", cursor, quarantine))
@@ -292,7 +285,7 @@ def build_resources(
         table = ArrowRows(attempts_spec.columns, attempts_spec.primary_key)
         for chunk in rows:
             attempts = clean_cursor(chunk, "user_courses", attempt_cursor, quarantine)
-            table.extend(only_changed(list(attempts), window))
+            table.extend(window.only_changed(list(attempts)))
             if len(table) >= ARROW_BATCH_ROWS:
                 yield table.flush()
         if len(table):

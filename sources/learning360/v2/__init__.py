@@ -1,5 +1,5 @@
-"""360Learning API v2 adapter (reference §1b-§8): ``settings.py`` (routes, scopes, the v2
-resource table), ``auth.py`` (OAuth2 client credentials + the version header, plugged into the
+"""360Learning API v2 adapter (reference §1b-§8); its tables are ``..tables.V2_TABLES``.
+``auth.py`` (OAuth2 client credentials + the version header, plugged into the
 shared client), ``errors.py`` (one-line v2 errors), ``api.py`` (Link-header pagination over the
 shared client), ``parsing.py`` (v2 DTOs -> the v1 raw-table columns), ``resources.py`` (the dlt
 resources). The raw tables it loads are v1's (same names, keys and contract columns, so the

@@ -45,7 +45,7 @@ Incremental strategy (docs/migration-v2.md):
   shows; the classroom fan-out has no listing-level signal for new registrations.
   ``path_sessions`` too, although v2 can filter them by ``modifiedAt``: they are few, a full
   read drops deleted ones, and v1's ``replace`` is kept so that a pipeline can switch versions
-  in place (settings.py).
+  in place (tables.py).
 """
 
 from __future__ import annotations
