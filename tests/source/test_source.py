@@ -218,6 +218,22 @@ def test_strategies_produce_identical_user_courses(configure, tmp_path: Path) ->
     assert rows["bulk"] == rows["per_user"]
 
 
+@pytest.mark.parametrize("strategy", ["bulk", "per_user"])
+def test_attempts_without_any_last_activity_load(
+    configure, server: FakeServer, tmp_path: Path, strategy: str
+) -> None:
+    """dlt's cursor on the pyarrow batches needs its column: a batch where no attempt has a
+    ``lastActivity`` (never started) still carries ``last_activity``, all NULL."""
+    configure(user_courses_strategy=strategy)
+    unstarted = {k: v for k, v in ATTEMPT.items() if k != "lastActivity"}
+    stats = [{"user": {"_id": "u1"}, "attempts": [unstarted]}]
+    server.json("/api/v1/courses/stats", [{"course": {"_id": "c1"}, "stats": stats}])
+    server.json("/api/v1/users/u1/courses", [{"course": "c1", "attempts": [unstarted]}])
+    pipeline = new_pipeline(tmp_path)
+    pipeline.run(learning360().with_resources("user_courses"))
+    assert table(pipeline, "user_courses", "_id, user_id, last_activity") == [("a1", "u1", None)]
+
+
 def test_selecting_a_table_fed_by_a_shared_call(
     configure, server: FakeServer, tmp_path: Path
 ) -> None:

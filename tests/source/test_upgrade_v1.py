@@ -8,32 +8,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import dlt
-import pytest
 
 from emulator import Company
 from pipelines.run import make_pipeline, run_sync
+from tests.v2.test_upgrade_v2 import previous_version
 from tests.warehouse import assert_warehouse_equals_truth
 
 PREVIOUS = "70e1814"  # main before issue 15's registry
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _previous_version(into: Path) -> Path:
-    archive = into / "previous.tar"
-    try:
-        with archive.open("wb") as out:
-            subprocess.run(
-                ["git", "-C", str(REPO), "archive", PREVIOUS], stdout=out, check=True, timeout=60
-            )
-    except (OSError, subprocess.SubprocessError):
-        pytest.skip(f"git history with commit {PREVIOUS} is not available")
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "previous", filter="data")
-    return into / "previous"
 
 
 def _cursors(pipeline: dlt.Pipeline) -> dict[str, object]:
@@ -44,7 +28,7 @@ def _cursors(pipeline: dlt.Pipeline) -> dict[str, object]:
 def test_pipeline_of_the_previous_version_continues_incrementally(
     configure, company: Company, tmp_path: Path
 ) -> None:
-    previous = _previous_version(tmp_path)
+    previous = previous_version(tmp_path, PREVIOUS)
 
     def where(name: str) -> dict[str, str]:
         return {"pipelines_dir": str(tmp_path / name), "duckdb_path": str(tmp_path / f"{name}.db")}

@@ -25,15 +25,16 @@ REPO = Path(__file__).resolve().parents[2]
 DAY = 86_400
 
 
-def _previous_version(into: Path) -> Path:
+def previous_version(into: Path, commit: str = PREVIOUS) -> Path:
+    """The source tree at ``commit`` (from git), extracted under ``into``."""
     archive = into / "previous.tar"
     try:
         with archive.open("wb") as out:
             subprocess.run(
-                ["git", "-C", str(REPO), "archive", PREVIOUS], stdout=out, check=True, timeout=60
+                ["git", "-C", str(REPO), "archive", commit], stdout=out, check=True, timeout=60
             )
     except (OSError, subprocess.SubprocessError):
-        pytest.skip(f"git history with commit {PREVIOUS} is not available")
+        pytest.skip(f"git history with commit {commit} is not available")
     with tarfile.open(archive) as tar:
         tar.extractall(into / "previous", filter="data")
     return into / "previous"
@@ -42,7 +43,7 @@ def _previous_version(into: Path) -> Path:
 def test_pipeline_of_the_previous_version_continues(
     configure_v2, company: Company, emulator: EmulatorServer, tmp_path: Path, monkeypatch
 ) -> None:
-    previous = _previous_version(tmp_path)
+    previous = previous_version(tmp_path)
     configure_v2()
     where = {"pipelines_dir": str(tmp_path / "pipelines"), "duckdb_path": str(tmp_path / "w.db")}
     sync = (

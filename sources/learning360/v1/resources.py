@@ -282,7 +282,9 @@ def build_resources(
         """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
         dropped the re-read ones whose cursor did not move."""
         window = lag_window(attempts_spec)
-        table = ArrowRows(attempts_spec.columns, attempts_spec.primary_key)
+        table = ArrowRows(
+            attempts_spec.columns, attempts_spec.primary_key, always=[attempts_spec.cursor_column]
+        )
         for chunk in rows:
             attempts = clean_cursor(chunk, "user_courses", attempt_cursor, quarantine)
             table.extend(window.only_changed(list(attempts)))
