@@ -156,9 +156,7 @@ def build_resources(
     # ---- courses: getCourse details for the new and changed courses only -----------------
 
     courses_spec = V1_TABLES["courses"]
-    cursor = courses_spec.cursor or ""
-
-    courses_start = incremental(courses_spec)
+    cursor, courses_start = courses_spec.cursor or "", incremental(courses_spec)
 
     @dlt.resource(**courses_spec.hints())
     def courses(modified: dlt.sources.incremental[Any] = courses_start) -> Iterator[list[Row]]:
@@ -259,7 +257,6 @@ def build_resources(
     # ---- user_courses: pyarrow tables, bulk or per user ----------------------------------
 
     attempts_spec = V1_TABLES["user_courses"]
-    attempt_cursor = attempts_spec.cursor or ""
 
     def refuse_nested_non_objects(element: Row) -> None:
         """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
@@ -286,7 +283,7 @@ def build_resources(
             attempts_spec.columns, attempts_spec.primary_key, always=[attempts_spec.cursor_column]
         )
         for chunk in rows:
-            attempts = clean_cursor(chunk, "user_courses", attempt_cursor, quarantine)
+            attempts = clean_cursor(chunk, "user_courses", attempts_spec.cursor or "", quarantine)
             table.extend(window.only_changed(list(attempts)))
             if len(table) >= ARROW_BATCH_ROWS:
                 yield table.flush()
