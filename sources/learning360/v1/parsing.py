@@ -264,24 +264,27 @@ def user_programs_rows(user: Row, programs: Any) -> Iterator[Row]:
             yield row
 
 
-def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
-    """getUsersPathSessionStats ``{sessionId, pathId, usersStats}`` (``userStats``, or a bare
-    list) -> ``user_path_sessions`` rows; each stat's ``_id`` (or ``userId``) is the user."""
+def _users_stats(body: Any) -> Any:
+    """The per-user stats of a session: ``usersStats`` (``userStats``), or a bare list."""
     if isinstance(body, Mapping):
-        stats = body.get("usersStats", body.get("userStats")) or ()
-        path_id = id_of(body.get("pathId")) or id_of(session.get("pathId"))
-        session_id = id_of(body.get("sessionId")) or id_of(session)
-    else:
-        stats = body or ()
-        path_id, session_id = id_of(session.get("pathId")), id_of(session)
+        return body.get("usersStats", body.get("userStats")) or ()
+    return body or ()
+
+
+def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
+    """getUsersPathSessionStats -> ``user_path_sessions`` rows; each stat's ``_id`` (or
+    ``userId``) is the user."""
+    path_id, session_id = id_of(session.get("pathId")), id_of(session)
+    if isinstance(body, Mapping):
+        path_id = id_of(body.get("pathId")) or path_id
+        session_id = id_of(body.get("sessionId")) or session_id
     rows: list[Row] = []
-    for stat in stats:
-        if not isinstance(stat, Mapping):
-            continue
-        user_id = id_of(stat.get("userId")) or id_of(stat)
-        row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
-        row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
-        rows.append(row)
+    for stat in _users_stats(body):
+        if isinstance(stat, Mapping):
+            row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
+            user_id = id_of(stat.get("userId")) or id_of(stat)
+            row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
+            rows.append(row)
     return rows
 
 
@@ -302,48 +305,32 @@ PROGRAM_SESSION_FIELDS = ("name", "startDate", "endDate", "programTemplate")
 PROGRAM_STATS_FIELDS = ("progress", "totalTimeSpentInSeconds", "score")
 
 
-def program_stats_user_rows(session: Mapping[str, Any], body: Any) -> list[Row] | None:
+def program_stats_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
     """getProgramSessionStats -> the rows getUserPrograms gives (session fields from the
     listing element, ``completedAt`` from ``endTime``; the learner's name and mail are not
-    kept, so both strategies load the same table). None when a stat names no user."""
-    if isinstance(body, Mapping):
-        stats = body.get("usersStats", body.get("userStats")) or ()
-    else:
-        stats = body or ()
+    kept, so both strategies load the same table)."""
     session_id = id_of(session)
     if not session_id:
         return []
     shared = {k: session[k] for k in PROGRAM_SESSION_FIELDS if k in session}
     rows: list[Row] = []
     seen: set[str] = set()
-    for stat in stats:
+    for stat in _users_stats(body):
         if not isinstance(stat, Mapping):
             continue
         user_id = id_of(stat.get("userId")) or id_of(stat)
         if not user_id:
-            return None
+            raise ConfigurationError(
+                "360Learning's program-session stats name no user id on this tenant, so "
+                "user_programs cannot be read in bulk: set "
+                f'{config_key("user_programs_strategy")} = "per_user"'
+            )
         if user_id in seen:
             continue
         seen.add(user_id)
-        element: Row = {"_id": session_id, **shared}
-        element["stats"] = {
-            **{k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat},
-            "completedAt": stat.get("endTime", stat.get("completedAt")),
-        }
-        row = user_program_row(user_id, element)
+        stats = {k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat}
+        stats["completedAt"] = stat.get("endTime", stat.get("completedAt"))
+        row = user_program_row(user_id, {"_id": session_id, **shared, "stats": stats})
         if row is not None:
             rows.append(row)
-    return rows
-
-
-def program_stats_rows(session: Row, body: Any) -> list[Row]:
-    """:func:`program_stats_user_rows`, or a configuration error when this tenant's stats name
-    no user (the per_user strategy then gives the table)."""
-    rows = program_stats_user_rows(session, body)
-    if rows is None:
-        raise ConfigurationError(
-            "360Learning's program-session stats name no user id on this tenant, so "
-            "user_programs cannot be read in bulk: set "
-            f'{config_key("user_programs_strategy")} = "per_user"'
-        )
     return rows
