@@ -20,18 +20,16 @@ from typing import Any
 from dlt.common import logger
 
 from pipelines.variants import VARIANT_MARK
+from sources.learning360.tables import V1_TABLES, V2_TABLES
 
 INTEGER_TYPES = {"bigint", "integer", "int", "int8", "int4", "int64", "smallint", "hugeint"}
 DOUBLE_SQL = {"duckdb": "DOUBLE", "postgres": "DOUBLE PRECISION"}
 
 
 def double_columns() -> dict[str, set[str]]:
-    """Table -> the columns hinted double, over v1's and v2's resource tables."""
-    from sources.learning360.settings import RESOURCES
-    from sources.learning360.v2.settings import V2_RESOURCES
-
+    """Table -> the columns hinted double, over v1's and v2's registry tables."""
     out: dict[str, set[str]] = {}
-    for spec in (*RESOURCES.values(), *V2_RESOURCES.values()):
+    for spec in (*V1_TABLES.values(), *V2_TABLES.values()):
         for column, data_type in spec.columns.items():
             if data_type == "double":
                 out.setdefault(spec.name, set()).add(column)

@@ -20,6 +20,8 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from sources.learning360.tables import V1_TABLES
+
 PIPELINE_NAME = "learning360"
 # not "learning360": DuckDB names the catalog after the file (learning360.duckdb) and a
 # schema of the same name makes every unqualified reference ambiguous
@@ -397,23 +399,18 @@ def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
         pipeline.load().raise_on_failed_jobs()
 
 
-# BigQuery bills by bytes scanned: partition the attempts by day of last activity (dashboards
-# filter on recent activity) and cluster the big link tables by the keys they are joined on.
-BIGQUERY_HINTS: dict[str, dict[str, Any]] = {
-    "user_courses": {"partition": "last_activity", "cluster": ["course_id", "user_id"]},
-    "user_groups": {"cluster": ["group_id", "user_id"]},
-    "group_catalog": {"cluster": ["group_id", "item_type"]},
-    "user_programs": {"cluster": ["program_session_id", "user_id"]},
-}
-
-
 def apply_bigquery_hints(source: Any) -> None:
-    """Partitioning and clustering hints through dlt's bigquery adapter."""
+    """Partitioning and clustering from the table registry, through dlt's bigquery adapter:
+    BigQuery bills by bytes scanned, so the attempts are partitioned by day of last activity
+    (dashboards filter on it) and the big link tables clustered by their join keys."""
     from dlt.destinations.adapters import bigquery_adapter
 
-    for name, hints in BIGQUERY_HINTS.items():
-        if name in source.selected_resources:
-            bigquery_adapter(source.resources[name], **hints)
+    for spec in V1_TABLES.values():
+        if (spec.partition or spec.cluster) and spec.name in source.selected_resources:
+            hints: dict[str, Any] = {"cluster": list(spec.cluster)} if spec.cluster else {}
+            if spec.partition:
+                hints["partition"] = spec.partition
+            bigquery_adapter(source.resources[spec.name], **hints)
 
 
 def run_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[str, int]:

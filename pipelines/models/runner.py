@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
+from sources.learning360.tables import V1_TABLES
+
 if TYPE_CHECKING:
     import dlt
     from dlt.destinations.sql_client import SqlClientBase
@@ -48,46 +50,51 @@ DIALECTS: dict[str, str] = {
     "bigquery": "bigquery",
 }
 
-# The raw columns the models read, with the type to use when a column (or the whole table) is
-# absent from the warehouse. dlt creates a column only once it has seen a non-null value, so a
-# young tenant may lack e.g. ``user_courses.score``. Types are in the read (DuckDB) dialect.
-_TEXT, _BOOL, _TS, _NUM, _INT = "VARCHAR", "BOOLEAN", "TIMESTAMPTZ", "DOUBLE", "BIGINT"
+# The raw columns the models read. Their types come from the table registry and are used when
+# a column (or the whole table) is absent from the warehouse: dlt creates a column only once it
+# has seen a non-null value, so a young tenant may lack e.g. ``user_courses.score``.
+READ_TYPES = {
+    "text": "VARCHAR",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+    "double": "DOUBLE",
+    "bigint": "BIGINT",
+}  # in the read (DuckDB) dialect
+MODEL_READS: dict[str, tuple[str, ...]] = {
+    "courses": ("_id", "name", "status", "author", "author_id"),
+    "users": ("_id", "deleted", "mail"),
+    "groups": ("_id", "name", "parent"),
+    "user_groups": ("user_id", "group_id"),
+    "group_catalog": ("group_id", "item_type", "item_id"),
+    "group_programs": ("group_id", "program_session_id"),
+    "program_sessions": ("_id", "name"),
+    "paths": ("_id", "name"),
+    "path_sessions": ("_id", "path_id"),
+    "user_path_sessions": ("user_id", "path_id", "path_session_id", "completed_at"),
+    "user_courses": (
+        "_id",
+        "user_id",
+        "course_id",
+        "progress",
+        "score",
+        "global_time",
+        "first_activity",
+        "last_activity",
+        "completed_at",
+        "deleted",
+    ),
+    "user_programs": (
+        "user_id",
+        "program_session_id",
+        "progress",
+        "score",
+        "total_time_spent_in_seconds",
+        "completed_at",
+    ),
+}
 RAW_COLUMNS: dict[str, dict[str, str]] = {
-    "courses": {"_id": _TEXT, "name": _TEXT, "status": _TEXT, "author": _TEXT, "author_id": _TEXT},
-    "users": {"_id": _TEXT, "deleted": _BOOL, "mail": _TEXT},
-    "groups": {"_id": _TEXT, "name": _TEXT, "parent": _TEXT},
-    "user_groups": {"user_id": _TEXT, "group_id": _TEXT},
-    "group_catalog": {"group_id": _TEXT, "item_type": _TEXT, "item_id": _TEXT},
-    "group_programs": {"group_id": _TEXT, "program_session_id": _TEXT},
-    "program_sessions": {"_id": _TEXT, "name": _TEXT},
-    "paths": {"_id": _TEXT, "name": _TEXT},
-    "path_sessions": {"_id": _TEXT, "path_id": _TEXT},
-    "user_path_sessions": {
-        "user_id": _TEXT,
-        "path_id": _TEXT,
-        "path_session_id": _TEXT,
-        "completed_at": _TS,
-    },
-    "user_courses": {
-        "_id": _TEXT,
-        "user_id": _TEXT,
-        "course_id": _TEXT,
-        "progress": _INT,
-        "score": _INT,
-        "global_time": _NUM,
-        "first_activity": _TS,
-        "last_activity": _TS,
-        "completed_at": _TS,
-        "deleted": _BOOL,
-    },
-    "user_programs": {
-        "user_id": _TEXT,
-        "program_session_id": _TEXT,
-        "progress": _NUM,
-        "score": _NUM,
-        "total_time_spent_in_seconds": _NUM,
-        "completed_at": _TS,
-    },
+    table: {column: READ_TYPES[V1_TABLES[table].columns[column]] for column in columns}
+    for table, columns in MODEL_READS.items()
 }
 
 # Columns present in the warehouse, per raw table; None = assume the full contract exists.

@@ -1,36 +1,16 @@
-"""dlt source for the 360Learning LMS REST API (v1).
+"""dlt source for the 360Learning LMS REST API, v1 or v2 (``api_version``).
 
-Config lives under ``[sources.learning360]`` (``base_url``, ``api_version``,
-``user_courses_strategy``, ``user_programs_strategy``, ``user_details_refresh_days``,
-``modified_lag_seconds``, ``max_requests_per_second``, ``workers``, ``response_deadline``,
-``max_listing_elements``, ``max_listing_pages``)
-and ``[sources.learning360.credentials]`` (``company_id``, ``api_key``, ``auth_method``), or
-the matching env vars (``SOURCES__LEARNING360__CREDENTIALS__API_KEY`` ...). The tables, keys
-and dispositions are in ``settings.py`` and ``docs/architecture.md``.
-
+Options are the arguments of :func:`learning360` (``[sources.learning360]`` in config.toml or
+``SOURCES__LEARNING360__*``); every table is a row of ``tables.py`` (docs/architecture.md).
 Decisions, and why:
 
-* ``max_table_nesting=1``: top-level lists (``paths.steps``, ``program_sessions.modules``,
-  ``users.groups`` ...) become child tables a BI engineer can join on ``_dlt_parent_id``;
-  deeper structures (translations' translator lists, achievement lists) stay JSON columns
-  instead of exploding into dozens of sparse tables. Link tables use nesting 0.
-* Schema contract ``evolve`` for tables, columns and data types (dlt's default, stated on
-  purpose): a new API field becomes a new column, and a field whose type changes lands in a
-  variant column (``score__v_text``) instead of failing the load. ``freeze`` would turn a
-  harmless API change into a failed nightly run; ``discard_*`` would drop data silently. The
-  contract columns are declared with types (``settings.RESOURCES``), so they exist even when
-  every value is null (``score``, ``completed_at``) and keep stable types.
-* Loader file format is the pipeline's choice, not a resource hint: ``pipelines/run.py``
-  passes ``loader_file_format="parquet"`` where the destination supports it (DuckDB,
-  BigQuery); a parquet hint here would break destinations without parquet support.
-* Incremental tables (courses, paths, user_courses) send their cursor minus
-  ``modified_lag_seconds`` to the API (dlt ``incremental(lag=...)``) and merge on ``_id``;
-  ``lag_window.py`` drops re-read rows whose cursor did not move, so a run with no change
-  loads nothing and calls getCourse for nothing.
-* Parallelism and streaming-retry semantics: see ``parallel.py`` and ``client.py``.
-* Bad records never fail a run nor vanish silently: a listing element without ``_id`` and a
-  row without (or repeating) its primary key are dropped with a WARNING and counted in the
-  sync summary (``client.py``, ``row_guard.py``, docs/reliability.md).
+* Schema contract ``evolve`` (dlt's default, stated on purpose): a new API field becomes a
+  column and a changed type a variant column (``score__v_text``) instead of a failed nightly
+  run; the contract columns are declared with types, so they exist even when all null.
+* Loader file format is the pipeline's choice (``pipelines/run.py``), not a resource hint: a
+  parquet hint would break destinations without parquet support.
+* Bad records never fail a run nor vanish silently: they are dropped with a WARNING, counted
+  and quarantined (``row_guard.py``, ``quarantine.py``, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -71,8 +51,8 @@ from .errors import (
     PermissionDeniedError,
 )
 from .row_guard import guard_rows
-from .settings import MAX_TABLE_NESTING
 from .stats import RequestStats
+from .tables import MAX_TABLE_NESTING
 from .v1.resources import build_resources as build_v1_resources
 from .v2.refresh import V2Options
 from .v2.resources import build_resources as build_v2_resources
@@ -126,10 +106,11 @@ def learning360(
         base_url: tenant host, e.g. ``https://app.us.360learning.com`` for the US platform.
         api_version: ``v1`` (company id + API key) or ``v2`` (client id + secret; see
             docs/migration-v2.md).
-        credentials: company id + API key and how to send them (``oauth``, ``header``, ``query``).
+        credentials: v1: company id + API key and how to send them (``oauth``, ``header``,
+            ``query``); v2: client id + secret.
         user_courses_strategy: ``bulk`` (one getCoursesStats call filtered by last activity)
             or ``per_user`` (getUserCourses per user; for tenants where bulk stats are capped).
-            Both produce the same ``user_courses`` table and share its cursor.
+            Same ``user_courses`` table and cursor.
         user_programs_strategy: ``bulk`` (getProgramSessionStats per program session: every
             assigned learner with progress) or ``per_user`` (getUserPrograms per user). Same
             ``user_programs`` table.

@@ -7,15 +7,16 @@ change would still load rows (and call getCourse for them). This window remember
 resource's dlt state, ``id -> cursor`` for the rows within ``lag`` of the newest cursor, and
 drops a re-read row whose cursor did not move; a late row (new id or new cursor) passes.
 The state stays small: only the rows of one lag window.
-
-``MaxCursor`` is the cursor itself, kept by hand for resources that yield pyarrow tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+import dlt
+from dlt.common.time import ensure_pendulum_datetime
 
 from .timestamps import format_api_timestamp, parse_timestamp
 
@@ -36,6 +37,13 @@ class LagWindow:
         self._newest: str | None = None
         self._horizon: str | None = None
         self._next_prune = PRUNE_EVERY
+
+    def only_changed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows that are new or whose cursor moved, remembered for the next run."""
+        fresh = [row for row in rows if not self.is_unchanged(row)]
+        for row in fresh:
+            self.remember(row)
+        return fresh
 
     def is_unchanged(self, row: Mapping[str, Any]) -> bool:
         row_id, value = row.get(self._key), row.get(self._cursor)
@@ -73,44 +81,23 @@ class LagWindow:
                 del self._seen[row_id]
 
 
-class MaxCursor:
-    """A hand-kept incremental cursor: the newest ``cursor`` value seen, sent back
-    ``lag_seconds`` early. Used instead of ``dlt.sources.incremental`` where the resource
-    yields pyarrow tables built from the API's camelCase rows (the cursor is read on the rows
-    before they become a table). Stored where ``dlt.sources.incremental`` keeps it
-    (``state["incremental"][cursor]["last_value"]``, the API's string), so an existing
-    pipeline keeps its position and tools reading that state still work."""
+class ArrowCursor(dlt.sources.incremental[Any]):
+    """``dlt.sources.incremental`` on a pyarrow table's snake_case column (``last_activity``).
+    It first moves, once, a cursor kept by the previous version's ``MaxCursor`` (the API's
+    string under the camelCase field: ``state["incremental"]["lastActivity"]``)."""
 
-    def __init__(self, state: MutableMapping[str, Any], cursor: str, lag_seconds: float | None):
-        self._slot: dict[str, Any] = state.setdefault("incremental", {}).setdefault(cursor, {})
-        self._cursor = cursor
-        self._lag = timedelta(seconds=lag_seconds or 0)
-        last = self._slot.get("last_value")
-        self.last: datetime | None = parse_timestamp(last)
-        # the window start is fixed when the run starts, however many batches follow
-        self.since: datetime | None = self.last - self._lag if self.last is not None else None
-        self._newest: datetime | None = self.last
-        self._newest_text: str | None = None
-
-    def keep(self, row: Mapping[str, Any]) -> bool:
-        """Client-side filter (strictly after the window start, as the API's filters are);
-        rows without a cursor value are kept."""
-        if self.since is None:
-            return True
-        moment = parse_timestamp(row.get(self._cursor))
-        return moment is None or moment > self.since
-
-    def observe(self, row: Mapping[str, Any]) -> None:
-        value = row.get(self._cursor)
-        newest = self._newest_text
-        if not isinstance(value, str) or (
-            newest is not None and len(value) == len(newest) == 24 and value <= newest
-        ):
-            return  # same-format ISO strings sort like the moments they name
-        moment = parse_timestamp(value)
-        if moment is not None and (self._newest is None or moment > self._newest):
-            self._newest, self._newest_text = moment, value
-
-    def commit(self) -> None:
-        if self._newest_text is not None:
-            self._slot["last_value"] = self._newest_text
+    def get_state(self) -> Any:
+        if self.resource_name and self.end_value is None:
+            slots = dlt.current.resource_state(self.resource_name).setdefault("incremental", {})
+            head, *rest = self.cursor_path.split("_")
+            old = slots.pop(head + "".join(p.title() for p in rest), None) if rest else None
+            last = parse_timestamp(old.get("last_value")) if isinstance(old, dict) else None
+            if last is not None and not slots.get(self.cursor_path):
+                moment = ensure_pendulum_datetime(last)
+                slots[self.cursor_path] = {
+                    "initial_value": None,
+                    "last_value": moment,
+                    "unique_hashes": [],
+                    "start_value": moment,
+                }
+        return super().get_state()

@@ -1,24 +1,11 @@
-"""The last check on every row before dlt sees it: a primary key must be present and unique.
+"""The last check on every row before dlt sees it: a primary key present and unique.
 
-dlt's loaders reject a NULL primary key (``Column '_id' is declared non-nullable but contains
-nulls``) and fail the whole load, so one bad record would fail every nightly run until the
-tenant fixes it; and a ``replace`` table would store a key twice if the API sent a record twice
-(``merge`` tables are deduplicated by dlt, but only within a load). So, for each table with a
-primary key, :class:`RowGuard` drops
-
-* a row whose primary-key value is missing or empty, and
-* a row whose primary key was already seen: within the same batch for ``merge`` tables (dlt
-  merges the rest), within the whole run for ``replace`` tables. The first row wins.
-
-A pyarrow batch (the columnar fast path of ``user_courses``) passes untouched when it is clean;
-one with a missing key or a column whose type is not the declared one (``score`` as text) is
-turned back into dict rows and checked row by row, so dlt's usual schema evolution applies (a
-variant column ``score__v_text``) instead of a terminal load error that would also block every
-later run on the same pending package.
-
-Never silently: each dropped row is logged as a WARNING (table, key, the row's field names,
-never its values: they may hold personal data) and counted in ``RequestStats.dropped``, which
-``learning360 sync`` prints in its summary. docs/reliability.md states the contract.
+A NULL key fails the whole load (every nightly run, until the tenant fixes it), and a
+``replace`` table would store a key sent twice. :class:`RowGuard` drops such rows (a repeat
+within the batch for ``merge`` tables, within the run for ``replace``; the first wins) into the
+quarantine, which logs table, key and reason (never values), and counts them in the summary. A pyarrow
+batch passes as is when clean; otherwise it is checked row by row as dicts, so a wrong type
+lands in a variant column instead of failing the load terminally (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -35,8 +22,6 @@ from dlt.extract.resource import DltResource
 
 from .quarantine import REQUIRED_COLUMNS
 from .stats import RequestStats
-
-MAX_WARNINGS_PER_TABLE = 20  # then one line saying the rest are only counted
 
 # arrow column types a declared dlt data type loads from without a cast that can fail
 _ARROW_ACCEPTS = {
@@ -60,7 +45,7 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         table: str,
         primary_key: Iterable[str],
         write_disposition: str,
-        stats: RequestStats | None,
+        stats: RequestStats,
         types: Mapping[str, str] | None = None,
         required: Iterable[str] = (),
     ):
@@ -71,11 +56,11 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         # the key plus the references a row is useless without (an attempt's course_id)
         self.required = self.primary_key + tuple(c for c in required if c not in self.primary_key)
         self.whole_run = write_disposition != "merge"
+        self.quarantine = stats.quarantine
         self.stats = stats
         # keys seen this run, as 64-bit hashes: a tuple of strings per row would be ~200 bytes
         # (50 MB at 250k rows) of small objects living through the whole extract
         self._seen: set[int] = set()
-        self._warnings = 0
         self._lock = threading.Lock()
 
     def __call__(self, item: Any, meta: Any = None) -> Any:
@@ -112,8 +97,8 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
                     continue
                 seen.add(hashable)
                 kept.append(row)
-        if self.stats is not None and self.stats.quarantine.watching(self.table):
-            self.stats.quarantine.loaded(
+        if self.quarantine.watching(self.table):
+            self.quarantine.loaded(
                 self.table,
                 (tuple(r.get(c) for c in self.primary_key) for r in kept if isinstance(r, dict)),
             )
@@ -122,11 +107,9 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         return kept if kept or not item else None
 
     def _loaded_arrow(self, table: pa.Table) -> None:
-        quarantine = self.stats.quarantine if self.stats is not None else None
-        if quarantine is None or not quarantine.watching(self.table):
-            return
-        columns = [table.column(c).to_pylist() for c in self.primary_key]
-        quarantine.loaded(self.table, zip(*columns, strict=True))
+        if self.quarantine.watching(self.table):
+            columns = [table.column(c).to_pylist() for c in self.primary_key]
+            self.quarantine.loaded(self.table, zip(*columns, strict=True))
 
     def _arrow_problem(self, table: pa.Table) -> str | None:
         """Why a pyarrow batch cannot be loaded as is (None when it can)."""
@@ -147,19 +130,13 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         return None
 
     def _drop(self, row: dict[str, Any], why: str, key: tuple[Any, ...] = ()) -> None:
-        if self.stats is not None:
-            self.stats.record_dropped(f"{self.table} {why}")
-            self.stats.quarantine.reject(self.table, f"row {why}", row, key)
-            return  # the quarantine logs it (table, key, reason; never values)
-        self._warnings += 1
-        if self._warnings <= MAX_WARNINGS_PER_TABLE:
-            logger.warning(
-                f"360Learning: dropped a {self.table} record {why} (fields: "
-                f"{', '.join(sorted(map(str, row))[:15])})"
-            )
+        """Counted for the summary and quarantined, which logs it (table, key, reason; never
+        values)."""
+        self.stats.record_dropped(f"{self.table} {why}")
+        self.quarantine.reject(self.table, f"row {why}", row, key)
 
 
-def guard_rows(resources: Iterable[DltResource], stats: RequestStats | None) -> None:
+def guard_rows(resources: Iterable[DltResource], stats: RequestStats) -> None:
     """Adds a :class:`RowGuard` as the last step of every resource that has a primary key."""
     for resource in resources:
         primary_key = resource._hints.get("primary_key") if resource._hints else None

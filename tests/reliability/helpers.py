@@ -34,7 +34,7 @@ TEST_RATE = 400.0
 CURSORS = {
     "courses": ("modificationDate", "modification_date"),
     "paths": ("modifiedAt", "modified_at"),
-    "user_courses": ("lastActivity", "last_activity"),
+    "user_courses": ("last_activity", "last_activity"),  # dlt's cursor on the arrow column
 }
 
 

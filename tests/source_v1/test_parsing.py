@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from sources.learning360.errors import ConfigurationError
 from sources.learning360.v1 import parsing as p
 
 ATTEMPT = {
@@ -276,3 +279,14 @@ def test_api_timestamp_format() -> None:
 
 def test_chunked() -> None:
     assert list(p.chunked(range(5), 2)) == [[0, 1], [2, 3], [4]]
+
+
+def test_program_stats_give_user_program_rows_or_name_the_per_user_strategy() -> None:
+    session = {"_id": "s1", "name": "S", "startDate": "2024-01-01T00:00:00.000Z"}
+    body = {"usersStats": [{"_id": "u1", "progress": 50, "endTime": None}, {"_id": "u1"}]}
+    assert p.program_stats_rows(session, body) == [
+        {"name": "S", "startDate": "2024-01-01T00:00:00.000Z", "progress": 50,
+         "completedAt": None, "user_id": "u1", "program_session_id": "s1"}
+    ]  # fmt: skip
+    with pytest.raises(ConfigurationError, match="cannot be read in bulk"):
+        p.program_stats_rows(session, [{"progress": 50}])

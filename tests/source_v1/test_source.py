@@ -10,7 +10,7 @@ import dlt
 import pytest
 
 from sources.learning360 import ConfigurationError, RequestStats, learning360
-from sources.learning360.settings import RESOURCES
+from sources.learning360.tables import V1_TABLES
 
 from .conftest import API_KEY, COMPANY_ID
 from .fake_http import FakeServer, Reply, Request
@@ -173,7 +173,7 @@ def test_full_sync_fills_every_contract_table(
     stats = RequestStats()
     pipeline.run(learning360(stats=stats), loader_file_format="parquet")
     counts = pipeline.last_trace.last_normalize_info.row_counts
-    for name in RESOURCES:
+    for name in V1_TABLES:
         assert counts.get(name), name
     assert table(pipeline, "users", "_id, deleted, primary_group_id") == [
         ("u1", False, "g1"),
@@ -216,6 +216,22 @@ def test_strategies_produce_identical_user_courses(configure, tmp_path: Path) ->
             table(pipeline, "user_courses", ", ".join(f'"{c}"' for c in sorted(columns))),
         )
     assert rows["bulk"] == rows["per_user"]
+
+
+@pytest.mark.parametrize("strategy", ["bulk", "per_user"])
+def test_attempts_without_any_last_activity_load(
+    configure, server: FakeServer, tmp_path: Path, strategy: str
+) -> None:
+    """dlt's cursor on the pyarrow batches needs its column: a batch where no attempt has a
+    ``lastActivity`` (never started) still carries ``last_activity``, all NULL."""
+    configure(user_courses_strategy=strategy)
+    unstarted = {k: v for k, v in ATTEMPT.items() if k != "lastActivity"}
+    stats = [{"user": {"_id": "u1"}, "attempts": [unstarted]}]
+    server.json("/api/v1/courses/stats", [{"course": {"_id": "c1"}, "stats": stats}])
+    server.json("/api/v1/users/u1/courses", [{"course": "c1", "attempts": [unstarted]}])
+    pipeline = new_pipeline(tmp_path)
+    pipeline.run(learning360().with_resources("user_courses"))
+    assert table(pipeline, "user_courses", "_id, user_id, last_activity") == [("a1", "u1", None)]
 
 
 def test_selecting_a_table_fed_by_a_shared_call(

@@ -20,7 +20,7 @@ from pipelines.doctor import PASS, WARN, check_variants
 from pipelines.run import make_pipeline, run_sync
 from pipelines.status import EXIT_ATTENTION, collect_status, format_status
 from pipelines.variants import pipeline_variants
-from sources.learning360.v2.settings import V2_RESOURCES
+from sources.learning360.tables import V2_TABLES
 from tests.conftest import SEED
 from tests.source_v2.truth import assert_v2_warehouse_equals_truth, v2_view
 from tests.warehouse import assert_models_equal_expected, assert_warehouse_equals_truth, read_table
@@ -201,10 +201,10 @@ def test_the_issue_16_symptom_is_repaired_in_place(
     the values back; the models equal ground truth and nothing is flagged any more."""
     configure_v2()
     pipeline = new_pipeline()
-    spec = V2_RESOURCES["user_courses"]
+    spec = V2_TABLES["user_courses"]
     old_hints = {**spec.columns, "global_time": "bigint", "time_spent": "bigint"}
     with monkeypatch.context() as old:
-        old.setitem(V2_RESOURCES, "user_courses", dataclasses.replace(spec, columns=old_hints))
+        old.setitem(V2_TABLES, "user_courses", dataclasses.replace(spec, columns=old_hints))
         run_sync(pipeline, build_models=False)
     symptom = {(v.table, v.variant) for v in pipeline_variants(pipeline)}
     assert ("user_courses", "global_time__v_double") in symptom

@@ -17,7 +17,7 @@ from dlt.pipeline.helpers import pipeline_drop
 
 from emulator import Company
 from pipelines.run import run_models, run_sync
-from sources.learning360.v2.settings import V1_ONLY_TABLES
+from sources.learning360.tables import V1_ONLY_TABLES
 from tests.expected import KEYS, diff_rows
 from tests.source_v2.truth import (
     SHARED_TABLES,

@@ -19,7 +19,7 @@ from emulator import v2_data as d2
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import make_pipeline, run_sync
 from sources.learning360.defaults import DEFAULT_V2_GROUP_REFRESH_DAYS, DEFAULT_V2_USER_REFRESH_DAYS
-from sources.learning360.settings import USER_BUCKETS
+from sources.learning360.tables import USER_BUCKETS
 from sources.learning360.v1.refresh import user_bucket
 from tests.source_v2.truth import V2_ONLY_CONTRACT, assert_v2_warehouse_equals_truth, v2_view
 from tests.warehouse import CONTRACT, assert_models_equal_expected, assert_same_rows, read_table

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.learning360.settings import RESOURCES
-from sources.learning360.v2.settings import SPEC_ROWS, V2_RESOURCES
+from sources.learning360.tables import SPEC_ROWS, V1_TABLES, V2_TABLES
 
 SPEC = json.loads((Path(__file__).parents[1] / "emulator" / "v2_openapi_subset.json").read_text())[
     "routes"
@@ -62,7 +61,7 @@ def row_fields(table: str) -> dict[str, tuple[str, set[str]]]:
 
 
 def test_every_table_names_its_spec_rows() -> None:
-    assert set(SPEC_ROWS) | {"group_catalog"} == set(V2_RESOURCES)
+    assert set(SPEC_ROWS) | {"group_catalog"} == set(V2_TABLES)
     for route, renames in SPEC_ROWS.values():
         assert route in SPEC, route
         assert all(isinstance(field, str) for field in renames.values())
@@ -75,7 +74,7 @@ def test_hints_follow_the_spec(table: str) -> None:
     by_field = {name: types for name, types in spec_fields.values()}
     renames = SPEC_ROWS[table][1]
     checked = 0
-    for column, hint in V2_RESOURCES[table].columns.items():
+    for column, hint in V2_TABLES[table].columns.items():
         if column in renames:
             types = by_field[renames[column]]
         elif column in spec_fields:
@@ -92,7 +91,7 @@ def test_hints_follow_the_spec(table: str) -> None:
 
 @pytest.mark.parametrize("table", sorted(SPEC_ROWS))
 def test_no_spec_number_or_date_is_left_to_inference(table: str) -> None:
-    hinted = V2_RESOURCES[table].columns
+    hinted = V2_TABLES[table].columns
     renamed = set(SPEC_ROWS[table][1].values())
     missing = {
         column: types
@@ -106,10 +105,10 @@ def test_v1_columns_follow_their_v2_equivalents() -> None:
     """v1's tables v2 also loads share the hints: the v1 column of a renamed v2 field has its
     spec type too (global_time <- timeSpent is a number, so double in v1 as well)."""
     for table in SPEC_ROWS:
-        if table not in RESOURCES:
+        if table not in V1_TABLES:
             continue
-        for column, hint in RESOURCES[table].columns.items():
-            assert V2_RESOURCES[table].columns[column] == hint, f"{table}.{column}"
-    assert RESOURCES["user_courses"].columns["global_time"] == "double"
-    assert RESOURCES["user_courses"].columns["progress"] == "bigint"
-    assert RESOURCES["user_path_sessions"].columns["total_time_spent_in_seconds"] == "double"
+        for column, hint in V1_TABLES[table].columns.items():
+            assert V2_TABLES[table].columns[column] == hint, f"{table}.{column}"
+    assert V1_TABLES["user_courses"].columns["global_time"] == "double"
+    assert V1_TABLES["user_courses"].columns["progress"] == "bigint"
+    assert V1_TABLES["user_path_sessions"].columns["total_time_spent_in_seconds"] == "double"

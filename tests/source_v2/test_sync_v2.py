@@ -9,7 +9,7 @@ import pytest
 
 from emulator import Company, EmulatorServer
 from pipelines.run import run_sync
-from sources.learning360.v2.settings import V1_ONLY_TABLES
+from sources.learning360.tables import V1_ONLY_TABLES
 from tests.source_v2.truth import assert_v2_warehouse_equals_truth, drafts, v2_view
 from tests.warehouse import (
     CONTRACT,

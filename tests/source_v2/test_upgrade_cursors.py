@@ -17,7 +17,7 @@ from emulator import Company
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import make_pipeline, run_sync
 from sources.learning360.timestamps import parse_timestamp
-from tests.source_v2.test_upgrade_v2 import _previous_version
+from tests.source_v2.test_upgrade_v2 import previous_version
 from tests.warehouse import read_table
 
 PREVIOUS = "70e1814"  # main before issue 15: v2's hand-kept completed_cursor / full_read_at
@@ -26,7 +26,7 @@ PREVIOUS = "70e1814"  # main before issue 15: v2's hand-kept completed_cursor / 
 def test_hand_kept_attempt_cursor_becomes_dlt_incremental(
     configure_v2, company: Company, tmp_path: Path
 ) -> None:
-    previous = _previous_version(tmp_path, PREVIOUS)
+    previous = previous_version(tmp_path, PREVIOUS)
     configure_v2(SOURCES__LEARNING360__USER_COURSES_FULL_READ_HOURS=24)
     where = {"pipelines_dir": str(tmp_path / "pipelines"), "duckdb_path": str(tmp_path / "w.db")}
     sync = (

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 DAY = 86_400
 
 
-def _previous_version(into: Path, commit: str = PREVIOUS) -> Path:
-    """The source tree of ``commit``, from git (skips without that history)."""
+def previous_version(into: Path, commit: str = PREVIOUS) -> Path:
+    """The source tree at ``commit`` (from git), extracted under ``into`` (skips without that history)."""
     archive = into / "previous.tar"
     try:
         with archive.open("wb") as out:
@@ -43,7 +43,7 @@ def _previous_version(into: Path, commit: str = PREVIOUS) -> Path:
 def test_pipeline_of_the_previous_version_continues(
     configure_v2, company: Company, emulator: EmulatorServer, tmp_path: Path, monkeypatch
 ) -> None:
-    previous = _previous_version(tmp_path)
+    previous = previous_version(tmp_path)
     configure_v2()
     where = {"pipelines_dir": str(tmp_path / "pipelines"), "duckdb_path": str(tmp_path / "w.db")}
     sync = (

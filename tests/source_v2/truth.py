@@ -18,7 +18,7 @@ from typing import Any
 
 import dlt
 
-from sources.learning360.v2.settings import V1_ONLY_TABLES
+from sources.learning360.tables import V1_ONLY_TABLES
 from tests.warehouse import CONTRACT, assert_same_rows, read_table
 
 Truth = dict[str, Any]

@@ -11,6 +11,7 @@ from ..client import Learning360Client, json_type
 from ..errors import UnexpectedBodyError
 from ..quarantine import table_of_route
 from ..routes import V1_ROUTES as ROUTES
+from ..tables import V1_TABLES
 from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 
@@ -34,7 +35,7 @@ ITEM_SHAPES: dict[str, tuple[type, ...]] = {
 
 
 def _listing(route: str, since_filter: str | None = None, **fixed: str) -> Callable[..., Any]:
-    """A streamed listing; ``since_filter`` takes the cursor (``modifiedAfter`` ...)."""
+    """A streamed listing; ``since_filter`` (the table's registry row) takes the cursor."""
 
     def listing(self: V1Api, since: Any = None) -> Iterator[dict[str, Any]]:
         params = {**fixed, **({since_filter: format_api_timestamp(since)} if since else {})}
@@ -60,12 +61,12 @@ class V1Api:
         self._user_ids_lock = threading.Lock()
         self._user_ids: dict[str, str] | None = None
 
-    courses = _listing("courses", "modifiedAfter")
-    courses_stats = _listing("courses_stats", "lastActivityAtAfter")
+    courses = _listing("courses", V1_TABLES["courses"].server_filter)
+    courses_stats = _listing("courses_stats", V1_TABLES["user_courses"].server_filter)
     users = _listing("users", deleted="true")  # deleted users stay in the warehouse, flagged
     groups = _listing("groups")
     program_sessions = _listing("program_sessions")
-    paths = _listing("paths", "modifiedAfter")
+    paths = _listing("paths", V1_TABLES["paths"].server_filter)
     path_sessions = _listing("path_sessions")
 
     course = _single("course")

@@ -3,7 +3,7 @@
 dlt normalizes dict rows one by one in Python (~12k table rows/s on one core); a pyarrow table
 goes through extract and normalize as a parquet file and loads as is. The columns keep the
 names and types the dict path would give them (dlt's snake_case, the contract types of
-``settings.RESOURCES``), and unknown extra fields still become columns (type inferred), so both
+``tables.V1_TABLES``), and unknown extra fields still become columns (type inferred), so both
 paths produce the same table.
 """
 
@@ -36,9 +36,12 @@ class ArrowRows:
     column names. Columns are built by pyarrow from the row dicts (C++), typed from the
     contract where declared; a key only some rows have gives NULL elsewhere."""
 
-    def __init__(self, columns: Mapping[str, str], not_null: Iterable[str] = ()):
+    def __init__(
+        self, columns: Mapping[str, str], not_null: Iterable[str] = (), always: Iterable[str] = ()
+    ):
         self._types = {name: ARROW_TYPES[data_type] for name, data_type in columns.items()}
         self._not_null = frozenset(not_null)  # declared NOT NULL (primary key) when no nulls
+        self._always = tuple(always)  # present even when no row has it (dlt's cursor column)
         self._rows: list[Mapping[str, Any]] = []
 
     def __len__(self) -> int:
@@ -62,6 +65,9 @@ class ArrowRows:
             nullable = name not in self._not_null or array.null_count > 0
             arrays.append(array)
             fields.append(pa.field(name, array.type, nullable=nullable))
+        for name in set(self._always) - {field.name for field in fields}:
+            arrays.append(pa.nulls(len(rows), self._types[name]))
+            fields.append(pa.field(name, self._types[name]))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 

@@ -1,10 +1,6 @@
-"""Tolerant normalisers: v1 response elements -> warehouse rows (reference §12).
-
-Pure functions, no I/O. Real tenants differ by age and configuration, so every function
-accepts the variants §12 lists and keeps unknown extra fields (they become new columns).
-Rows keep the API's camelCase keys; dlt's normalizer turns them into the snake_case column
-names of the contract (``modificationDate`` -> ``modification_date``). Keys we add ourselves
-(``user_id``, ``course_id``...) are already snake_case.
+"""Tolerant normalisers: v1 response elements -> rows (reference §12). Tenants differ by age
+and configuration, so each accepts §12's variants and keeps unknown fields (new columns). Rows
+keep the API's camelCase keys (dlt's normalizer snake_cases them); keys we add are snake_case.
 """
 
 from __future__ import annotations
@@ -13,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..resource_helpers import chunked as chunked  # shared; v1/resources imports it from here
+from ..errors import ConfigurationError, config_key
 
 Row = dict[str, Any]
 
@@ -56,9 +53,8 @@ def merge_details(listing: Mapping[str, Any], details: Mapping[str, Any] | None)
 
 
 def user_row(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
-    """getUsers element + getUser details; ``deleted`` defaults to False (a tenant that
-    ignores ``?deleted=true`` lists only active users and sends no flag); ``groups``
-    normalised to objects so ``users__groups`` has one shape."""
+    """getUsers element + getUser details; ``deleted`` defaults to False (a tenant ignoring
+    ``?deleted=true`` sends no flag); ``groups`` as objects, so ``users__groups`` has one shape."""
     row = merge_details(listing, details)
     row["deleted"] = bool(row.get("deleted", False))
     if "groups" in row:
@@ -103,13 +99,8 @@ def group_memberships(details: Mapping[str, Any]) -> list[Row]:
 def catalog_rows(
     group_id: str, catalog: Any, classify_path: Callable[[str], str] | None = None
 ) -> list[Row]:
-    """getGroupCatalog -> ``group_catalog`` rows ``(group_id, item_type, item_id)``.
-
-    ``courses`` -> course, ``programs`` -> program_session, ``pathSessions`` -> path_session,
-    and ``paths`` -> whatever ``classify_path(id)`` says (``path`` or ``path_session``), because
-    some tenants list path-session ids under ``paths``. Any key may be absent; elements are
-    ids or objects. Duplicates are dropped so the primary key holds.
-    """
+    """getGroupCatalog -> ``(group_id, item_type, item_id)`` rows, without duplicates. ``paths``
+    entries are typed by ``classify_path`` (some tenants list path-session ids there)."""
     if not isinstance(catalog, Mapping):
         return []
     seen: set[tuple[str, str]] = set()
@@ -149,6 +140,17 @@ def catalog_problem(catalog: Any) -> str | None:
     return None
 
 
+def group_catalog_rows(pair: tuple[Row, Any], api: Any) -> list[Row]:
+    """``(group, getGroupCatalog)`` -> rows; a catalog that cannot be read is quarantined
+    (``{"courses": {"a": 1}}`` would yield item_id "a")."""
+    group, catalog = pair
+    problem = catalog_problem(catalog)
+    if problem:
+        api.client.stats.quarantine.reject("group_catalog", problem, catalog, id_of(group))
+        return []
+    return catalog_rows(id_of(group) or "", catalog, api.classify_catalog_path)
+
+
 def classify_catalog_path(item_id: str, path_ids: set[str], session_ids: set[str]) -> str:
     """A catalog ``paths`` entry is a path, or (on some tenants) a path session."""
     if item_id in path_ids:
@@ -177,8 +179,7 @@ def course_id_of(element: Mapping[str, Any]) -> str | None:
 
 
 def attempt_rows(user_id: str | None, course_id: str | None, attempts: Any) -> Iterator[Row]:
-    """Attempts of one user on one course, with ``user_id``/``course_id`` added. ``score`` and
-    ``completedAt`` may be absent or null: the columns are declared, so both load as NULL."""
+    """Attempts of one user on one course, with ``user_id``/``course_id`` added."""
     for attempt in attempts or ():
         if isinstance(attempt, dict):  # parsed for us alone: completed in place, not copied
             attempt["user_id"], attempt["course_id"] = user_id, course_id
@@ -205,11 +206,8 @@ def course_stats_attempts(element: Mapping[str, Any]) -> Iterator[Row]:
 
 
 def user_program_row(user_id: str, element: Mapping[str, Any]) -> Row | None:
-    """One getUserPrograms element -> a ``user_programs`` row.
-
-    The session id is ``sessionId`` or ``_id``; the learner stats sit under ``stats`` or at
-    the top level (flattened either way, ``stats`` winning); extra fields are kept.
-    """
+    """One getUserPrograms element -> a ``user_programs`` row; the session id is ``sessionId``
+    or ``_id``, the stats under ``stats`` or at the top level (flattened, ``stats`` winning)."""
     program_session_id = id_of(element.get("sessionId")) or id_of(element)
     if not program_session_id:
         return None
@@ -221,28 +219,34 @@ def user_program_row(user_id: str, element: Mapping[str, Any]) -> Row | None:
     return row
 
 
-def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
-    """getUsersPathSessionStats -> ``user_path_sessions`` rows.
+def user_programs_rows(user: Row, programs: Any) -> Iterator[Row]:
+    """getUserPrograms of one user -> ``user_programs`` rows."""
+    for element in programs:
+        if isinstance(element, dict) and (row := user_program_row(id_of(user) or "", element)):
+            yield row
 
-    ``body`` is ``{sessionId, pathId, usersStats: [...]}`` (``userStats`` on some tenants, or a
-    bare list); each stat's ``_id`` (or ``userId``) is the user. ``score``/``completedAt``
-    are null before completion.
-    """
+
+def _users_stats(body: Any) -> Any:
+    """The per-user stats of a session: ``usersStats`` (``userStats``), or a bare list."""
     if isinstance(body, Mapping):
-        stats = body.get("usersStats", body.get("userStats")) or ()
-        path_id = id_of(body.get("pathId")) or id_of(session.get("pathId"))
-        session_id = id_of(body.get("sessionId")) or id_of(session)
-    else:
-        stats = body or ()
-        path_id, session_id = id_of(session.get("pathId")), id_of(session)
+        return body.get("usersStats", body.get("userStats")) or ()
+    return body or ()
+
+
+def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
+    """getUsersPathSessionStats -> ``user_path_sessions`` rows; each stat's ``_id`` (or
+    ``userId``) is the user."""
+    path_id, session_id = id_of(session.get("pathId")), id_of(session)
+    if isinstance(body, Mapping):
+        path_id = id_of(body.get("pathId")) or path_id
+        session_id = id_of(body.get("sessionId")) or session_id
     rows: list[Row] = []
-    for stat in stats:
-        if not isinstance(stat, Mapping):
-            continue
-        user_id = id_of(stat.get("userId")) or id_of(stat)
-        row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
-        row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
-        rows.append(row)
+    for stat in _users_stats(body):
+        if isinstance(stat, Mapping):
+            row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
+            user_id = id_of(stat.get("userId")) or id_of(stat)
+            row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
+            rows.append(row)
     return rows
 
 
@@ -251,41 +255,32 @@ PROGRAM_SESSION_FIELDS = ("name", "startDate", "endDate", "programTemplate")
 PROGRAM_STATS_FIELDS = ("progress", "totalTimeSpentInSeconds", "score")
 
 
-def program_stats_user_rows(session: Mapping[str, Any], body: Any) -> list[Row] | None:
-    """getProgramSessionStats ``{_id, name, ..., usersStats: [...]}`` -> ``user_programs`` rows,
-    the same rows getUserPrograms gives (``user_program_row``): the session fields
-    ``name, startDate, endDate, programTemplate`` come from the getProgramSessions element,
-    the learner's ``progress, totalTimeSpentInSeconds, score`` from its stats, and
-    ``completedAt`` from ``endTime``. The stats also carry ``startTime`` and the learner's
-    name and mail: not kept, so both strategies load the same table (names are in ``users``).
-
-    Returns None when a stats element names no user (``_id``/``userId``): the caller then
-    cannot use this route for the tenant."""
-    if isinstance(body, Mapping):
-        stats = body.get("usersStats", body.get("userStats")) or ()
-    else:
-        stats = body or ()
+def program_stats_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
+    """getProgramSessionStats -> the rows getUserPrograms gives (session fields from the
+    listing element, ``completedAt`` from ``endTime``; the learner's name and mail are not
+    kept, so both strategies load the same table)."""
     session_id = id_of(session)
     if not session_id:
         return []
     shared = {k: session[k] for k in PROGRAM_SESSION_FIELDS if k in session}
     rows: list[Row] = []
     seen: set[str] = set()
-    for stat in stats:
+    for stat in _users_stats(body):
         if not isinstance(stat, Mapping):
             continue
         user_id = id_of(stat.get("userId")) or id_of(stat)
         if not user_id:
-            return None
+            raise ConfigurationError(
+                "360Learning's program-session stats name no user id on this tenant, so "
+                "user_programs cannot be read in bulk: set "
+                f'{config_key("user_programs_strategy")} = "per_user"'
+            )
         if user_id in seen:
             continue
         seen.add(user_id)
-        element: Row = {"_id": session_id, **shared}
-        element["stats"] = {
-            **{k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat},
-            "completedAt": stat.get("endTime", stat.get("completedAt")),
-        }
-        row = user_program_row(user_id, element)
+        stats = {k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat}
+        stats["completedAt"] = stat.get("endTime", stat.get("completedAt"))
+        row = user_program_row(user_id, {"_id": session_id, **shared, "stats": stats})
         if row is not None:
             rows.append(row)
     return rows

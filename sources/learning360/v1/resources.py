@@ -1,25 +1,11 @@
-"""v1 dlt resources: listings, fan-outs and the rows they yield.
-
-Shape of the graph (feeds are unselected internal resources, see ``settings.FEEDS``)::
-
-    courses            getCourses?modifiedAfter -> getCourse per new/changed course (merge)
-    paths              getPaths?modifiedAfter (merge)
-    users              getUsers?deleted=true -> getUser for new/changed users and a rotating
-                       slice (merge; ``refresh.UserDetailsRefresh``)
-    program_session_list (feed)  getProgramSessions ──> program_sessions
-                                 ├─> group_programs (the sessions' `groups`; getGroupPrograms
-                                 │   per group if a tenant omits them)
-                                 └─> user_programs (bulk: getProgramSessionStats per session)
-    path_sessions      getPathSessions ──> user_path_sessions (stats per session)
-    group_list (feed)  getGroups ──> group_catalog
-                                 └─> group_details (feed, getGroup) ──> groups / user_groups
-    user_courses       getCoursesStats?lastActivityAtAfter (bulk), as pyarrow tables
-    user_list (feed)   getUsers?deleted=true ──> user_courses / user_programs (per_user
-                                                  strategies: one request per user)
+"""v1 dlt resources: the simple shapes generated from the registry (``tables.V1_FEEDS`` and
+``V1_TABLES`` rows with a row mapper), and the four with real logic written out below: course
+details for changed courses, the users refresh, the arrow attempts and the group-programs
+fallback.
 
 Per-item calls go through one :class:`..parallel.FanOut` (``workers`` threads shared by every
-fan-out) and run in the background while dlt's main thread works on other resources, so the
-client's rate limiter stays busy. Resources never build URLs, authenticate or sleep.
+fan-out), running while dlt's main thread works on other resources, so the client's rate
+limiter stays busy. Resources never build URLs, authenticate or sleep.
 """
 
 from __future__ import annotations
@@ -31,48 +17,35 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from ..client import json_type
-from ..errors import ConfigurationError, config_key
-from ..lag_window import LagWindow, MaxCursor
+from ..lag_window import ArrowCursor, LagWindow
 from ..parallel import FanOut
 from ..quarantine import clean_cursor
-from ..settings import (
+from ..tables import (
     ARROW_BATCH_ROWS,
     FEED_CHUNK_SIZE,
     HEAVY_BATCH,
-    RESOURCES,
     ROW_CHUNK,
-    dlt_hints,
+    V1_FEEDS,
+    V1_PER_USER,
+    V1_TABLES,
+    Row,
+    TableSpec,
 )
 from .api import V1Api
 from .columnar import ArrowRows
 from .parsing import (
-    catalog_problem,
-    catalog_rows,
     chunked,
     course_stats_attempts,
-    group_memberships,
     group_program_rows,
-    group_row,
     id_of,
     merge_details,
-    path_session_user_rows,
-    program_stats_user_rows,
     user_course_attempts,
-    user_program_row,
     user_row,
 )
 from .refresh import UserDetailsRefresh
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
-
-
-Row = dict[str, Any]
-
-
-def table_hints(name: str, *, incremental_cursor: bool = True) -> dict[str, Any]:
-    """dlt hints of one v1 table, from the settings table."""
-    return dlt_hints(RESOURCES[name], incremental_cursor=incremental_cursor)
 
 
 def build_resources(
@@ -87,14 +60,17 @@ def build_resources(
     quarantine = client.stats.quarantine
     pool = FanOut(client.workers, stats=client.stats)
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
+    specs = {**V1_FEEDS, **V1_TABLES}
+    if user_programs_strategy == "per_user":
+        specs.update(V1_PER_USER)
+    built: dict[str, DltResource] = {}
 
     def fan_out(
         fetch: Callable[..., Any], parents: Iterable[Row], *, heavy: bool = False
     ) -> Iterator[list[tuple[Row, Any]]]:
-        """Batches of ``(parent, fetch(parent_id))`` for every parent that has an id, as the
-        answers arrive. A missing answer for a parent flagged ``deleted`` is expected, so it
-        is not a warning. ``heavy`` answers (a session's stats: one row per enrolled user)
-        are held a few at a time, not hundreds: that is what keeps a large sync's memory flat."""
+        """Batches of ``(parent, fetch(parent_id))`` for every parent with an id, as the answers
+        arrive (no warning for a missing answer of a parent flagged ``deleted``). ``heavy``
+        answers are held a few at a time: that keeps a large sync's memory flat."""
 
         def call(parent: Row) -> Any:
             return fetch(id_of(parent), quiet=bool(parent.get("deleted")))
@@ -106,75 +82,90 @@ def build_resources(
             return pool.batches(call, parents_with_id, buffer=0, max_batch=HEAVY_BATCH)
         return pool.batches(call, parents_with_id)
 
-    def rows_of(
-        batches: Iterable[list[tuple[Row, Any]]], to_rows: Callable[[Row, Any], Iterable[Row]]
-    ) -> Iterator[list[Row]]:
-        """The rows of every answer, in lists of about ``ROW_CHUNK`` rows."""
+    def rows_of(batches: Iterable[list[Any]], spec: TableSpec) -> Iterator[list[Row]]:
+        """The rows ``spec.rows`` maps from every item, in lists of about ``ROW_CHUNK``."""
         rows: list[Row] = []
         for batch in batches:
-            for parent, body in batch:
-                rows.extend(to_rows(parent, body))
+            for item in batch:
+                rows.extend(spec.rows(item, api))  # type: ignore[misc]
                 if len(rows) >= ROW_CHUNK:
                     yield rows
                     rows = []
         if rows:
             yield rows
 
-    def only_changed(rows: list[Row], window: LagWindow) -> list[Row]:
-        """Rows of the lag window that did not change since the last run are dropped."""
-        fresh = [row for row in rows if not window.is_unchanged(row)]
-        for row in fresh:
-            window.remember(row)
-        return fresh
+    def lag_window(spec: TableSpec) -> LagWindow:
+        return LagWindow(dlt.current.resource_state(), spec.cursor or "", lag)
 
-    def lag_window(name: str) -> LagWindow:
-        return LagWindow(dlt.current.resource_state(), RESOURCES[name].cursor or "", lag)
-
-    def incremental(cursor_name: str) -> dlt.sources.incremental[Any]:
-        spec = RESOURCES[cursor_name]
+    def incremental(spec: TableSpec, arrow: bool = False) -> dlt.sources.incremental[Any]:
+        """dlt's cursor on ``spec.cursor`` (its column on pyarrow tables), sent ``lag`` early;
+        dlt binds each to its resource's state."""
+        if arrow:
+            return ArrowCursor(spec.cursor_column, lag=lag, on_cursor_value_missing="include")
         return dlt.sources.incremental(spec.cursor, lag=lag, on_cursor_value_missing="include")
 
-    # incremental defaults built here: dlt binds each to its resource's state
-    courses_cursor = incremental("courses")
-    paths_cursor = incremental("paths")
-    attempt_columns = RESOURCES["user_courses"].columns
-    attempt_key = RESOURCES["user_courses"].primary_key
+    def hints(spec: TableSpec) -> dict[str, Any]:
+        return spec.hints() if spec.primary_key else {"name": spec.name, "selected": False}
 
-    # ---- feeds ---------------------------------------------------------------------------
+    def mapped(spec: TableSpec, elements: Iterable[Row]) -> list[Row]:
+        return [row for element in elements for row in spec.rows(element, api)]  # type: ignore[misc]
 
-    @dlt.resource(name="user_list", selected=False)
-    def user_list() -> Iterator[list[Row]]:
-        yield from chunked(api.users(), FEED_CHUNK_SIZE)
+    def generated(spec: TableSpec) -> DltResource:
+        """list -> rows (filtered by the cursor if any), parent element -> rows, or parent ->
+        one request each -> rows."""
+        route = spec.routes[-1]
+        if spec.parent is None and spec.cursor:
+            start = incremental(spec)
 
-    @dlt.resource(name="group_list", selected=False)
-    def group_list() -> Iterator[list[Row]]:
-        yield from chunked(api.groups(), FEED_CHUNK_SIZE)
+            @dlt.resource(**hints(spec))
+            def changed_listing(since: dlt.sources.incremental[Any] = start) -> Iterator[list[Row]]:
+                window = lag_window(spec)
+                listing = getattr(api, route)(since.start_value)
+                listing = clean_cursor(listing, spec.name, spec.cursor or "", quarantine)
+                for chunk in chunked(listing, FEED_CHUNK_SIZE):
+                    yield window.only_changed(mapped(spec, chunk))
+                window.prune()
 
-    @dlt.resource(name="program_session_list", selected=False)
-    def program_session_list() -> Iterator[list[Row]]:
-        yield from chunked(api.program_sessions(), FEED_CHUNK_SIZE)
+            return changed_listing
+        if spec.parent is None:
 
-    @dlt.transformer(name="group_details", data_from=group_list, selected=False)
-    def group_details(groups_chunk: list[Row]) -> Iterator[list[Row]]:
-        # a group deleted between getGroups and getGroup keeps its listing row, no members
-        for batch in fan_out(api.group, groups_chunk):
-            yield [merge_details(g, details) for g, details in batch]
+            @dlt.resource(**hints(spec))
+            def listing() -> Iterator[list[Row]]:
+                for chunk in chunked(getattr(api, route)(), FEED_CHUNK_SIZE):
+                    yield mapped(spec, chunk)
 
-    # ---- catalog -------------------------------------------------------------------------
+            return listing
+        if specs[spec.parent].routes[-1] == route:  # the parent's elements hold the rows
 
-    @dlt.resource(**table_hints("courses"))
-    def courses(modified: dlt.sources.incremental[Any] = courses_cursor) -> Iterator[list[Row]]:
-        # details only for the courses the filtered listing returned and that changed
-        window = lag_window("courses")
-        listing = clean_cursor(
-            api.courses(modified.start_value), "courses", "modificationDate", quarantine
-        )
-        changed = only_changed(list(listing), window)
+            @dlt.transformer(data_from=built[spec.parent], **hints(spec))
+            def from_parent(chunk: list[Row]) -> Iterator[list[Row]]:
+                yield mapped(spec, chunk)
+
+            return from_parent
+
+        @dlt.transformer(data_from=built[spec.parent], **hints(spec))
+        def fetched(chunk: list[Row]) -> Iterator[list[Row]]:
+            yield from rows_of(fan_out(getattr(api, route), chunk, heavy=spec.heavy), spec)
+
+        return fetched
+
+    for spec in specs.values():
+        if spec.rows is not None:
+            built[spec.name] = generated(spec)
+
+    # ---- courses: getCourse details for the new and changed courses only -----------------
+
+    courses_spec = V1_TABLES["courses"]
+    cursor, courses_start = courses_spec.cursor or "", incremental(courses_spec)
+
+    @dlt.resource(**courses_spec.hints())
+    def courses(modified: dlt.sources.incremental[Any] = courses_start) -> Iterator[list[Row]]:
+        window = lag_window(courses_spec)
+        listing = clean_cursor(api.courses(modified.start_value), "courses", cursor, quarantine)
+        changed = window.only_changed(list(listing))
         for batch in fan_out(api.course, changed):
             rows = [merge_details(c, details) for c, details in batch]
-            yield list(
-                clean_cursor(with_author_ids(rows), "courses", "modificationDate", quarantine)
-            )
+            yield list(clean_cursor(with_author_ids(rows), "courses", cursor, quarantine))
         window.prune()
 
     def with_author_ids(rows: list[Row]) -> list[Row]:
@@ -185,43 +176,23 @@ def build_resources(
     def retries(
         table: str, fetch: Callable[..., Any], finish: Callable[[list[Row]], list[Row]] = list
     ) -> DltResource:
-        """Records of ``table`` quarantined by an earlier run (getCourse answered null, a date
-        that is not a date) are re-read now, not when they next change: the single-item route
-        gives the whole row. A resource of its own (same table) because the table's cursor
-        would filter out the older ones. No request when nothing is open."""
-        cursor = RESOURCES[table].cursor or ""
+        """Records quarantined by an earlier run (getCourse answered null, a date that is not a
+        date) are re-read now from the single-item route, in a resource of their own (the
+        table's cursor would filter the older ones out). No request when nothing is open."""
+        spec = V1_TABLES[table]
 
-        @dlt.resource(**{**table_hints(table), "name": f"{table}_retries", "table_name": table})
+        @dlt.resource(**{**spec.hints(), "name": f"{table}_retries", "table_name": table})
         def retried() -> Iterator[list[Row]]:
             parents = [{"_id": key} for key in sorted(quarantine.open_keys(table))]
             for batch in fan_out(fetch, parents):
                 rows = [merge_details(p, details) for p, details in batch if details is not None]
-                yield list(clean_cursor(finish(rows), table, cursor, quarantine))
+                yield list(clean_cursor(finish(rows), table, spec.cursor or "", quarantine))
 
         return retried
 
-    course_retries = retries("courses", api.course, with_author_ids)
-    path_retries = retries("paths", api.path)
+    # ---- users: details for new and changed users and a rotating slice --------------------
 
-    @dlt.resource(**table_hints("paths"))
-    def paths(modified: dlt.sources.incremental[Any] = paths_cursor) -> Iterator[list[Row]]:
-        window = lag_window("paths")
-        listing = clean_cursor(api.paths(modified.start_value), "paths", "modifiedAt", quarantine)
-        for chunk in chunked(listing, FEED_CHUNK_SIZE):
-            yield only_changed(chunk, window)
-        window.prune()
-
-    @dlt.transformer(data_from=program_session_list, **table_hints("program_sessions"))
-    def program_sessions(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
-        yield sessions_chunk
-
-    @dlt.resource(**table_hints("path_sessions"))
-    def path_sessions() -> Iterator[list[Row]]:
-        yield from chunked(api.path_sessions(), FEED_CHUNK_SIZE)
-
-    # ---- people and groups ---------------------------------------------------------------
-
-    @dlt.resource(**table_hints("users"))
+    @dlt.resource(**V1_TABLES["users"].hints())
     def users() -> Iterator[list[Row]]:
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
         seen: list[str] = []
@@ -236,15 +207,13 @@ def build_resources(
 
         selected: Iterable[Row]
         if refresh.everyone():
-            # every user this run: the listing is held (as select does; ~14 MB for 20k users)
-            # so the fan-out knows how many calls are due and progress can show an ETA
+            # every user this run: the listing is held (~14 MB for 20k users) so the fan-out
+            # knows how many calls are due and progress can show an ETA
             selected = list(refresh.observe(listing()))
         else:
-            # the listing is read whole (a few MB even for 20k users) to fingerprint it
-            rows = list(listing())
+            rows = list(listing())  # read whole to fingerprint it
             selected = refresh.select(rows)
-            # users quarantined by an earlier run (getUser answered null...) are re-read now,
-            # not when their refresh is due
+            # users quarantined by an earlier run are re-read now, not when their refresh is due
             retry = quarantine.open_keys("users") - {id_of(row) for row in selected}
             if retry:
                 selected = selected + [row for row in rows if id_of(row) in retry]
@@ -252,29 +221,12 @@ def build_resources(
         for batch in fan_out(api.user, selected):
             yield [user_row(u, details) for u, details in batch]
 
-    @dlt.transformer(data_from=group_details, **table_hints("groups"))
-    def groups(details_chunk: list[Row]) -> Iterator[list[Row]]:
-        yield [group_row(details) for details in details_chunk]
-
-    @dlt.transformer(data_from=group_details, **table_hints("user_groups"))
-    def user_groups(details_chunk: list[Row]) -> Iterator[list[Row]]:
-        yield [row for details in details_chunk for row in group_memberships(details)]
-
-    @dlt.transformer(data_from=group_list, **table_hints("group_catalog"))
-    def group_catalog(groups_chunk: list[Row]) -> Iterator[list[Row]]:
-        def to_rows(group: Row, catalog: Any) -> list[Row]:
-            problem = catalog_problem(catalog)
-            if problem:  # {"courses": {"a": 1}} would yield item_id "a": refuse the catalog
-                quarantine.reject("group_catalog", problem, catalog, id_of(group))
-                return []
-            return catalog_rows(id_of(group), catalog, api.classify_catalog_path)
-
-        yield from rows_of(fan_out(api.group_catalog, groups_chunk), to_rows)
+    # ---- group_programs: from the sessions' `groups`, else getGroupPrograms per group -----
 
     group_programs_seen: set[tuple[str, str]] = set()
     group_programs_mode: dict[str, bool] = {"per_group": False}
 
-    @dlt.transformer(data_from=program_session_list, **table_hints("group_programs"))
+    @dlt.transformer(data_from=built["program_session_list"], **V1_TABLES["group_programs"].hints())
     def group_programs(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
         """From each session's ``groups`` (no extra request). A tenant whose listing lacks
         ``groups`` (added to v1 in Feb 2021) gets getGroupPrograms per group instead, once."""
@@ -302,50 +254,15 @@ def build_resources(
                         rows.append(row)
             yield rows
 
-    # ---- learner statistics --------------------------------------------------------------
+    # ---- user_courses: pyarrow tables, bulk or per user ----------------------------------
 
-    @dlt.transformer(data_from=path_sessions, **table_hints("user_path_sessions"))
-    def user_path_sessions(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
-        def to_rows(session: Row, body: Any) -> list[Row]:
-            return [] if body is None else path_session_user_rows(session, body)
-
-        stats = fan_out(api.path_session_user_stats, sessions_chunk, heavy=True)
-        yield from rows_of(stats, to_rows)
-
-    @dlt.transformer(data_from=program_session_list, **table_hints("user_programs"))
-    def user_programs_bulk(sessions_chunk: list[Row]) -> Iterator[list[Row]]:
-        def to_rows(session: Row, body: Any) -> list[Row]:
-            if body is None:
-                return []  # the session was deleted mid-sync
-            found = program_stats_user_rows(session, body)
-            if found is None:
-                raise ConfigurationError(
-                    "360Learning's program-session stats name no user id on this tenant, so "
-                    "user_programs cannot be read in bulk: set "
-                    f'{config_key("user_programs_strategy")} = "per_user"'
-                )
-            return found
-
-        stats = fan_out(api.program_session_stats, sessions_chunk, heavy=True)
-        yield from rows_of(stats, to_rows)
-
-    @dlt.transformer(data_from=user_list, **table_hints("user_programs"))
-    def user_programs_per_user(users_chunk: list[Row]) -> Iterator[list[Row]]:
-        def to_rows(user: Row, programs: Any) -> Iterator[Row]:
-            for element in programs or ():
-                if isinstance(element, dict) and (row := user_program_row(id_of(user), element)):
-                    yield row
-
-        yield from rows_of(fan_out(api.user_programs, users_chunk), to_rows)
-
-    user_courses_hints = table_hints("user_courses", incremental_cursor=False)
+    attempts_spec = V1_TABLES["user_courses"]
 
     def refuse_nested_non_objects(element: Row) -> None:
         """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
         taken out (the parsers would skip it without a trace)."""
-        for holder, key, what in [(element, "stats", "stats"), *(
-            (stat, "attempts", "attempts") for stat in element.get("stats") or ()
-            if isinstance(stat, dict)
+        for holder, key in [(element, "stats"), *(
+            (stat, "attempts") for stat in element.get("stats") or () if isinstance(stat, dict)
         )]:  # fmt: skip
             values = holder.get(key)
             if isinstance(values, list) and not all(isinstance(v, dict) for v in values):
@@ -353,89 +270,61 @@ def build_resources(
                     if not isinstance(value, dict):
                         quarantine.reject(
                             "user_courses",
-                            f"GET courses/stats {what} element is {json_type(value)}, not an object",
+                            f"GET courses/stats {key} element is {json_type(value)}, not an object",
                             value,
                         )
                 holder[key] = [v for v in values if isinstance(v, dict)]
 
-    @dlt.resource(**user_courses_hints)
-    def user_courses_bulk() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        cursor = MaxCursor(state, RESOURCES["user_courses"].cursor or "", lag)
-        window = lag_window("user_courses")
-        table = ArrowRows(attempt_columns, attempt_key)
-        for element in api.courses_stats(cursor.since):
-            if not isinstance(element, dict):
-                continue
-            refuse_nested_non_objects(element)
-            attempts = clean_cursor(
-                course_stats_attempts(element), "user_courses", "lastActivity", quarantine
-            )
-            rows = only_changed(list(attempts), window)
-            for row in rows:
-                cursor.observe(row)
-            table.extend(rows)
+    def arrow_batches(rows: Iterable[list[Row]]) -> Iterator[Any]:
+        """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
+        dropped the re-read ones whose cursor did not move."""
+        window = lag_window(attempts_spec)
+        table = ArrowRows(
+            attempts_spec.columns, attempts_spec.primary_key, always=[attempts_spec.cursor_column]
+        )
+        for chunk in rows:
+            attempts = clean_cursor(chunk, "user_courses", attempts_spec.cursor or "", quarantine)
+            table.extend(window.only_changed(list(attempts)))
             if len(table) >= ARROW_BATCH_ROWS:
                 yield table.flush()
         if len(table):
             yield table.flush()
-        cursor.commit()
         window.prune()
 
-    per_user_cursor: list[MaxCursor] = []  # fixed by the first chunk of the run
+    arrow_hints = attempts_spec.hints(incremental_cursor=False)
+    bulk_start = incremental(attempts_spec, arrow=True)
+    per_user_start = incremental(attempts_spec, arrow=True)
 
-    @dlt.transformer(data_from=user_list, **user_courses_hints)
-    def user_courses_per_user(users_chunk: list[Row]) -> Iterator[Any]:
-        # same rows and cursor as the bulk strategy; the cursor filters client-side here
-        state = dlt.current.resource_state()
-        if not per_user_cursor:
-            per_user_cursor.append(MaxCursor(state, RESOURCES["user_courses"].cursor or "", lag))
-        cursor = per_user_cursor[0]
-        window = lag_window("user_courses")
-        table = ArrowRows(attempt_columns, attempt_key)
-        for batch in fan_out(api.user_courses, users_chunk):
-            rows: list[Row] = []
-            for user, elements in batch:
-                for element in elements or ():
-                    if isinstance(element, dict):
-                        attempts = clean_cursor(
-                            user_course_attempts(id_of(user), element),
-                            "user_courses",
-                            "lastActivity",
-                            quarantine,
-                        )
-                        rows.extend(r for r in attempts if cursor.keep(r))
-            rows = only_changed(rows, window)
-            for row in rows:
-                cursor.observe(row)
-            table.extend(rows)
-        if len(table):
-            yield table.flush()
-        cursor.commit()
-        window.prune()
+    @dlt.resource(**arrow_hints)
+    def user_courses_bulk(since: ArrowCursor = bulk_start) -> Iterator[Any]:
+        def elements() -> Iterator[list[Row]]:
+            for element in api.courses_stats(since.start_value):
+                if isinstance(element, dict):
+                    refuse_nested_non_objects(element)
+                    yield list(course_stats_attempts(element))
 
-    user_courses = user_courses_bulk if user_courses_strategy == "bulk" else user_courses_per_user
-    user_programs = (
-        user_programs_bulk if user_programs_strategy == "bulk" else user_programs_per_user
-    )
+        yield from arrow_batches(elements())
+
+    @dlt.transformer(data_from=built["user_list"], **arrow_hints)
+    def user_courses_per_user(
+        users_chunk: list[Row], since: ArrowCursor = per_user_start
+    ) -> Iterator[Any]:
+        # same rows and cursor as the bulk strategy; dlt's cursor filters them here
+        def elements() -> Iterator[list[Row]]:
+            for batch in fan_out(api.user_courses, users_chunk):
+                for user, answer in batch:
+                    for element in answer or ():
+                        if isinstance(element, dict):
+                            yield list(user_course_attempts(id_of(user) or "", element))
+
+        yield from arrow_batches(elements())
 
     return [
-        user_list,
-        group_list,
-        program_session_list,
-        group_details,
+        *built.values(),
         courses,
-        course_retries,
-        path_retries,
+        retries("courses", api.course, with_author_ids),
+        retries("paths", api.path),
         users,
-        groups,
-        user_groups,
-        group_catalog,
         group_programs,
-        program_sessions,
-        paths,
-        path_sessions,
-        user_path_sessions,
-        user_courses,
-        user_programs,
+        user_courses_bulk if user_courses_strategy == "bulk" else user_courses_per_user,
     ]

@@ -1,7 +1,6 @@
-"""360Learning API v2 adapter (reference §1b-§8): ``settings.py`` (routes, scopes, the v2
-resource table), ``errors.py`` (v2's wording of what the API refused; the client credentials
-strategy is ``..auth.TokenAuth``), ``api.py`` (Link-header pagination over the
-shared client), ``parsing.py`` (v2 DTOs -> the v1 raw-table columns), ``resources.py`` (the dlt
-resources). The raw tables it loads are v1's (same names, keys and contract columns, so the
-derived models run unchanged) plus the v2-only tables; docs/migration-v2.md lists the
-differences. Nothing is imported here to keep imports one-way."""
+"""360Learning API v2 adapter (reference §1b-§8); its tables are ``..tables.V2_TABLES`` and its
+client credentials strategy ``..auth.TokenAuth``. ``errors.py`` words what the API refused,
+``api.py`` pages the shared client by ``Link`` header, ``parsing.py`` maps v2 DTOs to v1's raw
+columns, ``refresh.py`` holds v2's options and schedules, ``resources.py`` the dlt resources.
+The raw tables are v1's (same names, keys and contract columns: the models run unchanged) plus
+the v2-only tables; docs/migration-v2.md lists the differences."""

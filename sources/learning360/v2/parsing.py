@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..resource_helpers import Row
-from .settings import ROLE_PRECEDENCE, V1_ROLE
+from ..tables import ROLE_PRECEDENCE, V1_ROLE
 
 # v1 column <- v2 field, per table (courses' ``author`` mail stays NULL: the models join
 # ``users`` on ``author_id``, a copied mail would go stale)

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ConfigurationError, config_key
 from ..v1.refresh import UserDetailsRefresh
 from ..validation import days_setting
-from .settings import V2_RESOURCES
+from ..tables import V2_TABLES
 
 # groups are few (hundreds): fewer buckets keep the state small (~5 KB)
 GROUP_BUCKETS = 256
@@ -63,11 +63,11 @@ def _skip_tables(value: Any) -> frozenset[str]:
     """A list or a comma-separated string of table names; an unknown name is an error."""
     names = value.split(",") if isinstance(value, str) else list(value or ())
     chosen = frozenset(str(name).strip() for name in names if str(name).strip())
-    unknown = chosen - set(V2_RESOURCES)
+    unknown = chosen - set(V2_TABLES)
     if unknown:
         raise ConfigurationError(
             f"v2_skip_tables names unknown table(s) {', '.join(sorted(unknown))}: set "
-            f"{config_key('v2_skip_tables')} to some of {', '.join(V2_RESOURCES)}"
+            f"{config_key('v2_skip_tables')} to some of {', '.join(V2_TABLES)}"
         )
     return chosen
 

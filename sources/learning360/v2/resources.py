@@ -20,12 +20,11 @@ from ..lag_window import LagWindow
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
 from ..resource_helpers import Row, chunked, incremental, only_changed
-from ..settings import FEED_CHUNK_SIZE, dlt_hints
+from ..tables import FEED_CHUNK_SIZE, V2_TABLES
 from ..timestamps import format_api_timestamp, parse_timestamp
 from . import parsing
 from .api import V2Api
 from .refresh import FullReadSchedule, V2Options, group_refresh, user_refresh
-from .settings import V2_RESOURCES
 
 if TYPE_CHECKING:
     from ..client import Learning360Client
@@ -35,7 +34,7 @@ EPOCH = "1970-01-01T00:00:00.000Z"  # a full read's cursor start: dlt filters ou
 
 
 def hints(name: str) -> dict[str, Any]:
-    return dlt_hints(V2_RESOURCES[name])
+    return V2_TABLES[name].hints()
 
 
 def build_resources(
@@ -61,7 +60,7 @@ def build_resources(
 
     # dlt binds each default cursor to its resource's state
     cursors = {
-        name: incremental(V2_RESOURCES[name].cursor or "", lag)
+        name: incremental(V2_TABLES[name].cursor or "", lag)
         for name in ("courses", "paths", "user_certificates", "user_courses")
     }
 
@@ -87,7 +86,7 @@ def build_resources(
     def changed_since(name: str, read: Callable[[Any], Iterator[list[Any]]], to_row: Any = dict):
         """Rows changed since the table's cursor (sent ``lag`` early); the rows of the lag
         window that did not change are dropped."""
-        cursor = V2_RESOURCES[name].cursor or ""
+        cursor = V2_TABLES[name].cursor or ""
 
         def rows(since: dlt.sources.incremental[Any] = cursors[name]) -> Iterator[list[Row]]:
             window = LagWindow(state(), cursor, lag)
@@ -231,4 +230,4 @@ def build_resources(
     for resource in tables:
         resource.selected = resource.name not in options.skip_tables
     by_name = {resource.name: resource for resource in tables}
-    return [by_name[name] for name in V2_RESOURCES]
+    return [by_name[name] for name in V2_TABLES]
