@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..resource_helpers import chunked as chunked  # shared; v1/resources imports it from here
 from ..errors import ConfigurationError, config_key
+from ..resource_helpers import chunked as chunked  # shared; v1/resources imports it from here
 
 Row = dict[str, Any]
 

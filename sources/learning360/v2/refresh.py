@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError, config_key
+from ..tables import V2_TABLES
 from ..v1.refresh import UserDetailsRefresh
 from ..validation import days_setting
-from ..tables import V2_TABLES
 
 # groups are few (hundreds): fewer buckets keep the state small (~5 KB)
 GROUP_BUCKETS = 256
