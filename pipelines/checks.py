@@ -9,7 +9,7 @@ Two halves:
   with. A bad one raises :class:`ConfigurationError` naming the key (exit 2).
 * :func:`explain_config_error` turns what dlt, a driver or Python raises deeper down (a
   missing key, a value that does not coerce, a missing extra, a database that refuses the
-  connection) into ``(exit code, line)``; ``pipelines.cli.explain`` asks it for every
+  connection) into ``(exit code, line)``; ``pipelines.explain.explain`` asks it for every
   exception of a chain. Lines name the key and its environment variable, never a secret.
 """
 
@@ -21,11 +21,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from sources.learning360.errors import ConfigurationError, config_key
 from sources.learning360.redaction import redact
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 # what `pip install -e '.[<extra>]'` brings, by the module a destination imports first
 EXTRAS_BY_MODULE = {"google": "bigquery", "psycopg2": "postgres", "pyarrow": "parquet"}
@@ -51,11 +49,22 @@ DATABASE_CONFIG_FAILURES = (
 # ---- before a command: preflight ------------------------------------------------------------
 
 
+def resolve_source_config() -> Any:
+    """The source's configuration, resolved partially exactly where ``learning360()`` looks
+    (``sources.learning360.learning360.*``, then ``sources.learning360.*``, files and env)."""
+    from dlt.common.configuration import resolve_configuration
+
+    from sources.learning360 import learning360
+
+    factory = learning360
+    sections = ("sources", factory.section, factory.name)
+    return resolve_configuration(factory.ref.SPEC(), sections=sections, accept_partial=True)
+
+
 def preflight(destination: str, *, source: bool) -> None:
     """Raises :class:`ConfigurationError` (one line, names the key) for settings no run can
     work with. ``source``: the command talks to the API (sync), so check its settings too."""
     if source:
-        from pipelines.doctor import resolve_source_config
         from sources.learning360.validation import check_source_settings
 
         config = resolve_source_config()

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-EXIT_FAILED = 2
+from pipelines.checks import resolve_source_config
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 MARKS = {PASS: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}
@@ -87,18 +87,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ---- config ---------------------------------------------------------------------------------
-
-
-def resolve_source_config() -> Any:
-    """The source's configuration, resolved partially exactly where ``learning360()`` looks
-    (``sources.learning360.learning360.*``, then ``sources.learning360.*``, files and env)."""
-    from dlt.common.configuration import resolve_configuration
-
-    from sources.learning360 import learning360
-
-    factory = learning360
-    sections = ("sources", factory.section, factory.name)
-    return resolve_configuration(factory.ref.SPEC(), sections=sections, accept_partial=True)
 
 
 def base_url_problem(base_url: Any) -> str | None:
@@ -543,6 +531,6 @@ def run(args: argparse.Namespace) -> int:
     failed = [c.name for c in checks if c.outcome == FAIL]
     if failed:
         print(f"learning360 doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
-        return EXIT_FAILED
+        return EXIT_CONFIG
     print("learning360 doctor: all checks passed")
     return EXIT_OK

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser, pipeline_arguments: Any) -> N
 
 def webhooks_api() -> WebhooksApi:
     """The Webhook API with the source's v2 credentials (same config keys as a sync)."""
-    from pipelines.doctor import resolve_source_config
+    from pipelines.checks import resolve_source_config
     from sources.learning360.client import Learning360Client
     from sources.learning360.errors import ConfigurationError, config_key
     from sources.learning360.v2.api import V2Api
