@@ -206,16 +206,44 @@ def run_sync(
     ``isolate`` runs extract and normalize in a forked child process (``pipelines.stages``)
     so their memory is gone before DuckDB loads; the CLI does this by default.
     ``allow_shrink`` accepts a replace table that lost most of its rows (data_guard.py)."""
-    run = _run_sync_isolated if isolate and stages.available() else _run_sync_locked
+
+    def prepare(stats: RequestStats) -> Any:
+        source = _source_for(pipeline, resources, source_kwargs, stats)
+        if pipeline.config.restore_from_destination and not pipeline.dev_mode:
+            # what pipeline.run does first: an ephemeral runner gets state and cursors back
+            pipeline.sync_destination()
+        return source
+
+    def extract(stats: RequestStats, source: Any) -> dict[str, Any]:
+        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
+        return {**done, "requests": stats.as_dict()}
+
+    def extract_in_child() -> dict[str, Any]:
+        stats = RequestStats()
+        return extract(stats, prepare(stats))
+
     with sync_lock(pipeline):
-        return run(
-            pipeline,
-            resources=resources,
-            full_refresh=full_refresh,
-            build_models=build_models,
-            source_kwargs=source_kwargs,
-            allow_shrink=allow_shrink,
-        )
+        started = time.monotonic()
+        if isolate and stages.available():
+            variants_before = _widen(pipeline)
+            done = stages.run_in_child(extract_in_child, close_fds=held_lock_fds())
+            # a fresh pipeline object loads: this one's cached schemas and state predate the
+            # child's work (dlt would write its stale live schema back over the child's)
+            loader = dlt.pipeline(
+                pipeline_name=pipeline.pipeline_name,
+                pipelines_dir=pipeline.pipelines_dir,
+                destination=pipeline.destination,
+                dataset_name=pipeline.dataset_name,
+                progress=pipeline.collector,
+            )
+        else:
+            stats = RequestStats()
+            source = prepare(stats)
+            variants_before, loader = _widen(pipeline), pipeline
+            # dlt alone may forget a signal that lands late in a step, so each step is wrapped
+            with interrupts.graceful(pipeline):
+                done = extract(stats, source)
+        return _load_and_build(loader, done, variants_before, build_models, started)
 
 
 def _source_for(
@@ -251,61 +279,6 @@ def _file_format(pipeline: dlt.Pipeline) -> Any:
     return LOADER_FILE_FORMATS.get(_destination_name(pipeline))
 
 
-def _run_sync_isolated(
-    pipeline: dlt.Pipeline,
-    *,
-    resources: list[str] | None,
-    full_refresh: bool,
-    build_models: bool,
-    source_kwargs: dict[str, Any] | None,
-    allow_shrink: bool = False,
-) -> SyncResult:
-    started = time.monotonic()
-    variants_before = _widen(pipeline)
-
-    def extract_and_normalize() -> dict[str, Any]:
-        stats = RequestStats()
-        source = _source_for(pipeline, resources, source_kwargs, stats)
-        if pipeline.config.restore_from_destination and not pipeline.dev_mode:
-            # what pipeline.run does first: an ephemeral runner gets state and cursors back
-            pipeline.sync_destination()
-        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
-        return {"requests": stats.as_dict(), **done}
-
-    done = stages.run_in_child(extract_and_normalize, close_fds=held_lock_fds())
-    # a fresh pipeline object: this one's cached schemas and state predate the child's work
-    # (dlt would write its stale live schema back over the child's)
-    loader = dlt.pipeline(
-        pipeline_name=pipeline.pipeline_name,
-        pipelines_dir=pipeline.pipelines_dir,
-        destination=pipeline.destination,
-        dataset_name=pipeline.dataset_name,
-        progress=pipeline.collector,
-    )
-    return _load_and_build(loader, done, done["requests"], variants_before, build_models, started)
-
-
-def _run_sync_locked(
-    pipeline: dlt.Pipeline,
-    *,
-    resources: list[str] | None,
-    full_refresh: bool,
-    build_models: bool,
-    source_kwargs: dict[str, Any] | None,
-    allow_shrink: bool = False,
-) -> SyncResult:
-    stats = RequestStats()
-    source = _source_for(pipeline, resources, source_kwargs, stats)
-    started = time.monotonic()
-    if pipeline.config.restore_from_destination and not pipeline.dev_mode:
-        pipeline.sync_destination()  # what pipeline.run does first
-    variants_before = _widen(pipeline)
-    # dlt alone may forget a signal that lands late in a step, so each step is wrapped
-    with interrupts.graceful(pipeline):
-        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
-    return _load_and_build(pipeline, done, stats.as_dict(), variants_before, build_models, started)
-
-
 def _widen(pipeline: dlt.Pipeline) -> list[VariantColumn]:
     """Widens integer columns hinted double (column_types.py); returns the variant columns
     that existed before, so the sync warns only of the ones it creates."""
@@ -317,7 +290,6 @@ def _widen(pipeline: dlt.Pipeline) -> list[VariantColumn]:
 def _load_and_build(
     pipeline: dlt.Pipeline,
     done: dict[str, Any],
-    requests: dict[str, Any],
     variants_before: list[VariantColumn],
     build: bool,
     started: float,
@@ -334,7 +306,7 @@ def _load_and_build(
     return SyncResult(
         load_info=load_info,
         rows_per_table=done["rows"],
-        requests=requests,
+        requests=done["requests"],
         seconds=time.monotonic() - started,
         models=models_runner.build_models(pipeline) if build else {},
         step_seconds=steps,
