@@ -1,11 +1,9 @@
-"""Which company a dataset holds, and a sync refused when the credentials belong to another.
+"""Which company a dataset holds, and a sync refused when the credentials belong to another
+(the second company would inherit the first one's cursors and skip its own history).
 
-Two companies in one dataset are silently wrong (the second inherits the first one's cursors
-and skips its own history). The record lives in dlt's source state, which dlt stores in the
-destination with every load: it survives a lost working dir, and ``--full-refresh`` resets it.
-It is never a secret: the company id (v1, or the v2 token's ``companyId`` claim), else a
-SHA-256 prefix of the v2 client id. The ``company_record`` resource is listed first, so the
-check runs before any other resource sends a request; it yields no rows.
+The record lives in dlt's source state, stored in the destination with every load (it survives
+a lost working dir; ``--full-refresh`` resets it), and is never a secret: a company id, else a
+SHA-256 prefix of the v2 client id. Its resource runs first and yields no rows.
 """
 
 from __future__ import annotations
@@ -47,8 +45,7 @@ class CompanyRecord:
         return f"the company of v2 client sha256:{self.client_sha256}"
 
     def same_company(self, other: CompanyRecord) -> bool | None:
-        """None when the two cannot be compared (a v1 company id against a v2 client hash):
-        an undecidable pair is accepted, not refused."""
+        """None (accepted) when the two cannot be compared: a company id against a hash."""
         if self.company_id and other.company_id:
             return self.company_id == other.company_id
         if self.client_sha256 and other.client_sha256:
@@ -89,9 +86,8 @@ def current_record(client: Any, credentials: Any, api_version: str) -> CompanyRe
     if company_id:
         return CompanyRecord(api_version, company_id=company_id)
     client_id = str(getattr(credentials, "client_id", None) or "").strip()
-    return CompanyRecord(
-        api_version, client_sha256=hashlib.sha256(client_id.encode()).hexdigest()[:16]
-    )
+    digest = hashlib.sha256(client_id.encode()).hexdigest()[:16]
+    return CompanyRecord(api_version, client_sha256=digest)
 
 
 def mismatch_message(dataset: str, where: str, stored: CompanyRecord, now: CompanyRecord) -> str:

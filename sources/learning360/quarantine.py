@@ -189,17 +189,14 @@ class Quarantine:
             return dict(self.counts)
 
 
-def is_timestamp(value: Any) -> bool:
-    return value is None or parse_timestamp(value) is not None
-
-
 def clean_cursor(
     rows: Iterable[Any], table: str, cursor: str, quarantine: Quarantine | None, key: str = "_id"
 ) -> Iterator[Any]:
     """Rows whose ``cursor`` value is not a timestamp lose that value (the row loads, the
     cursor never advances on it) and are recorded as a ``warning`` with the raw value."""
     for row in rows:
-        if isinstance(row, Mapping) and not is_timestamp(row.get(cursor)):
+        value = row.get(cursor) if isinstance(row, Mapping) else None
+        if value is not None and parse_timestamp(value) is None:
             if quarantine is not None:
                 reason = f"{cursor} is not a timestamp: loaded without it"
                 quarantine.reject(table, reason, row, row.get(key), severity=WARNING)
