@@ -14,10 +14,11 @@ A group with several 360Learning platforms syncs them all from one file::
     airflow_conn_id = "learning360_globex"   # in Airflow: login = client id, password = secret
 
 Each tenant is its own dlt pipeline and dataset, ``learning360_<tenant>`` (own state, cursors,
-lock and tables), synced in its own process whose environment holds that tenant's credentials
-only: a tenant's bad key, unreachable host or crash fails that tenant alone, and ``--only-tenant``
-reruns it. Tenants run in parallel (``--parallel``), each within its own company's rate limit;
-one tenant is never split across processes (they would share its 50 GET/s).
+lock and tables), synced in its own process (``pipelines/tenants_child.py``) whose environment
+holds that tenant's credentials only: a tenant's bad key, unreachable host or crash fails that
+tenant alone, and ``--only-tenant`` reruns it. Tenants run in parallel (``--parallel``), each
+within its own company's rate limit; one tenant is never split across processes (they would
+share its 50 GET/s).
 
 ``learning360 sync --tenants FILE`` (this module's :func:`cmd_sync_tenants`) and the Airflow DAG
 (``deploy/airflow/learning360_dag.py``) both go through :func:`run_tenant`. After the tenants,
