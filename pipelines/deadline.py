@@ -44,7 +44,7 @@ def sync_deadline_seconds() -> float:
     problem = problem or positive_number_problem(value)
     if problem:
         raise ConfigurationError(
-            f"{SETTING_HINT} {problem} of seconds (default {DEFAULT_SYNC_DEADLINE:g})"
+            f"{SETTING_HINT} {problem} (seconds; default {DEFAULT_SYNC_DEADLINE:g})"
         )
     return float(value)
 

@@ -78,12 +78,8 @@ def run_in_child(
             with contextlib.suppress(OSError), os.fdopen(write_end, "w", encoding="utf-8") as out:
                 json.dump(payload, out, default=str)
             status = 0
-        except (
-            KeyboardInterrupt,
-            interrupts.Terminated,
-            OSError,
-        ):  # interrupted while reporting: the
-            pass  # parent decides
+        except (KeyboardInterrupt, interrupts.Terminated, OSError):
+            pass  # interrupted while reporting: the parent decides
         except BaseException:  # noqa: BLE001
             traceback.print_exc(file=sys.__stderr__)
         finally:
