@@ -1,6 +1,6 @@
-"""No import cycle between the modules of ``pipelines/`` or ``sources/``: read with ``ast``
-(module-level and function-level imports both count), so a cycle hidden in a function body
-still fails here."""
+"""Layering of ``pipelines/`` and ``sources/``: no import cycle between their modules, read
+with ``ast`` (module-level and function-level imports both count, so a cycle hidden in a
+function body still fails here), and the exit codes defined in one module."""
 
 from __future__ import annotations
 
@@ -114,3 +114,17 @@ def test_sources_has_no_import_cycle():
 def test_the_cycle_finder_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycles(graph) == [["a", "b", "c"]]
+
+
+def test_exit_codes_are_defined_in_one_module():
+    """Every command's exit codes come from pipelines/exit_codes.py (doctor once said 2 for
+    what it called EXIT_FAILED while the CLI's EXIT_FAILED was 1)."""
+    elsewhere = []
+    for path in sorted((ROOT / "pipelines").rglob("*.py")):
+        if path.name == "exit_codes.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+                elsewhere += [f"{path.name}: {n}" for n in names if n.startswith("EXIT_")]
+    assert not elsewhere, elsewhere
