@@ -16,6 +16,8 @@ from typing import Any
 
 from emulator import Company, EmulatorServer
 from emulator.webhooks import accepting_url
+from pipelines.cli import main as cli
+from pipelines.run import make_pipeline, run_sync
 
 
 def main() -> None:
@@ -29,10 +31,6 @@ def main() -> None:
         help="the default v2 policy's knob, for both pipelines (0 = /courses/stats read in full)",
     )
     args = parser.parse_args()
-
-    from pipelines.cli import main as cli
-    from pipelines.run import make_pipeline, run_sync
-
     company = Company.generate(seed=args.seed, size=args.size)
     work = tempfile.mkdtemp(prefix="bench-change-feed-")
     with contextlib.ExitStack() as stack, EmulatorServer(company, port=0, rate_limit=50) as server:

@@ -1,7 +1,8 @@
 """One sync in its own process, so its peak RSS is its own: prints one JSON line.
 
 ``python -m bench.child ours|rest_api|rest_api_v2 --base-url U --company-id C --api-key K
---client-id I --client-secret S --workdir D [--api-version v1|v2]``
+--client-id I --client-secret S --workdir D [--api-version v1|v2]``. Each mode imports what
+it runs inside its function, so the peak memory measured is that sync's alone.
 """
 
 from __future__ import annotations

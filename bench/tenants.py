@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -201,8 +202,6 @@ def main(args: argparse.Namespace) -> int:
     text = report(out, "python -m bench --tenants", time.perf_counter() - started)
     print(text)
     if args.json:
-        import json
-
         Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     if args.markdown:
         Path(args.markdown).write_text(text + "\n", encoding="utf-8")

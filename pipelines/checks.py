@@ -9,7 +9,7 @@ Two halves:
   with. A bad one raises :class:`ConfigurationError` naming the key (exit 2).
 * :func:`explain_config_error` turns what dlt, a driver or Python raises deeper down (a
   missing key, a value that does not coerce, a missing extra, a database that refuses the
-  connection) into ``(exit code, line)``; ``pipelines.cli.explain`` asks it for every
+  connection) into ``(exit code, line)``; ``pipelines.explain.explain`` asks it for every
   exception of a chain. Lines name the key and its environment variable, never a secret.
 """
 
@@ -24,6 +24,7 @@ from typing import Any
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import RuntimeConfiguration
 
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from sources.learning360 import learning360
 from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 from sources.learning360.errors import ConfigurationError, config_key
@@ -33,9 +34,6 @@ from sources.learning360.validation import (
     positive_number_problem,
     settings_problems,
 )
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 # what `pip install -e '.[<extra>]'` brings, by the module a destination imports first
 EXTRAS_BY_MODULE = {"google": "bigquery", "psycopg2": "postgres", "pyarrow": "parquet"}

@@ -19,11 +19,11 @@ from typing import Any
 
 from dlt.common import logger
 
-from pipelines.variants import VARIANT_MARK
 from sources.learning360.tables import V1_TABLES, V2_TABLES
 
 INTEGER_TYPES = {"bigint", "integer", "int", "int8", "int4", "int64", "smallint", "hugeint"}
 DOUBLE_SQL = {"duckdb": "DOUBLE", "postgres": "DOUBLE PRECISION"}
+VARIANT_MARK = "__v_"  # dlt names a variant column <column>__v_<type> (pipelines/variants.py)
 
 
 def double_columns() -> dict[str, set[str]]:

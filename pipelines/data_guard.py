@@ -5,7 +5,8 @@ advances a cursor, empties a table or hides a deletion (docs/reliability.md, "Ba
   stored ``"not-a-date"`` as is) is reset with a WARNING before dlt reads it; that table is
   then read in full once (merge keys absorb the overlap).
 * :func:`extract_and_normalize`: the source, then a second small extract for the
-  ``_learning360_rejected`` table (sources/learning360/quarantine.py), then normalize.
+  ``_learning360_rejected`` table (:func:`rejected_resource`, from the refusals the source
+  recorded in sources/learning360/quarantine.py), then normalize.
 * :func:`check_shrink`: a ``replace`` table whose complete listing shrank by more than
   ``max_shrink_share`` (default 50 %), or from non-empty to empty, since the last load fails
   the sync before anything is loaded (``learning360 sync --allow-shrink`` accepts it); the
@@ -18,15 +19,15 @@ advances a cursor, empties a table or hides a deletion (docs/reliability.md, "Ba
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import dlt
 from dlt.common import logger
 
-from sources.learning360.errors import Learning360Error
-from sources.learning360.quarantine import REJECTED_TABLE, rejected_resource
+from sources.learning360.errors import ConfigurationError, Learning360Error, config_key
+from sources.learning360.quarantine import REJECTED_TABLE, STATE_KEY, Quarantine
 from sources.learning360.timestamps import parse_timestamp
 
 SHRINK_KEY = "sources.learning360.max_shrink_share"
@@ -49,8 +50,6 @@ def max_shrink_share() -> float:
     except (TypeError, ValueError):
         share = -1.0
     if not 0 <= share <= 1:
-        from sources.learning360.errors import ConfigurationError, config_key
-
         raise ConfigurationError(
             f"max_shrink_share {value!r} is not a share: set {config_key('max_shrink_share')} "
             "to a number from 0 to 1 (default 0.5)"
@@ -101,6 +100,34 @@ def repair_cursors(pipeline: dlt.Pipeline) -> list[str]:
 
 
 # ---- extract --------------------------------------------------------------------------------
+
+REJECTED_COLUMNS = {
+    "table_name": {"data_type": "text", "nullable": False},
+    "record_key": {"data_type": "text", "nullable": False},
+    "reason": {"data_type": "text", "nullable": False},
+    "severity": {"data_type": "text"},
+    "raw_json": {"data_type": "text"},
+    "load_id": {"data_type": "text"},
+    "first_seen": {"data_type": "timestamp"},
+    "last_seen": {"data_type": "timestamp"},
+    "resolved": {"data_type": "bool", "hard_delete": True},  # an item fixed since: deleted
+}
+
+
+def rejected_resource(quarantine: Quarantine, load_id: str | None) -> Any:
+    """The resource that merges this run's quarantine rows (a second, small extract)."""
+
+    @dlt.resource(
+        name=REJECTED_TABLE,
+        write_disposition="merge",
+        primary_key=("table_name", "record_key", "reason"),
+        columns=REJECTED_COLUMNS,
+    )
+    def rejected() -> Iterator[list[dict[str, Any]]]:
+        registry = dlt.current.source_state().setdefault(STATE_KEY, {}).setdefault("open", {})
+        yield quarantine.rows(registry, load_id)
+
+    return rejected
 
 
 def extract_and_normalize(

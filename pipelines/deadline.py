@@ -24,6 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 import dlt
 
+from sources.learning360.errors import ConfigurationError
+from sources.learning360.validation import positive_number_problem
+
 DEFAULT_SYNC_DEADLINE = 6 * 3600.0
 SETTING = "learning360.sync_deadline"
 SETTING_HINT = f"{SETTING} (env LEARNING360__SYNC_DEADLINE)"
@@ -34,21 +37,16 @@ _limit_seconds: list[float] = [DEFAULT_SYNC_DEADLINE]
 
 def sync_deadline_seconds() -> float:
     """The configured deadline; a value that is not a positive number is a configuration error."""
-    from sources.learning360.errors import ConfigurationError
-
     value = dlt.config.get(SETTING)
     if value is None:
         return DEFAULT_SYNC_DEADLINE
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0.0
-    if isinstance(value, bool) or not seconds > 0:
+    problem = f"is {value!r}, not a number" if isinstance(value, bool) else None
+    problem = problem or positive_number_problem(value)
+    if problem:
         raise ConfigurationError(
-            f"sync_deadline {value!r} is not a positive number of seconds: set {SETTING_HINT} "
-            f"(default {DEFAULT_SYNC_DEADLINE:g})"
+            f"{SETTING_HINT} {problem} (seconds; default {DEFAULT_SYNC_DEADLINE:g})"
         )
-    return seconds
+    return float(value)
 
 
 @contextmanager

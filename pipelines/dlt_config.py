@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 DUCKDB_CREDENTIALS_KEY = "destination.duckdb.credentials"
 
@@ -35,8 +36,6 @@ def _lookup(key: str) -> Any:
 
 def configured_duckdb_path() -> str | None:
     """The DuckDB file dlt's configuration names, or None (a path, never a secret)."""
-    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-
     value = _lookup(DUCKDB_CREDENTIALS_KEY)
     if isinstance(value, Mapping):
         value = value.get("database")

@@ -55,6 +55,7 @@ from pipelines.checks import (
     resolve_source_config,
     source_problems,
 )
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 from pipelines.models.runner import MODELS_DIR, model_order
 from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
 from pipelines.status import cursors_of
@@ -67,9 +68,6 @@ from sources.learning360.redaction import redact
 from sources.learning360.routes import V1_ROUTES
 from sources.learning360.stats import RequestStats
 from sources.learning360.validation import base_url_problem, credentials_problem
-
-EXIT_OK = 0
-EXIT_FAILED = 2
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 MARKS = {PASS: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}
@@ -460,6 +458,6 @@ def run(args: argparse.Namespace) -> int:
     failed = [c.name for c in checks if c.outcome == FAIL]
     if failed:
         print(f"learning360 doctor: {len(failed)} check(s) failed: {', '.join(failed)}")
-        return EXIT_FAILED
+        return EXIT_CONFIG
     print("learning360 doctor: all checks passed")
     return EXIT_OK

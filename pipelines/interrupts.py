@@ -22,6 +22,11 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from dlt.common.exceptions import SignalReceivedException
+from dlt.common.runtime import signals as dlt_signals
+
+from pipelines.exit_codes import StageFailed
+
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal number
 _NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
 
@@ -50,10 +55,6 @@ def install() -> Callable[[], None]:
 
 def signal_of(exc: BaseException) -> int | None:
     """The signal that ended this run, looking through dlt's wrappers; None if not a signal."""
-    from dlt.common.exceptions import SignalReceivedException
-
-    from pipelines.stages import StageFailed
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -95,8 +96,6 @@ def graceful(pipeline: Any) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    from dlt.common.runtime import signals as dlt_signals
-
     received: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -30,6 +30,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dlt.common import logger
+
 GRACE_SECONDS = 60.0  # the holder's own deadline fires first, if it can
 TERM_SECONDS = 15.0  # SIGTERM to SIGKILL
 KILL_SECONDS = 5.0
@@ -122,8 +124,6 @@ def take_over(path: Path, fd: int, holder_text: str) -> int | None:
     """A file descriptor holding the lock at ``path`` if its holder is dead or past its
     deadline (``fd`` itself, or a new one on a fresh lock file), else None. ``fd`` is never
     closed here."""
-    from dlt.common import logger
-
     holders = flock_holders(fd)
     if not holders:  # unknown (no /proc/locks), or released meanwhile: let flock decide
         return fd if holders == set() and _locked_within(fd, 0) else None

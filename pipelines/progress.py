@@ -35,7 +35,10 @@ import time
 from typing import Any, TextIO
 
 import dlt
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.specs import RuntimeConfiguration
 from dlt.common.runtime.collector import Collector, LogCollector
+from dlt.pipeline.progress import _from_name
 
 MODES = ("auto", "log", "live", "tqdm", "enlighten", "alive_progress", "none")
 LIVE_LIBRARIES = ("tqdm", "enlighten", "alive_progress")  # dlt's own collectors, if installed
@@ -323,19 +326,9 @@ class RequestStatsCollector(Collector):
         self._push()
         self.inner._stop()
 
-    def update(
-        self,
-        name: str,
-        inc: int = 1,
-        total: int | None = None,
-        inc_total: int | None = None,
-        message: str | None = None,
-        label: str | None = None,
-    ) -> None:
+    def update(self, name: str, *args: Any, **kwargs: Any) -> None:
         self._push()
-        self.inner.update(
-            name, inc=inc, total=total, inc_total=inc_total, message=message, label=label
-        )
+        self.inner.update(name, *args, **kwargs)
 
     def _push(self) -> None:
         stats = self.stats
@@ -401,9 +394,6 @@ def _log_level(explicit: str | None) -> str:
     if explicit:
         return explicit.upper()
     try:
-        from dlt.common.configuration import resolve_configuration
-        from dlt.common.configuration.specs import RuntimeConfiguration
-
         return str(resolve_configuration(RuntimeConfiguration()).log_level or "WARNING").upper()
     except Exception:  # a broken config surfaces in the sync itself, with a proper message
         return "WARNING"
@@ -443,8 +433,6 @@ def make_progress(
     elif chosen == "live":
         inner = LiveCollector(interval or DEFAULT_LIVE_INTERVAL, stream=stream)
     else:
-        from dlt.pipeline.progress import _from_name
-
         inner = _from_name(chosen)  # raises MissingDependencyException if not installed
     return RequestStatsCollector(inner)
 

@@ -1,4 +1,5 @@
-"""Builds the pipeline for a destination, runs the source, then the derived models.
+"""Builds the pipeline for a destination, holds its sync lock, runs the source (in a forked
+child or in process), loads, then builds the derived models.
 
 The CLI and the tests share this module so a sync from the command line and a sync in a test
 go through exactly the same code.
@@ -18,7 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common import logger
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from pipelines import deadline, dlt_config, interrupts, lock_takeover, stages
+from pipelines.checks import duckdb_memory_limit
+from pipelines.column_types import widen_integer_columns
+from pipelines.data_guard import extract_and_normalize, flag_deleted
+from pipelines.exit_codes import SyncAlreadyRunning
+from pipelines.models import runner as models_runner
+from pipelines.progress import attach_request_stats
+from pipelines.variants import VariantColumn, pipeline_variants, warn_new_variants
+from sources.learning360 import learning360
+from sources.learning360.company import RESOURCE_NAME as COMPANY_RESOURCE
+from sources.learning360.stats import RequestStats
+
+__all__ = ["SyncAlreadyRunning", "make_pipeline", "run_models", "run_sync", "sync_lock"]
 
 from sources.learning360.tables import V1_TABLES
 
@@ -44,8 +61,6 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 def duckdb_settings() -> dict[str, Any]:
     """DUCKDB_SETTINGS plus ``memory_limit`` from ``learning360.duckdb_memory_limit``
     (``LEARNING360__DUCKDB_MEMORY_LIMIT``; raise it if a load or model says Out of Memory)."""
-    from pipelines.checks import duckdb_memory_limit  # refuses a value that is not a size
-
     limit = duckdb_memory_limit() or DEFAULT_DUCKDB_MEMORY_LIMIT
     return {**DUCKDB_SETTINGS, "memory_limit": str(limit)}
 
@@ -56,10 +71,6 @@ def duckdb_settings() -> dict[str, Any]:
 # state) and race on the same tables. The lock dies with its process (kill -9 included), so a
 # crashed run never leaves a stale lock behind.
 LOCK_FILE_NAME = "sync.lock"
-
-
-class SyncAlreadyRunning(RuntimeError):
-    """Another process holds the pipeline's sync lock; ``str(exc)`` is the one-line reason."""
 
 
 def lock_path(pipeline: dlt.Pipeline) -> Path:
@@ -82,8 +93,6 @@ def sync_lock(pipeline: dlt.Pipeline) -> Iterator[Path]:
     thread or process is refused, unless it is dead or past its deadline (taken over with a
     WARNING, ``lock_takeover.py``). Held at most ``learning360.sync_deadline`` seconds
     (``deadline.py``)."""
-    from pipelines import deadline, lock_takeover
-
     path = lock_path(pipeline)
     held: set[str] = _held.__dict__.setdefault("paths", set())
     if str(path) in held:
@@ -154,13 +163,9 @@ def make_pipeline(
     ``dataset_name=None`` and ``duckdb_path=None`` follow dlt's configuration keys
     (``pipelines/dlt_config.py``).
     """
-    from pipelines import dlt_config
-
     dataset_name = dlt_config.dataset_name(dataset_name, pipeline_name, DATASET_NAME)
     dest: Any = destination
     if destination == "duckdb":
-        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-
         path = dlt_config.duckdb_path(duckdb_path, pipeline_name)
         dest = dlt.destinations.duckdb(DuckDbCredentials(path, global_config=duckdb_settings()))
     kwargs: dict[str, Any] = {}
@@ -203,18 +208,44 @@ def run_sync(
     ``isolate`` runs extract and normalize in a forked child process (``pipelines.stages``)
     so their memory is gone before DuckDB loads; the CLI does this by default.
     ``allow_shrink`` accepts a replace table that lost most of its rows (data_guard.py)."""
-    from pipelines import stages
 
-    run = _run_sync_isolated if isolate and stages.available() else _run_sync_locked
+    def prepare(stats: RequestStats) -> Any:
+        source = _source_for(pipeline, resources, source_kwargs, stats)
+        if pipeline.config.restore_from_destination and not pipeline.dev_mode:
+            # what pipeline.run does first: an ephemeral runner gets state and cursors back
+            pipeline.sync_destination()
+        return source
+
+    def extract(stats: RequestStats, source: Any) -> dict[str, Any]:
+        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
+        return {**done, "requests": stats.as_dict()}
+
+    def extract_in_child() -> dict[str, Any]:
+        stats = RequestStats()
+        return extract(stats, prepare(stats))
+
     with sync_lock(pipeline):
-        return run(
-            pipeline,
-            resources=resources,
-            full_refresh=full_refresh,
-            build_models=build_models,
-            source_kwargs=source_kwargs,
-            allow_shrink=allow_shrink,
-        )
+        started = time.monotonic()
+        if isolate and stages.available():
+            variants_before = _widen(pipeline)
+            done = stages.run_in_child(extract_in_child, close_fds=held_lock_fds())
+            # a fresh pipeline object loads: this one's cached schemas and state predate the
+            # child's work (dlt would write its stale live schema back over the child's)
+            loader = dlt.pipeline(
+                pipeline_name=pipeline.pipeline_name,
+                pipelines_dir=pipeline.pipelines_dir,
+                destination=pipeline.destination,
+                dataset_name=pipeline.dataset_name,
+                progress=pipeline.collector,
+            )
+        else:
+            stats = RequestStats()
+            source = prepare(stats)
+            variants_before, loader = _widen(pipeline), pipeline
+            # dlt alone may forget a signal that lands late in a step, so each step is wrapped
+            with interrupts.graceful(pipeline):
+                done = extract(stats, source)
+        return _load_and_build(loader, done, variants_before, build_models, started)
 
 
 def _source_for(
@@ -223,10 +254,6 @@ def _source_for(
     source_kwargs: dict[str, Any] | None,
     stats: Any,
 ) -> Any:
-    from pipelines.progress import attach_request_stats
-    from sources.learning360 import learning360
-    from sources.learning360.company import RESOURCE_NAME as COMPANY_RESOURCE
-
     attach_request_stats(pipeline, stats)  # live progress shows the API requests too
     source = learning360(stats=stats, **(source_kwargs or {}))
     if resources:
@@ -254,107 +281,37 @@ def _file_format(pipeline: dlt.Pipeline) -> Any:
     return LOADER_FILE_FORMATS.get(_destination_name(pipeline))
 
 
-def _run_sync_isolated(
-    pipeline: dlt.Pipeline,
-    *,
-    resources: list[str] | None,
-    full_refresh: bool,
-    build_models: bool,
-    source_kwargs: dict[str, Any] | None,
-    allow_shrink: bool = False,
-) -> SyncResult:
-    from pipelines import interrupts
-    from pipelines.column_types import widen_integer_columns
-    from pipelines.data_guard import flag_deleted
-    from pipelines.stages import run_in_child
-    from pipelines.variants import pipeline_variants, warn_new_variants
-    from sources.learning360.stats import RequestStats
-
-    started = time.monotonic()
+def _widen(pipeline: dlt.Pipeline) -> list[VariantColumn]:
+    """Widens integer columns hinted double (column_types.py); returns the variant columns
+    that existed before, so the sync warns only of the ones it creates."""
     variants_before = pipeline_variants(pipeline)
     widen_integer_columns(pipeline)
-
-    def extract_and_normalize() -> dict[str, Any]:
-        stats = RequestStats()
-        source = _source_for(pipeline, resources, source_kwargs, stats)
-        if pipeline.config.restore_from_destination and not pipeline.dev_mode:
-            # what pipeline.run does first: an ephemeral runner gets state and cursors back
-            pipeline.sync_destination()
-        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
-        return {"requests": stats.as_dict(), **done}
-
-    done = run_in_child(extract_and_normalize, close_fds=held_lock_fds())
-    # a fresh pipeline object: this one's cached schemas and state predate the child's work
-    # (dlt would write its stale live schema back over the child's)
-    loader = dlt.pipeline(
-        pipeline_name=pipeline.pipeline_name,
-        pipelines_dir=pipeline.pipelines_dir,
-        destination=pipeline.destination,
-        dataset_name=pipeline.dataset_name,
-        progress=pipeline.collector,
-    )
-    t0 = time.monotonic()
-    workers = LOAD_WORKERS.get(_destination_name(loader))
-    with interrupts.graceful(loader):  # a signal late in the load still stops the sync
-        load_info = loader.load(**({"workers": workers} if workers else {}))
-    load_info.raise_on_failed_jobs()
-    warn_new_variants(variants_before, loader)
-    flag_deleted(loader, done.get("gone") or {})
-    steps = {**done["steps"], "load": time.monotonic() - t0}
-    models = _build_models(loader) if build_models else {}
-    return SyncResult(
-        load_info=load_info,
-        rows_per_table=done["rows"],
-        requests=done["requests"],
-        seconds=time.monotonic() - started,
-        models=models,
-        step_seconds=steps,
-        pipeline=loader,
-    )
+    return variants_before
 
 
-def _run_sync_locked(
+def _load_and_build(
     pipeline: dlt.Pipeline,
-    *,
-    resources: list[str] | None,
-    full_refresh: bool,
-    build_models: bool,
-    source_kwargs: dict[str, Any] | None,
-    allow_shrink: bool = False,
+    done: dict[str, Any],
+    variants_before: list[VariantColumn],
+    build: bool,
+    started: float,
 ) -> SyncResult:
-    from pipelines import interrupts
-    from pipelines.column_types import widen_integer_columns
-    from pipelines.data_guard import flag_deleted
-    from pipelines.variants import pipeline_variants, warn_new_variants
-    from sources.learning360.stats import RequestStats
-
-    stats = RequestStats()
-    source = _source_for(pipeline, resources, source_kwargs, stats)
-    started = time.monotonic()
-    if pipeline.config.restore_from_destination and not pipeline.dev_mode:
-        pipeline.sync_destination()  # what pipeline.run does first
-    variants_before = pipeline_variants(pipeline)
-    widen_integer_columns(pipeline)
-    # dlt alone may forget a signal that lands late in a step, so each step is wrapped
-    with interrupts.graceful(pipeline):
-        done = _extract_guarded(pipeline, source, stats, full_refresh, allow_shrink)
+    """Loads what extract and normalize left, flags deletions, then builds the models."""
     t0 = time.monotonic()
     workers = LOAD_WORKERS.get(_destination_name(pipeline))
     with interrupts.graceful(pipeline):  # dlt alone may forget a signal late in its load
         load_info = pipeline.load(**({"workers": workers} if workers else {}))
     load_info.raise_on_failed_jobs()
     warn_new_variants(variants_before, pipeline)
-    flag_deleted(pipeline, done["gone"])
-    models: dict[str, int] = {}
-    if build_models:
-        models = _build_models(pipeline)
+    flag_deleted(pipeline, done.get("gone") or {})
+    steps = {**done["steps"], "load": time.monotonic() - t0}
     return SyncResult(
         load_info=load_info,
         rows_per_table=done["rows"],
-        requests=stats.as_dict(),
+        requests=done["requests"],
         seconds=time.monotonic() - started,
-        models=models,
-        step_seconds={**done["steps"], "load": time.monotonic() - t0},
+        models=models_runner.build_models(pipeline) if build else {},
+        step_seconds=steps,
         pipeline=pipeline,
     )
 
@@ -364,8 +321,6 @@ def _extract_guarded(
 ) -> dict[str, Any]:
     """Pending packages first, then extract, the quarantine rows, the shrink guard and
     normalize (data_guard.py): the same in the forked child and in process."""
-    from pipelines.data_guard import extract_and_normalize
-
     finish_pending_packages(pipeline)
     return extract_and_normalize(
         pipeline,
@@ -387,8 +342,6 @@ def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
     (its line says it stays pending)."""
     if not pipeline.has_pending_data:
         return
-    from dlt.common import logger
-
     logger.warning(
         f"pipeline {pipeline.pipeline_name}: loading the packages an interrupted sync left "
         "pending, then syncing"
@@ -416,13 +369,7 @@ def apply_bigquery_hints(source: Any) -> None:
 def run_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[str, int]:
     """Rebuild the derived tables from completed loads (under the sync lock); rows per model."""
     with sync_lock(pipeline):
-        return _build_models(pipeline, only=only)
-
-
-def _build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[str, int]:
-    from pipelines.models.runner import build_models
-
-    return build_models(pipeline, only=only)
+        return models_runner.build_models(pipeline, only=only)
 
 
 def table_row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:

@@ -19,24 +19,21 @@ import contextlib
 import ctypes
 import io
 import json
+import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.interrupts import Terminated
+from pipelines import interrupts
+from pipelines.exit_codes import EXIT_FAILED, StageFailed
+from pipelines.explain import explain
+
+__all__ = ["StageFailed", "available", "die_with_parent", "run_in_child"]
 
 PR_SET_PDEATHSIG = 1
-
-
-class StageFailed(RuntimeError):
-    """The child stage failed; ``line`` is its one-line reason, ``code`` the CLI exit code."""
-
-    def __init__(self, code: int, line: str):
-        super().__init__(line)
-        self.code = code
-        self.line = line
 
 
 def available() -> bool:
@@ -44,18 +41,20 @@ def available() -> bool:
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
-def _die_with_parent() -> None:
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """This process gets ``signum`` when its parent dies (``PR_SET_PDEATHSIG``, Linux), so no
+    orphan goes on extracting or syncing; it exits at once if the parent is already gone."""
     with contextlib.suppress(OSError, AttributeError):  # not Linux
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died between fork and prctl
-        os._exit(1)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
+    if os.getppid() == 1:  # the parent died before prctl
+        os._exit(EXIT_FAILED)
 
 
 def run_in_child(
     stage: Callable[[], dict[str, Any]], close_fds: tuple[int, ...] = ()
 ) -> dict[str, Any]:
     """Runs ``stage`` in a forked child and returns its JSON-able result, or raises
-    :class:`StageFailed` with the line :func:`pipelines.cli.explain` gives for its error."""
+    :class:`StageFailed` with the line :func:`pipelines.explain.explain` gives for its error."""
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
@@ -64,15 +63,13 @@ def run_in_child(
         status = 1
         try:
             os.close(read_end)
-            _die_with_parent()
+            die_with_parent()
             for fd in close_fds:  # the sync lock: held by the parent's copy only
                 os.close(fd)
             captured = _capture_unless_real_files()
             try:
                 payload: dict[str, Any] = {"ok": True, "result": stage()}
             except BaseException as exc:  # noqa: BLE001 - everything goes to the parent
-                from pipelines.cli import explain
-
                 code, line = explain(exc)
                 payload = {"ok": False, "code": code, "line": line}
             if captured:
@@ -81,11 +78,9 @@ def run_in_child(
             with contextlib.suppress(OSError), os.fdopen(write_end, "w", encoding="utf-8") as out:
                 json.dump(payload, out, default=str)
             status = 0
-        except (KeyboardInterrupt, Terminated, OSError):  # interrupted while reporting: the
-            pass  # parent decides
+        except (KeyboardInterrupt, interrupts.Terminated, OSError):
+            pass  # interrupted while reporting: the parent decides
         except BaseException:  # noqa: BLE001
-            import traceback
-
             traceback.print_exc(file=sys.__stderr__)
         finally:
             sys.stdout.flush()
@@ -104,22 +99,22 @@ def run_in_child(
     if os.WIFSIGNALED(wait_status):
         signum = os.WTERMSIG(wait_status)
         if signum in (signal.SIGINT, signal.SIGTERM):  # sent to the extract alone
-            from pipelines import interrupts
-
             raise StageFailed(interrupts.exit_code(signum), interrupts.interrupted_line(signum))
         sig = signal.Signals(signum).name
-        raise StageFailed(1, f"the extract process was killed by {sig}; the next sync resumes")
+        raise StageFailed(
+            EXIT_FAILED, f"the extract process was killed by {sig}; the next sync resumes"
+        )
     try:
         payload = json.loads(text)
     except ValueError:
-        raise StageFailed(1, "the extract process ended without a result") from None
+        raise StageFailed(EXIT_FAILED, "the extract process ended without a result") from None
     for name in ("stdout", "stderr"):  # what the child wrote to in-memory streams
         if payload.get(name):
             stream = getattr(sys, name)
             stream.write(payload[name])
             stream.flush()
     if not payload.get("ok"):
-        raise StageFailed(int(payload.get("code", 1)), str(payload.get("line", "failed")))
+        raise StageFailed(int(payload.get("code", EXIT_FAILED)), str(payload.get("line", "failed")))
     return payload["result"]
 
 
@@ -135,8 +130,6 @@ def _capture_unless_real_files() -> tuple[io.StringIO, io.StringIO] | None:
         pass
     captured = (io.StringIO(), io.StringIO())
     sys.stdout, sys.stderr = captured
-    import logging
-
     for handler in logging.root.handlers + [
         h for lg in logging.root.manager.loggerDict.values() for h in getattr(lg, "handlers", [])
     ]:

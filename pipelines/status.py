@@ -35,6 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlt.common.pipeline import get_dlt_pipelines_dir
+
+from pipelines import dlt_config
+from pipelines.exit_codes import EXIT_ATTENTION, EXIT_NEVER_SYNCED, EXIT_OK
+from pipelines.models.completeness import incomplete_models
+from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline, table_row_counts
 from pipelines.summary import (
     LoadRow,
     columns_of_schema,
@@ -43,10 +49,11 @@ from pipelines.summary import (
     read_snapshot,
     stored_schema_columns,
 )
+from pipelines.variants import describe as describe_variants
+from pipelines.variants import pipeline_variants
+from pipelines.webhooks import change_feed_line
+from sources.learning360.timestamps import parse_timestamp
 
-EXIT_OK = 0
-EXIT_ATTENTION = 1
-EXIT_NEVER_SYNCED = 2
 SOURCE_NAME = "learning360"
 RECENT_COMPLETED_PACKAGES = 1  # the last sync's package is checked for failed jobs
 
@@ -67,8 +74,6 @@ class Cursor:
     def valid(self) -> bool:
         """False for a text value that is not a timestamp (an earlier version could store
         ``"not-a-date"``; the next sync resets it, pipelines/data_guard.py)."""
-        from sources.learning360.timestamps import parse_timestamp
-
         return not isinstance(self.last_value, str) or parse_timestamp(self.last_value) is not None
 
 
@@ -232,11 +237,6 @@ def _last_run(snapshot: dict[str, Any] | None) -> str | None:
 
 def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: int = 5) -> Status:
     """Everything ``learning360 status`` prints, from an opened pipeline."""
-    from pipelines.models.completeness import incomplete_models
-    from pipelines.run import table_row_counts
-    from pipelines.variants import describe as describe_variants
-    from pipelines.variants import pipeline_variants
-
     loads = load_history(pipeline, limit=max(loads_limit, 10))
     has_schema = bool(pipeline.default_schema_name)
     rows: dict[str, int] = table_row_counts(pipeline) if has_schema and loads else {}
@@ -265,8 +265,6 @@ def collect_status(pipeline: Any, *, where: str, state_from: str, loads_limit: i
 
 
 def _change_feed(state: dict[str, Any]) -> str | None:
-    from pipelines.webhooks import change_feed_line
-
     last = (state.get("sources", {}).get(SOURCE_NAME, {}).get("change_feed") or {}).get("last_run")
     return change_feed_line(last) if last else None
 
@@ -373,25 +371,17 @@ def format_status(status: Status) -> str:
 def _pipelines_dir(args: argparse.Namespace) -> str:
     if args.pipelines_dir:
         return str(args.pipelines_dir)
-    from dlt.common.pipeline import get_dlt_pipelines_dir
-
     return get_dlt_pipelines_dir()
 
 
 def _where(args: argparse.Namespace, name: str, dataset: str) -> str:
     if args.destination == "duckdb":
-        from pipelines.dlt_config import duckdb_path
-
-        return f"duckdb file {duckdb_path(args.duckdb_path, name)}, dataset {dataset}"
+        return f"duckdb file {dlt_config.duckdb_path(args.duckdb_path, name)}, dataset {dataset}"
     return f"{args.destination} dataset {dataset}"
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
-
     name = args.pipeline_name or PIPELINE_NAME
-    from pipelines import dlt_config
-
     dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
     pipelines_dir = _pipelines_dir(args)
     has_local_state = (Path(pipelines_dir) / name / "state.json").exists()

@@ -31,11 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from dlt.common.schema.utils import get_write_disposition
+
+from pipelines.column_types import VARIANT_MARK
+from pipelines.run import table_row_counts
+
 SNAPSHOT_FILE = "learning360_last_sync.json"
 SNAPSHOT_VERSION = 1
 LOADS_TABLE = "_dlt_loads"
 VERSION_TABLE = "_dlt_version"
-VARIANT_MARKER = "__v_"  # dlt's variant columns: <column>__v_<type>
 
 
 # ---- the warehouse's own history (_dlt_loads, _dlt_version) ----------------------------------
@@ -120,7 +124,7 @@ class SchemaDiff:
             f"{table}.{column}"
             for table, columns in self.new_columns.items()
             for column in columns
-            if VARIANT_MARKER in column
+            if VARIANT_MARK in column
         ]
 
     def __bool__(self) -> bool:
@@ -256,8 +260,6 @@ class SyncSummary:
 
 
 def _disposition(schema: Any, table: str) -> str:
-    from dlt.common.schema.utils import get_write_disposition
-
     try:
         return str(get_write_disposition(schema.tables, table))
     except Exception:
@@ -295,8 +297,6 @@ def build_summary(
 ) -> SyncSummary:
     """Compares the warehouse after ``result`` (a ``run.SyncResult``) with ``previous`` (the
     snapshot read before the sync; read here when not given)."""
-    from pipelines.run import table_row_counts
-
     if previous is None:
         previous = read_snapshot(pipeline)
     schema = pipeline.default_schema
@@ -428,8 +428,6 @@ def print_summary(
 
     ``previous``: the snapshot as read *before* the sync (:func:`read_snapshot`); read now when
     not given, which is the same thing as long as nothing else synced in between."""
-    from pipelines.run import table_row_counts
-
     rows_now = table_row_counts(pipeline)
     summary = build_summary(pipeline, result, where, previous=previous, rows_now=rows_now)
     print(format_summary(summary), file=stream or sys.stdout)

@@ -14,10 +14,11 @@ A group with several 360Learning platforms syncs them all from one file::
     airflow_conn_id = "learning360_globex"   # in Airflow: login = client id, password = secret
 
 Each tenant is its own dlt pipeline and dataset, ``learning360_<tenant>`` (own state, cursors,
-lock and tables), synced in its own process whose environment holds that tenant's credentials
-only: a tenant's bad key, unreachable host or crash fails that tenant alone, and ``--only-tenant``
-reruns it. Tenants run in parallel (``--parallel``), each within its own company's rate limit;
-one tenant is never split across processes (they would share its 50 GET/s).
+lock and tables), synced in its own process (``pipelines/tenants_child.py``) whose environment
+holds that tenant's credentials only: a tenant's bad key, unreachable host or crash fails that
+tenant alone, and ``--only-tenant`` reruns it. Tenants run in parallel (``--parallel``), each
+within its own company's rate limit; one tenant is never split across processes (they would
+share its 50 GET/s).
 
 ``learning360 sync --tenants FILE`` (this module's :func:`cmd_sync_tenants`) and the Airflow DAG
 (``deploy/airflow/learning360_dag.py``) both go through :func:`run_tenant`. After the tenants,
@@ -28,7 +29,6 @@ with a ``tenant`` column.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -45,9 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from pipelines.explain import explain
+from pipelines.models.runner import model_order
+from pipelines.run import make_pipeline
+from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 
 DATASET_PREFIX = "learning360_"
 ALL_DATASET = "learning360_all"
@@ -138,7 +140,6 @@ def load_tenants(path: str | os.PathLike[str]) -> list[Tenant]:
 
 def parse_tenants(data: Mapping[str, Any], source_file: str = "tenants.toml") -> list[Tenant]:
     """Validates a parsed tenants file: every problem is one line naming the file and key."""
-    from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 
     def fail(key: str, problem: str) -> TenantsFileError:
         return TenantsFileError(f"{source_file}: {key}: {problem}")
@@ -399,7 +400,7 @@ def run_tenant(
         command = [
             python or sys.executable,
             "-m",
-            "pipelines.tenants",
+            "pipelines.tenants_child",
             "--result-file",
             str(result_file),
             "--",
@@ -525,9 +526,6 @@ def build_cross_tenant_views(
     ``learning360-all.duckdb``, rebuilt after every multi-tenant run. A tenant whose model
     table does not exist yet (its first sync failed) is left out. Returns model -> tenants in it.
     """
-    from pipelines.models.runner import model_order
-    from pipelines.run import make_pipeline
-
     directory = Path(duckdb_dir or ".")
     pipeline = make_pipeline(
         destination=destination,
@@ -691,8 +689,6 @@ def cmd_sync_tenants(args: argparse.Namespace) -> int:
                 everyone, destination=args.destination, pipelines_dir=args.pipelines_dir
             )
         except Exception as exc:
-            from pipelines.cli import explain
-
             print(f"{ALL_DATASET}: failed: {explain(exc)[1]}", flush=True)
             return code or EXIT_FAILED
         if built:
@@ -706,62 +702,3 @@ def cmd_sync_tenants(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
-
-
-# --------------------------------------------------------------------------------------------
-# The child process: one tenant's `learning360 sync`, with a result file for the parent
-# --------------------------------------------------------------------------------------------
-
-
-def child_main(argv: Sequence[str]) -> int:
-    """``python -m pipelines.tenants --result-file F -- <sync args>``: the CLI's sync, plus
-    a JSON result (rows loaded, or the failure line) for :func:`run_tenant`."""
-    from pipelines import cli, interrupts
-
-    parser = argparse.ArgumentParser(prog="python -m pipelines.tenants")
-    parser.add_argument("--result-file", required=True)
-    parser.add_argument("sync_args", nargs=argparse.REMAINDER)
-    own = parser.parse_args(argv)
-    _die_with_parent()
-    sync_args = own.sync_args[1:] if own.sync_args[:1] == ["--"] else own.sync_args
-    args = cli.build_parser().parse_args(["sync", *sync_args])
-    result: dict[str, Any] = {}
-    if args.log_level:
-        os.environ["RUNTIME__LOG_LEVEL"] = args.log_level.upper()
-    restore_signals = interrupts.install()  # SIGTERM (parent gone, task killed): exit 143
-    try:
-        from pipelines.checks import preflight
-
-        preflight(args.destination, source=True)
-        code = cli.cmd_sync(args)
-        sync = getattr(args, "sync_result", None)
-        result["rows"] = sum(sync.rows_per_table.values()) if sync is not None else None
-    except (Exception, KeyboardInterrupt, interrupts.Terminated) as exc:
-        if args.debug:
-            import traceback
-
-            traceback.print_exc()
-        code, line = cli.explain(exc)
-        result["line"] = line
-        print(f"learning360 sync failed: {line}", file=sys.stderr, flush=True)
-    finally:
-        restore_signals()
-    Path(own.result_file).write_text(json.dumps(result), encoding="utf-8")
-    return code
-
-
-def _die_with_parent() -> None:
-    """A tenant's sync ends when the process that started it does (a scheduler's timeout, a
-    killed CLI): SIGTERM through ``PR_SET_PDEATHSIG`` on Linux, so no orphan keeps syncing."""
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError, AttributeError):  # not Linux
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() == 1:  # the parent died before prctl
-        sys.exit(EXIT_FAILED)
-
-
-if __name__ == "__main__":
-    sys.exit(child_main(sys.argv[1:]))

@@ -18,7 +18,8 @@ from typing import Any
 
 from dlt.common import logger
 
-VARIANT_MARK = "__v_"
+from pipelines.column_types import VARIANT_MARK, double_columns
+from pipelines.models.runner import RAW_COLUMNS
 
 
 @dataclass(frozen=True, order=True)
@@ -74,16 +75,12 @@ def pipeline_variants(pipeline: Any) -> list[VariantColumn]:
 
 def unresolved(found: Iterable[VariantColumn]) -> list[VariantColumn]:
     """Leaves out the variants pipelines/column_types.py copies back into a widened column."""
-    from pipelines.column_types import double_columns
-
     widened = double_columns()
     return [v for v in found if not (v.copied_back and v.column in widened.get(v.table, ()))]
 
 
 def model_inputs(found: Iterable[VariantColumn]) -> list[VariantColumn]:
     """The variants whose contract column a derived model reads (it reads NULL for them)."""
-    from pipelines.models.runner import RAW_COLUMNS
-
     return [v for v in found if v.column in RAW_COLUMNS.get(v.table, {})]
 
 

@@ -31,12 +31,12 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from pipelines.exit_codes import EXIT_LOCKED
 from sources.learning360.change_feed import SUBSCRIPTION_NAME, WebhooksApi
 
 log = logging.getLogger("learning360.webhooks")
 SECRET_REFRESH_SECONDS = 30.0
 SEEN_IDS = 10_000
-EXIT_LOCKED = 75
 
 
 class Secrets:

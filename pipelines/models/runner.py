@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
+from dlt.common import logger as dlt_logger
 from sqlglot import exp
 
+from pipelines.models.completeness import mark_building, mark_built
 from sources.learning360.tables import V1_TABLES
 
 if TYPE_CHECKING:
@@ -259,10 +261,6 @@ def build_models(pipeline: dlt.Pipeline, only: list[str] | None = None) -> dict[
     version in place and stops the build. Whether the build finished is recorded in the
     destination (``completeness.py``; ``learning360 status`` reports an unfinished one).
     """
-    from dlt.common import logger as dlt_logger
-
-    from pipelines.models.completeness import mark_building, mark_built
-
     dialect = dialect_of(pipeline)
     order = model_order(only)
     storage_columns = _storage_columns(pipeline)

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 from pipelines.report.data import ReportData, ReportError, read_report_data
 
 __all__ = [
@@ -42,10 +43,6 @@ __all__ = [
 DEFAULT_OUTPUT = "learning360-report.html"
 DEFAULT_TITLE = "360Learning report"
 DEFAULT_TOP = 15
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -354,52 +354,28 @@ def group_coverage(groups: Sequence[dict[str, Any]], top: int) -> go.Figure:
         subplot_titles=("Members", "Items visible", "Completed ÷ assigned"),
     )
     common = {"y": y, "orientation": "h", "customdata": hover}
-    fig.add_trace(
-        go.Bar(
-            name="Active members",
-            x=[g["active_members"] for g in rows],
-            marker={"color": PRIMARY},
+    bars = (  # (name, x, colour, column, in the legend)
+        ("Active members", [g["active_members"] for g in rows], PRIMARY, 1, True),
+        (
+            "Inactive members",
+            [g["members"] - g["active_members"] for g in rows],
+            "#c7d2fe",
+            1,
+            True,
+        ),
+        ("Items visible", [g["items_visible"] for g in rows], SECONDARY, 2, False),
+        ("Completed ÷ assigned", [g["completion_rate"] for g in rows], COMPLETED, 3, False),
+    )
+    for name, x, colour, col, legend in bars:
+        trace = go.Bar(
+            name=name,
+            x=x,
+            marker={"color": colour},
             hovertemplate="%{customdata}<extra></extra>",
             **common,
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            name="Inactive members",
-            x=[g["members"] - g["active_members"] for g in rows],
-            marker={"color": "#c7d2fe"},
-            hovertemplate="%{customdata}<extra></extra>",
-            **common,
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            name="Items visible",
-            x=[g["items_visible"] for g in rows],
-            marker={"color": SECONDARY},
-            hovertemplate="%{customdata}<extra></extra>",
-            showlegend=False,
-            **common,
-        ),
-        row=1,
-        col=2,
-    )
-    fig.add_trace(
-        go.Bar(
-            name="Completed ÷ assigned",
-            x=[None if g["completion_rate"] is None else g["completion_rate"] for g in rows],
-            marker={"color": COMPLETED},
-            hovertemplate="%{customdata}<extra></extra>",
-            showlegend=False,
-            **common,
-        ),
-        row=1,
-        col=3,
-    )
+            **({} if legend else {"showlegend": False}),
+        )
+        fig.add_trace(trace, row=1, col=col)
     fig.update_layout(barmode="stack", bargap=0.28)
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(tickformat=".0%", range=[0, 1], row=1, col=3)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +176,6 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 
 def _check_models(r: _Reader, pipeline: dlt.Pipeline) -> None:
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
-
     missing = []
     for table in REQUIRED_TABLES:
         try:
@@ -189,6 +188,24 @@ def _check_models(r: _Reader, pipeline: dlt.Pipeline) -> None:
             "`learning360 sync` (or `learning360 models`) first, or point the report at the "
             "warehouse you synced (--destination, --duckdb-path, --dataset-name)"
         )
+
+
+def _read_items(
+    r: _Reader,
+    model: str,
+    key: str,
+    texts: tuple[str, ...],
+    counts: tuple[str, ...],
+    numbers: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """One dict per row of a per-item derived table (course, program session, group): texts
+    as they are, counts as int, the rest as float."""
+    items = []
+    for row in r.rows(f"SELECT {', '.join((key, *texts, *counts, *numbers))} FROM {r.t(model)}"):
+        item = {column: row[column] for column in (key, *texts)}
+        item |= {column: _int(row[column]) for column in counts}
+        items.append(item | {column: _num(row[column]) for column in numbers})
+    return items
 
 
 def _per_day(r: _Reader, table: str, column: str, where: str = "") -> dict[dt.date, int]:
@@ -211,72 +228,41 @@ def read_report_data(pipeline: dlt.Pipeline) -> ReportData:
         _check_models(r, pipeline)
         warnings: list[str] = []
 
-        courses = [
-            {
-                "course_id": row["course_id"],
-                "course_name": row["course_name"] or row["course_id"],
-                "course_status": row["course_status"],
-                "learners_with_access": _int(row["learners_with_access"]),
-                "learners_started": _int(row["learners_started"]),
-                "learners_completed": _int(row["learners_completed"]),
-                "completion_rate": _num(row["completion_rate"]),
-                "avg_score": _num(row["avg_score"]),
-                "avg_time_spent_ms": _num(row["avg_time_spent_ms"]),
-                "attempts": _int(row["attempts"]),
-            }
-            for row in r.rows(
-                "SELECT course_id, course_name, course_status, learners_with_access, "
-                "learners_started, learners_completed, completion_rate, avg_score, "
-                f"avg_time_spent_ms, attempts FROM {r.t('course_stats')}"
-            )
-        ]
+        courses = _read_items(
+            r,
+            "course_stats",
+            "course_id",
+            ("course_name", "course_status"),
+            ("learners_with_access", "learners_started", "learners_completed", "attempts"),
+            ("completion_rate", "avg_score", "avg_time_spent_ms"),
+        )
+        sessions = _read_items(
+            r,
+            "program_session_stats",
+            "program_session_id",
+            ("program_session_name",),
+            ("learners_with_access", "learners_assigned", "learners_started", "learners_completed"),
+            ("completion_rate", "avg_score", "avg_time_spent_s"),
+        )
+        groups = _read_items(
+            r,
+            "group_stats",
+            "group_id",
+            ("group_name", "parent_group_id"),
+            ("members", "active_members", "items_visible", "assigned_pairs", "completed_pairs"),
+            ("completion_rate",),
+        )
+        group_names = {g["group_id"]: g["group_name"] for g in groups}
+        for group in groups:
+            parent = group["parent_group_id"]
+            group["parent_group_name"] = group_names.get(parent) if parent else None
+        for items, kind in ((courses, "course"), (sessions, "program_session"), (groups, "group")):
+            for item in items:  # an item without a name is shown by its id
+                item[f"{kind}_name"] = item[f"{kind}_name"] or item[f"{kind}_id"]
         courses.sort(key=lambda c: (-c["learners_started"], str(c["course_name"]).lower()))
-
-        sessions = [
-            {
-                "program_session_id": row["program_session_id"],
-                "program_session_name": row["program_session_name"] or row["program_session_id"],
-                "learners_with_access": _int(row["learners_with_access"]),
-                "learners_assigned": _int(row["learners_assigned"]),
-                "learners_started": _int(row["learners_started"]),
-                "learners_completed": _int(row["learners_completed"]),
-                "completion_rate": _num(row["completion_rate"]),
-                "avg_score": _num(row["avg_score"]),
-                "avg_time_spent_s": _num(row["avg_time_spent_s"]),
-            }
-            for row in r.rows(
-                "SELECT program_session_id, program_session_name, learners_with_access, "
-                "learners_assigned, learners_started, learners_completed, completion_rate, "
-                f"avg_score, avg_time_spent_s FROM {r.t('program_session_stats')}"
-            )
-        ]
         sessions.sort(
             key=lambda s: (-s["learners_assigned"], str(s["program_session_name"]).lower())
         )
-
-        group_rows = r.rows(
-            "SELECT group_id, group_name, parent_group_id, members, active_members, "
-            "items_visible, assigned_pairs, completed_pairs, completion_rate "
-            f"FROM {r.t('group_stats')}"
-        )
-        group_names = {row["group_id"]: row["group_name"] for row in group_rows}
-        groups = [
-            {
-                "group_id": row["group_id"],
-                "group_name": row["group_name"] or row["group_id"],
-                "parent_group_id": row["parent_group_id"],
-                "parent_group_name": group_names.get(row["parent_group_id"])
-                if row["parent_group_id"]
-                else None,
-                "members": _int(row["members"]),
-                "active_members": _int(row["active_members"]),
-                "items_visible": _int(row["items_visible"]),
-                "assigned_pairs": _int(row["assigned_pairs"]),
-                "completed_pairs": _int(row["completed_pairs"]),
-                "completion_rate": _num(row["completion_rate"]),
-            }
-            for row in group_rows
-        ]
         groups.sort(key=lambda g: (-g["members"], str(g["group_name"]).lower()))
 
         visibility: dict[str, dict[str, int]] = {}

@@ -1,21 +1,9 @@
-"""Which company a dataset holds, recorded in the destination, and a sync refused when the
-credentials belong to another one.
+"""Which company a dataset holds, and a sync refused when the credentials belong to another
+(the second company would inherit the first one's cursors and skip its own history).
 
-Why: two companies' rows in one dataset are silently wrong (``users`` holds both, and the
-second company's first sync skips its own history because it inherits the first one's
-incremental cursors). dlt restores a pipeline's state from the destination when the working
-dir has none (an ephemeral runner, another folder), so the record lives in dlt's *source
-state* (``state["sources"]["learning360"]["company"]``), which dlt stores in the destination's
-``_dlt_pipeline_state`` with every load: it works on every destination and survives a lost
-working dir. ``--full-refresh`` (dlt's ``drop_sources``) resets the source state, so it also
-resets the record.
-
-The record is never a secret: v1 stores the company id; v2 the company id claimed by the
-OAuth2 token (``companyId`` in the JWT payload) or, when the token does not say, a SHA-256
-prefix of the client id.
-
-The check and the record are one resource, ``company_record``, listed first so that dlt
-evaluates it before any other resource sends a request; it yields no rows (no table).
+The record lives in dlt's source state, stored in the destination with every load (it survives
+a lost working dir; ``--full-refresh`` resets it), and is never a secret: a company id, else a
+SHA-256 prefix of the v2 client id. Its resource runs first and yields no rows.
 """
 
 from __future__ import annotations
@@ -57,8 +45,7 @@ class CompanyRecord:
         return f"the company of v2 client sha256:{self.client_sha256}"
 
     def same_company(self, other: CompanyRecord) -> bool | None:
-        """True/False when the two can be compared, None when they cannot (say, a v1 company
-        id against a v2 client hash): an undecidable pair is accepted, not refused."""
+        """None (accepted) when the two cannot be compared: a company id against a hash."""
         if self.company_id and other.company_id:
             return self.company_id == other.company_id
         if self.client_sha256 and other.client_sha256:
@@ -77,34 +64,28 @@ class CompanyRecord:
 
 
 def token_company_id(token: str) -> str | None:
-    """The company id a JWT claims in its (unverified) payload, or None: we only read which
-    company the API issued the token for, the API itself verifies the token."""
+    """The company id a JWT claims in its payload, unverified: the API verifies the token, we
+    only read which company it was issued for."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
     try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, TypeError):
         return None
-    if not isinstance(claims, Mapping):
-        return None
-    for claim in COMPANY_ID_CLAIMS:
-        value = claims.get(claim)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+    values = [claims.get(claim) for claim in COMPANY_ID_CLAIMS] if isinstance(claims, dict) else []
+    return next((v.strip() for v in values if isinstance(v, str) and v.strip()), None)
 
 
 def current_record(client: Any, credentials: Any, api_version: str) -> CompanyRecord:
     """The company these credentials belong to (v2: asks for the token the sync needs anyway)."""
     if api_version != "v2":
         return CompanyRecord(api_version, company_id=str(credentials.company_id or "").strip())
-    client_id = str(getattr(credentials, "client_id", None) or "").strip()
     token = client.auth.token() if hasattr(client.auth, "token") else ""
     company_id = token_company_id(token) if token else None
     if company_id:
         return CompanyRecord(api_version, company_id=company_id)
+    client_id = str(getattr(credentials, "client_id", None) or "").strip()
     digest = hashlib.sha256(client_id.encode()).hexdigest()[:16]
     return CompanyRecord(api_version, client_sha256=digest)
 
@@ -125,26 +106,26 @@ def recorded_company(pipeline: Any) -> CompanyRecord | None:
     return CompanyRecord.from_state(source_state.get(STATE_KEY))
 
 
-def _where(pipeline: Any) -> str:
-    """' in duckdb file X' / ' on postgres': what a user needs to find the dataset."""
+def _dataset(pipeline: Any) -> str:
+    """'X in duckdb file F' / 'X on postgres': what a user needs to find the dataset."""
     try:
         destination = str(pipeline.destination.destination_type).split(".")[-1]
         if destination == "duckdb":
             database = pipeline.destination_client().config.credentials.database
-            return f" in duckdb file {database}"
-        return f" on {destination}"
+            return f"{pipeline.dataset_name} in duckdb file {database}"
+        return f"{pipeline.dataset_name} on {destination}"
     except Exception:  # noqa: BLE001 - only decorates the message
-        return ""
+        return pipeline.dataset_name
 
 
 def _has_cursor_values(state: Mapping[str, Any]) -> bool:
     """A cursor with a value: an earlier run loaded data into this dataset."""
-    for resource in (state.get("resources") or {}).values():
-        incremental = resource.get("incremental") if isinstance(resource, Mapping) else None
-        for cursor in (incremental or {}).values():
-            if isinstance(cursor, Mapping) and cursor.get("last_value") is not None:
-                return True
-    return False
+    return any(
+        isinstance(cursor, Mapping) and cursor.get("last_value") is not None
+        for resource in (state.get("resources") or {}).values()
+        if isinstance(resource, Mapping)
+        for cursor in (resource.get("incremental") or {}).values()
+    )
 
 
 def company_resource(client: Any, credentials: Any, api_version: str) -> DltResource:
@@ -156,15 +137,11 @@ def company_resource(client: Any, credentials: Any, api_version: str) -> DltReso
         now = current_record(client, credentials, api_version)
         stored = CompanyRecord.from_state(state.get(STATE_KEY))
         if stored is not None and stored.same_company(now) is False:
-            pipeline = dlt.current.pipeline()
-            raise CompanyMismatchError(
-                mismatch_message(pipeline.dataset_name, _where(pipeline), stored, now)
-            )
-        if stored is None and _has_cursor_values(state):
-            # synced before datasets recorded their company: adopted, but say so once
-            pipeline = dlt.current.pipeline()
+            dataset = _dataset(dlt.current.pipeline())
+            raise CompanyMismatchError(mismatch_message(dataset, "", stored, now))
+        if stored is None and _has_cursor_values(state):  # adopted, but say so once
             logger.warning(
-                f"dataset {pipeline.dataset_name}{_where(pipeline)} was synced before datasets "
+                f"dataset {_dataset(dlt.current.pipeline())} was synced before datasets "
                 f"recorded their company; recording {now.label}. If it holds another "
                 "company's data (an earlier `make demo`?), run this sync with --full-refresh"
             )

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from emulator import EmulatorServer
-from pipelines.doctor import EXIT_FAILED, EXIT_OK, PROBE_GROUP_ID, base_url_problem
+from pipelines.doctor import PROBE_GROUP_ID, base_url_problem
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 
 CHECKS = ("config", "credentials", "destination", "pipelines dir", "models")
 
@@ -46,7 +47,7 @@ def test_doctor_wrong_api_key_names_the_key(
     wrong = "not-the-right-key-0123456789"
     monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__API_KEY", wrong)
     run = cli("doctor")
-    assert run.code == EXIT_FAILED
+    assert run.code == EXIT_CONFIG
     line = _line(run.out, "credentials")
     assert line.startswith("✗")
     assert "sources.learning360.credentials.api_key" in line
@@ -62,7 +63,7 @@ def test_doctor_unreachable_host_names_base_url(
     started = time.monotonic()
     run = cli("doctor")
     assert time.monotonic() - started < 20, "a doctor answers fast: two short attempts"
-    assert run.code == EXIT_FAILED
+    assert run.code == EXIT_CONFIG
     line = _line(run.out, "credentials")
     assert line.startswith("✗") and "sources.learning360.base_url" in line, line
     # the other checks still ran
@@ -96,7 +97,7 @@ def test_doctor_config_problems_are_named(
     else:
         monkeypatch.setenv(env, value.format(base=emulator.base_url))
     run = cli("doctor")
-    assert run.code == EXIT_FAILED
+    assert run.code == EXIT_CONFIG
     line = _line(run.out, "config")
     assert line.startswith("✗") and named in line, line
     assert _line(run.out, "credentials").startswith("-")  # not tried on a broken config
@@ -106,7 +107,7 @@ def test_doctor_config_problems_are_named(
 def test_doctor_missing_duckdb_directory(configure, cli, tmp_path: Path) -> None:
     configure(SOURCES__LEARNING360__MAX_REQUESTS_PER_SECOND=40)
     run = cli("doctor", "--duckdb-path", str(tmp_path / "no" / "such" / "dir" / "w.duckdb"))
-    assert run.code == EXIT_FAILED
+    assert run.code == EXIT_CONFIG
     line = _line(run.out, "destination")
     assert line.startswith("✗") and "does not exist" in line
     assert _line(run.out, "credentials").startswith("✓")
@@ -128,7 +129,7 @@ def test_doctor_postgres_without_credentials_names_them(
     for key in ("DESTINATION__POSTGRES__CREDENTIALS", "DESTINATION__CREDENTIALS"):
         monkeypatch.delenv(key, raising=False)
     run = cli("doctor", "--destination", "postgres")
-    assert run.code == EXIT_FAILED
+    assert run.code == EXIT_CONFIG
     line = _line(run.out, "destination")
     assert line.startswith("✗") and "destination.postgres" in line, line
 
@@ -180,7 +181,7 @@ def test_doctor_api_v2_checks_the_oauth2_client(
     for key in ("COMPANY_ID", "API_KEY"):
         monkeypatch.delenv(f"SOURCES__LEARNING360__CREDENTIALS__{key}")
     missing = cli("doctor")
-    assert missing.code == EXIT_FAILED
+    assert missing.code == EXIT_CONFIG
     assert "credentials.client_id" in _line(missing.out, "config")
 
     monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__CLIENT_ID", emulator.client_id)
@@ -195,7 +196,7 @@ def test_doctor_api_v2_checks_the_oauth2_client(
     wrong = "wrong-secret-0123456789abcdef"
     monkeypatch.setenv("SOURCES__LEARNING360__CREDENTIALS__CLIENT_SECRET", wrong)
     bad = cli("doctor")
-    assert bad.code == EXIT_FAILED
+    assert bad.code == EXIT_CONFIG
     line = _line(bad.out, "credentials")
     assert line.startswith("✗") and "client_secret" in line, line
     assert wrong not in bad.out + bad.err

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from emulator import EmulatorServer
-from pipelines.doctor import EXIT_FAILED, EXIT_OK
+from pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 
 
 def _line(out: str, check: str) -> str:
@@ -44,6 +44,6 @@ def test_an_empty_configuration_is_pointed_at_v2(
     for key in ("COMPANY_ID", "API_KEY"):
         monkeypatch.delenv(f"SOURCES__LEARNING360__CREDENTIALS__{key}")
     run = cli("doctor")
-    assert run.code == EXIT_FAILED
+    assert run.code == EXIT_CONFIG
     line = _line(run.out, "config")
     assert "a new setup uses API v2" in line and "credentials.client_id" in line, line

@@ -38,6 +38,8 @@ from urllib.parse import quote
 
 import pytest
 
+from pipelines.verify import query_rows  # noqa: F401 - the BigQuery tests read through it
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BQEMULATOR_SCRIPT = REPO_ROOT / "scripts" / "bqemulator.sh"
 REQUIRE_ENV = "LEARNING360_REQUIRE_DESTINATIONS"
@@ -317,21 +319,6 @@ class BigQueryEmulator:
             location=self.location,
             client_options=ClientOptions(api_endpoint=self.url),
         )
-
-
-def query_rows(client: Any, sql: str, default_dataset: str | None = None) -> list[dict[str, Any]]:
-    """Rows of ``sql`` as dicts, through ``client.query()`` (jobs.insert), which raises on errors.
-
-    On the emulator, dlt's ``sql_client().execute_sql()/execute_query()`` go through
-    jobs.query, which ignores the default dataset and reports SQL errors as an empty result:
-    read back through this helper, with fully qualified table names.
-    """
-    from google.cloud import bigquery
-
-    config = bigquery.QueryJobConfig()
-    if default_dataset:
-        config.default_dataset = default_dataset
-    return [dict(row.items()) for row in client.query(sql, job_config=config).result()]
 
 
 def _run_bqemulator(command: str, run_dir: Path, timeout: float) -> subprocess.CompletedProcess:

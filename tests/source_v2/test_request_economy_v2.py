@@ -8,9 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import dlt
 import pytest
 
 import sources.learning360.v2.refresh as refresh
@@ -18,15 +16,15 @@ from emulator import Company
 from emulator import v2_data as d2
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import make_pipeline, run_sync
+from pipelines.verify import NO_SIGNAL
+from pipelines.verify import assert_v2_tables_equal as _assert_tables_equal
 from sources.learning360.defaults import DEFAULT_V2_GROUP_REFRESH_DAYS, DEFAULT_V2_USER_REFRESH_DAYS
 from sources.learning360.tables import USER_BUCKETS
 from sources.learning360.v1.refresh import user_bucket
-from tests.source_v2.truth import V2_ONLY_CONTRACT, assert_v2_warehouse_equals_truth, v2_view
-from tests.warehouse import CONTRACT, assert_models_equal_expected, assert_same_rows, read_table
+from tests.source_v2.truth import assert_v2_warehouse_equals_truth, v2_view
+from tests.warehouse import assert_models_equal_expected, read_table
 
 DAY = 86_400
-# tables the spec gives no change signal for: re-read by fingerprint + rotation (refresh.py)
-NO_SIGNAL = ("user_groups", "group_catalog", "user_custom_fields")
 PER_PARENT = {
     "GET users/{user_id}/custom-fields/values": "users",
     "GET users/{user_id}/certificates": "certificate holders",
@@ -70,15 +68,6 @@ def _due(ids: set[str], days: int, period: float, buckets: int = refresh.GROUP_B
 
 def _holders(company: Company) -> set[str]:
     return {e.user_id for e in d2.all_enrolments(company) if e.completed_at is not None}
-
-
-def _assert_tables_equal(pipeline: dlt.Pipeline, truth: dict[str, Any], skip=()) -> None:
-    view = v2_view(truth)
-    contracts = {**{t: CONTRACT[t] for t in CONTRACT if t in view}, **V2_ONLY_CONTRACT}
-    for table, (key, columns) in contracts.items():
-        if table in skip or table in ("program_sessions", "group_programs", "user_programs"):
-            continue
-        assert_same_rows(table, read_table(pipeline, table), view[table], key, columns)
 
 
 def test_full_and_incremental_requests_by_route(
