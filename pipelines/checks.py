@@ -16,6 +16,7 @@ Two halves:
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from sources.learning360 import learning360
 from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 from sources.learning360.errors import ConfigurationError, config_key
 from sources.learning360.redaction import redact
+from sources.learning360.v2.refresh import V2Options
 from sources.learning360.validation import (
     credentials_problem,
     positive_number_problem,
@@ -54,8 +56,6 @@ DATABASE_CONFIG_FAILURES = (
     "name or service not known",
     "no pg_hba.conf entry",
 )
-
-
 # ---- before a command: preflight ------------------------------------------------------------
 
 
@@ -67,7 +67,8 @@ def resolve_source_config() -> Any:
 
 
 def source_problems(config: Any) -> list[str]:
-    """What the source would refuse in this resolved configuration (``validation.py``)."""
+    """What the source would refuse in this resolved configuration (``validation.py``, then
+    the first bad v2 option from ``V2Options.checked``)."""
     problems = settings_problems(
         config.base_url,
         config.api_version,
@@ -82,6 +83,11 @@ def source_problems(config: Any) -> list[str]:
         problem := credentials_problem(config.credentials, version)
     ):
         problems.append(str(problem))
+    try:
+        v2_keys = inspect.signature(V2Options.checked).parameters  # the source's own arguments
+        V2Options.checked(**{key: getattr(config, key) for key in v2_keys})
+    except ConfigurationError as exc:
+        problems.append(str(exc))
     return problems
 
 

@@ -31,14 +31,10 @@ destination passwords appear only as "set".
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +53,8 @@ from pipelines.checks import (
 )
 from pipelines.exit_codes import EXIT_CONFIG, EXIT_OK
 from pipelines.models.runner import MODELS_DIR, model_order
-from pipelines.run import DATASET_NAME, PIPELINE_NAME, make_pipeline
-from pipelines.status import cursors_of
+from pipelines.run import DATASET_NAME, PIPELINE_NAME
+from pipelines.status import cursors_of, open_pipeline
 from pipelines.variants import describe, unresolved, variant_columns
 from sources.learning360.client import RetryPolicy, build_client
 from sources.learning360.company import CompanyRecord, mismatch_message, recorded_company
@@ -250,25 +246,9 @@ def check_duckdb(path: Path) -> Check:
     return Check("destination", PASS, f"duckdb: {path} opens ({size_mb:.1f} MB)")
 
 
-@contextlib.contextmanager
-def _scratch_pipeline(args: argparse.Namespace, name: str, dataset: str) -> Iterator[Any]:
-    """The pipeline with a throwaway working dir: a doctor leaves the real one alone."""
-    scratch = tempfile.mkdtemp(prefix="learning360-doctor-")
-    try:
-        yield make_pipeline(
-            destination=args.destination,
-            pipeline_name=name,
-            dataset_name=dataset,
-            pipelines_dir=scratch,
-            duckdb_path=args.duckdb_path,
-        )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
 def check_sql_destination(args: argparse.Namespace, name: str, dataset: str) -> Check:
     try:
-        with _scratch_pipeline(args, name, dataset) as pipeline, pipeline.sql_client() as client:
+        with open_pipeline(args, name, dataset) as pipeline, pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
             exists = client.has_dataset()
     except ConfigFieldMissingException as exc:  # the words `sync` uses (pipelines/checks.py)
@@ -299,7 +279,7 @@ def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any
     if is_duckdb and not Path(dlt_config.duckdb_path(args.duckdb_path, name)).exists():
         return Check("company", PASS, "no dataset yet: the first sync records its company")
     try:
-        with _scratch_pipeline(args, name, dataset) as pipeline:
+        with open_pipeline(args, name, dataset) as pipeline:
             stored = recorded_company(pipeline)
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
         return Check("company", WARN, f"not checked: {_first_line(exc)}")

@@ -27,10 +27,12 @@ not completed, pending packages, failed jobs, derived models of an unfinished bu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,6 +382,25 @@ def _where(args: argparse.Namespace, name: str, dataset: str) -> str:
     return f"{args.destination} dataset {dataset}"
 
 
+@contextlib.contextmanager
+def open_pipeline(
+    args: argparse.Namespace, name: str, dataset: str, pipelines_dir: str | None = None
+) -> Iterator[Any]:
+    """The CLI's pipeline, in a throwaway working dir unless ``pipelines_dir`` is given."""
+    scratch = None if pipelines_dir else tempfile.mkdtemp(prefix="learning360-")
+    try:
+        yield make_pipeline(
+            destination=args.destination,
+            pipeline_name=name,
+            dataset_name=dataset,
+            pipelines_dir=pipelines_dir or scratch,
+            duckdb_path=args.duckdb_path,
+        )
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     name = args.pipeline_name or PIPELINE_NAME
     dataset = dlt_config.dataset_name(args.dataset_name, name, DATASET_NAME)
@@ -404,32 +425,17 @@ def run(args: argparse.Namespace) -> int:
                 )
             return EXIT_NEVER_SYNCED
 
-    def open_pipeline(directory: str) -> Any:
-        return make_pipeline(
-            destination=args.destination,
-            pipeline_name=name,
-            dataset_name=dataset,
-            pipelines_dir=directory,
-            duckdb_path=args.duckdb_path,
-        )
-
     if has_local_state:
-        status = collect_status(
-            open_pipeline(pipelines_dir),
-            where=where,
-            state_from="working dir",
-            loads_limit=args.loads,
-        )
+        with open_pipeline(args, name, dataset, pipelines_dir) as pipeline:
+            status = collect_status(
+                pipeline, where=where, state_from="working dir", loads_limit=args.loads
+            )
     else:
-        scratch = tempfile.mkdtemp(prefix="learning360-status-")
-        try:
-            pipeline = open_pipeline(scratch)
+        with open_pipeline(args, name, dataset) as pipeline:
             pipeline.sync_destination()  # restores state and schema if the dataset has them
             status = collect_status(
                 pipeline, where=where, state_from="destination", loads_limit=args.loads
             )
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
         status.pipelines_dir = pipelines_dir
     print(format_status(status))
     if status.exit_code == EXIT_ATTENTION:
@@ -449,5 +455,6 @@ __all__ = [
     "columns_of_schema",
     "cursors_of",
     "format_status",
+    "open_pipeline",
     "run",
 ]

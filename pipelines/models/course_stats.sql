@@ -14,34 +14,25 @@ WITH per_course AS (
         lcs.course_id,
         COUNT(*) AS learners_started,
         SUM(CASE WHEN lcs.is_completed THEN 1 ELSE 0 END) AS learners_completed,
+        SUM(lcs.attempts) AS attempts,
         AVG(CAST(lcs.best_score AS DOUBLE)) AS avg_score,
-        AVG(CAST(lcs.total_time_spent_ms AS DOUBLE)) AS avg_time_spent_ms,
-        SUM(lcs.attempts) AS attempts
+        AVG(CAST(lcs.total_time_spent_ms AS DOUBLE)) AS avg_time_spent_ms
     FROM learner_course_stats AS lcs
     GROUP BY lcs.course_id
-),
-
-reach AS (
-    SELECT lv.item_id AS course_id, COUNT(*) AS learners_with_access
-    FROM learner_visibility AS lv
-    WHERE lv.item_type = 'course'
-    GROUP BY lv.item_id
 )
 
 SELECT
     c._id AS course_id,
     c.name AS course_name,
     c.status AS course_status,
-    CAST(COALESCE(r.learners_with_access, 0) AS BIGINT) AS learners_with_access,
-    CAST(COALESCE(pc.learners_started, 0) AS BIGINT) AS learners_started,
-    CAST(COALESCE(pc.learners_completed, 0) AS BIGINT) AS learners_completed,
+    COUNTS(r.learners_with_access, pc.learners_started, pc.learners_completed),
     CAST(pc.learners_completed AS DOUBLE) / NULLIF(pc.learners_started, 0) AS completion_rate,
     pc.avg_score,
     pc.avg_time_spent_ms,
-    CAST(COALESCE(pc.attempts, 0) AS BIGINT) AS attempts,
+    COUNTS(pc.attempts),
     c.author_id,
     COALESCE(au.mail, c.author) AS author_mail
 FROM courses AS c
 LEFT JOIN per_course AS pc ON pc.course_id = c._id
-LEFT JOIN reach AS r ON r.course_id = c._id
+LEFT JOIN item_reach AS r ON r.item_type = 'course' AND r.item_id = c._id
 LEFT JOIN users AS au ON au._id = c.author_id

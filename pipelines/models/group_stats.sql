@@ -56,11 +56,7 @@ SELECT
     gr._id AS group_id,
     gr.name AS group_name,
     gr.parent AS parent_group_id,
-    CAST(COALESCE(mc.members, 0) AS BIGINT) AS members,
-    CAST(COALESCE(mc.active_members, 0) AS BIGINT) AS active_members,
-    CAST(COALESCE(ic.items_visible, 0) AS BIGINT) AS items_visible,
-    CAST(COALESCE(pc.assigned_pairs, 0) AS BIGINT) AS assigned_pairs,
-    CAST(COALESCE(pc.completed_pairs, 0) AS BIGINT) AS completed_pairs,
+    COUNTS(mc.members, mc.active_members, ic.items_visible, pc.assigned_pairs, pc.completed_pairs),
     CAST(pc.completed_pairs AS DOUBLE) / NULLIF(pc.assigned_pairs, 0) AS completion_rate
 FROM groups AS gr
 LEFT JOIN member_counts AS mc ON mc.group_id = gr._id

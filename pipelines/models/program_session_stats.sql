@@ -17,25 +17,15 @@ WITH per_session AS (
         AVG(lps.time_spent_s) AS avg_time_spent_s
     FROM learner_program_stats AS lps
     GROUP BY lps.program_session_id
-),
-
-reach AS (
-    SELECT lv.item_id AS program_session_id, COUNT(*) AS learners_with_access
-    FROM learner_visibility AS lv
-    WHERE lv.item_type = 'program_session'
-    GROUP BY lv.item_id
 )
 
 SELECT
     ps._id AS program_session_id,
     ps.name AS program_session_name,
-    CAST(COALESCE(r.learners_with_access, 0) AS BIGINT) AS learners_with_access,
-    CAST(COALESCE(s.learners_assigned, 0) AS BIGINT) AS learners_assigned,
-    CAST(COALESCE(s.learners_started, 0) AS BIGINT) AS learners_started,
-    CAST(COALESCE(s.learners_completed, 0) AS BIGINT) AS learners_completed,
+    COUNTS(r.learners_with_access, s.learners_assigned, s.learners_started, s.learners_completed),
     CAST(s.learners_completed AS DOUBLE) / NULLIF(s.learners_assigned, 0) AS completion_rate,
     s.avg_score,
     s.avg_time_spent_s
 FROM program_sessions AS ps
 LEFT JOIN per_session AS s ON s.program_session_id = ps._id
-LEFT JOIN reach AS r ON r.program_session_id = ps._id
+LEFT JOIN item_reach AS r ON r.item_type = 'program_session' AND r.item_id = ps._id

@@ -10,9 +10,11 @@ where two rules are applied to every model:
 * **qualification**: raw tables and upstream models are read from the pipeline's dataset (and
   project, on BigQuery).
 
-Models name other models like tables; the dependency order follows from that. A raw table or
-column that does not exist yet (a new tenant without paths, a column never seen non-null) reads
-as empty or NULL instead of failing the whole build.
+Models name other models like tables; the dependency order follows from that. A name in
+``fragments/`` is a shared SELECT inlined as a subquery (no table), and ``COUNTS(a.x, ...)``
+stands for zero-filled BIGINT counts (:func:`_expand_counts`). A raw table or column that does
+not exist yet (a new tenant without paths, a column never seen non-null) reads as empty or NULL
+instead of failing the whole build.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).parent
+FRAGMENTS_DIR = MODELS_DIR / "fragments"  # shared SELECTs a model reads like a table, inlined
 READ_DIALECT = "duckdb"
 LOADS_TABLE = "_dlt_loads"
 LOAD_ID_COLUMN = "_dlt_load_id"
@@ -128,7 +131,7 @@ def _load_models() -> dict[str, Model]:
             if not line.startswith("--"):
                 break
             header_lines.append(line[2:].strip())
-        tree = _parse(path.stem, text)
+        tree = _parse_model(path.stem, text)
         ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
         tables = {t.name for t in tree.find_all(exp.Table)} - ctes
         models[path.stem] = Model(
@@ -145,6 +148,41 @@ def _parse(name: str, sql: str) -> exp.Query:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValueError(f"model {name}: the file must hold exactly one SELECT statement")
     return statements[0]
+
+
+@cache
+def _fragments() -> dict[str, exp.Query]:
+    return {
+        path.stem: _parse(path.stem, path.read_text("utf-8"))
+        for path in FRAGMENTS_DIR.glob("*.sql")
+    }
+
+
+def _parse_model(name: str, sql: str) -> exp.Query:
+    """The model's SELECT with its fragments inlined as subqueries and ``COUNTS`` expanded."""
+    tree = _parse(name, sql)
+    for table in list(tree.find_all(exp.Table)):
+        if fragment := _fragments().get(table.name):
+            table.replace(fragment.copy().subquery(table.alias_or_name))
+    return _expand_counts(tree)
+
+
+def _expand_counts(tree: exp.Query) -> exp.Query:
+    """``COUNTS(a.x, b.y)`` in a select list -> ``CAST(COALESCE(a.x, 0) AS BIGINT) AS x, ...``:
+    counts read through a LEFT JOIN are 0, not NULL, where the join found no row."""
+    for select in tree.find_all(exp.Select):
+        items: list[exp.Expression] = []
+        for item in select.expressions:
+            if isinstance(item, exp.Anonymous) and item.name.upper() == "COUNTS":
+                zero = exp.Literal.number(0)
+                items.extend(
+                    exp.alias_(exp.cast(exp.func("COALESCE", col, zero), "BIGINT"), col.name)
+                    for col in item.expressions
+                )
+            else:
+                items.append(item)
+        select.set("expressions", items)
+    return tree
 
 
 def model_order(only: Iterable[str] | None = None) -> list[str]:
@@ -219,7 +257,7 @@ def render_sql(
     models = _load_models()
     if model not in models:
         raise ValueError(f"unknown model {model!r}; known: {sorted(models)}")
-    tree = _parse(model, models[model].sql)
+    tree = _parse_model(model, models[model].sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         name = table.name

@@ -98,3 +98,13 @@ def test_bad_models_are_rejected(models_dir: Path, sql: str, error: str) -> None
 def test_unknown_model_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         render_sql("nope", "duckdb", "ds")
+
+
+def test_fragments_and_counts_are_expanded() -> None:
+    """A fragment is inlined (no table of its own); COUNTS zero-fills each count as BIGINT."""
+    assert "item_reach" not in list_models()
+    sql = render_sql("course_stats", "duckdb", "ds", pretty=False)
+    zero_filled = (
+        'CAST(COALESCE("r"."learners_with_access", 0) AS BIGINT) AS "learners_with_access"'
+    )
+    assert zero_filled in sql and "item_reach" not in sql and "COUNTS" not in sql
