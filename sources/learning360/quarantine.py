@@ -10,7 +10,6 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -59,7 +58,7 @@ class Quarantine:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._found: dict[tuple[str, str, str], tuple[str, str]] = {}  # -> (raw, severity)
+        self.found: dict[tuple[str, str, str], tuple[str, str]] = {}  # -> (raw, severity)
         self.counts: Counter[str] = Counter()  # "table: reason" -> elements this run
         self._open: dict[str, dict[str, dict[str, str]]] | None = None
         self._loaded: dict[str, set[str]] = {}  # open keys that loaded cleanly this run
@@ -74,8 +73,8 @@ class Quarantine:
         record_key = key_text(key) or "#" + hashlib.sha1(raw.encode()).hexdigest()[:16]
         label = f"{table}: {reason}"
         with self._lock:
-            new = (table, record_key, reason) not in self._found
-            self._found[(table, record_key, reason)] = (raw, severity)
+            new = (table, record_key, reason) not in self.found
+            self.found[(table, record_key, reason)] = (raw, severity)
             if not new:
                 return  # seen twice in one run (a listing and its details): counted once
             self.counts[label] += 1
@@ -123,8 +122,9 @@ class Quarantine:
             if hits:
                 self._loaded.setdefault(table, set()).update(hits)
 
-    def _resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
-        """Open keys loaded cleanly, or keyless ones (a null) of a table that loaded rows."""
+    def resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
+        """Open keys loaded cleanly, or keyless ones (a null) of a table that loaded rows:
+        ``_learning360_rejected`` deletes them (pipelines/data_guard.py)."""
         return {
             table: self._loaded.get(table, set())
             | {key for key in registry.get(table, {}) if key.startswith("#")}
@@ -132,33 +132,7 @@ class Quarantine:
         }
 
     def has_rows(self) -> bool:
-        return bool(self._found or any(self._resolved(self._open or {}).values()))
-
-    def rows(self, registry: dict[str, Any], load_id: str | None) -> list[dict[str, Any]]:
-        """Rows for the table; updates ``registry`` (the source state's open items)."""
-        moment = datetime.now(UTC).isoformat()
-        rows: list[dict[str, Any]] = []
-        for (table, key, reason), (raw, severity) in sorted(self._found.items()):
-            first = registry.setdefault(table, {}).setdefault(key, {}).setdefault(reason, moment)
-            rows.append(
-                {
-                    **{"table_name": table, "record_key": key, "reason": reason},
-                    **{"severity": severity, "raw_json": raw, "load_id": load_id},
-                    **{"first_seen": first, "last_seen": moment, "resolved": False},
-                }
-            )
-        refused_now = {(table, key) for table, key, _ in self._found}
-        for table, keys in sorted(self._resolved(registry).items()):
-            for key in sorted(keys):
-                if (table, key) in refused_now:
-                    continue  # refused again for another reason: still open
-                for reason in sorted(registry.get(table, {}).pop(key, {})):
-                    rows.append(
-                        {"table_name": table, "record_key": key, "reason": reason, "resolved": True}
-                    )
-            if not registry.get(table):
-                registry.pop(table, None)
-        return rows
+        return bool(self.found or any(self.resolved(self._open or {}).values()))
 
     def summary(self) -> dict[str, int]:
         with self._lock:
