@@ -21,10 +21,6 @@ STATE_KEY = "company"
 COMPANY_ID_CLAIMS = ("companyId", "company_id", "company")
 
 
-class CompanyMismatchError(ConfigurationError):
-    """The dataset holds another company's data (exit 2: choose another dataset or refresh)."""
-
-
 @dataclass(frozen=True)
 class CompanyRecord:
     """Who a dataset belongs to: ``company_id`` when known, else ``client_sha256`` (v2)."""
@@ -71,8 +67,7 @@ def current_record(client: Any, credentials: Any, api_version: str) -> CompanyRe
     if api_version != "v2":
         return CompanyRecord(api_version, company_id=str(credentials.company_id or "").strip())
     token = client.auth.token() if hasattr(client.auth, "token") else ""
-    company_id = token_company_id(token) if token else None
-    if company_id:
+    if company_id := token_company_id(token):
         return CompanyRecord(api_version, company_id=company_id)
     client_id = str(getattr(credentials, "client_id", None) or "").strip()
     digest = hashlib.sha256(client_id.encode()).hexdigest()[:16]
@@ -88,7 +83,6 @@ def mismatch_message(dataset: str, stored: CompanyRecord, now: CompanyRecord) ->
 
 
 def _dataset(pipeline: Any) -> str:
-    """'X in duckdb file F' / 'X on postgres': what a user needs to find the dataset."""
     try:
         destination = str(pipeline.destination.destination_type).split(".")[-1]
         if destination == "duckdb":
@@ -118,7 +112,7 @@ def company_resource(client: Any, credentials: Any, api_version: str) -> DltReso
         stored = CompanyRecord.from_state(state.get(STATE_KEY))
         if stored is not None and stored.same_company(now) is False:
             dataset = _dataset(dlt.current.pipeline())
-            raise CompanyMismatchError(mismatch_message(dataset, stored, now))
+            raise ConfigurationError(mismatch_message(dataset, stored, now))
         if stored is None and _has_cursor_values(state):  # adopted, but say so once
             logger.warning(
                 f"dataset {_dataset(dlt.current.pipeline())} was synced before datasets "
