@@ -201,6 +201,5 @@ class ChangeFeed:
     def users(self, table: str, listing: list[Row]) -> list[Row]:
         """The users of ``listing`` the events name for ``table``; none when it falls back."""
         changes = self.changes()
-        if table in changes.fallback:
-            return []
-        return [u for u in listing if isinstance(u, Mapping) and u.get("_id") in changes.users]
+        named = set() if table in changes.fallback else changes.users
+        return [u for u in listing if isinstance(u, Mapping) and u.get("_id") in named]

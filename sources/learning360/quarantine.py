@@ -109,18 +109,13 @@ class Quarantine:
         open_items = self._registry().get(table)
         if not open_items:
             return
-        hits: set[str] = set()
-        for key in keys:
-            text = key_text(key)
-            if text in open_items:
-                hits.add(text)
-            # an answer refused under its parent's id (a catalog) is resolved by any of its rows
-            if isinstance(key, tuple) and len(key) > 1 and str(key[0]) in open_items:
-                hits.add(str(key[0]))
+        keys = list(keys)
+        texts = {key_text(key) for key in keys}
+        # an answer refused under its parent's id (a catalog) is resolved by any of its rows
+        texts |= {str(key[0]) for key in keys if isinstance(key, tuple) and len(key) > 1}
         with self._lock:
             self._tables_loaded.add(table)
-            if hits:
-                self._loaded.setdefault(table, set()).update(hits)
+            self._loaded.setdefault(table, set()).update(texts & open_items.keys())
 
     def resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
         """Open keys loaded cleanly, or keyless ones (a null) of a table that loaded rows:

@@ -47,8 +47,7 @@ def _str(value: Any) -> str | None:
 def _latest(value: Any) -> Any:
     """v2 sends some dates as lists (``deletedAt: [date]``): the latest one."""
     if isinstance(value, list):
-        dates = [v for v in value if isinstance(v, str)]
-        return max(dates) if dates else None
+        return max((v for v in value if isinstance(v, str)), default=None)
     return value
 
 

@@ -53,8 +53,7 @@ def _skip_tables(value: Any) -> frozenset[str]:
     """A list or a comma-separated string of table names; an unknown name is an error."""
     names = value.split(",") if isinstance(value, str) else list(value or ())
     chosen = frozenset(str(name).strip() for name in names if str(name).strip())
-    unknown = chosen - set(V2_TABLES)
-    if unknown:
+    if unknown := chosen - set(V2_TABLES):
         raise ConfigurationError(
             f"v2_skip_tables names unknown table(s) {', '.join(sorted(unknown))}: set "
             f"{config_key('v2_skip_tables')} to some of {', '.join(V2_TABLES)}"

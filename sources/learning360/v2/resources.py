@@ -39,7 +39,6 @@ def build_resources(
     **_: Any,
 ) -> list[DltResource]:
     api = V2Api(client)
-    quarantine = client.stats.quarantine  # a cursor that is not a date never moves
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
     if user_courses_strategy != "bulk":
         logger.info(
@@ -80,7 +79,7 @@ def build_resources(
         def rows(since: dlt.sources.incremental[Any] = cursors[name]) -> Iterator[list[Row]]:
             window = LagWindow(state(), cursor, lag)
             for page in read(since.start_value):
-                page = clean_cursor(page, name, cursor, quarantine)
+                page = clean_cursor(page, name, cursor, client.stats.quarantine)
                 yield [to_row(row) for row in only_changed(page, window)]
             window.prune()
 
@@ -152,8 +151,6 @@ def build_resources(
     generated += [listed_table(name, *spec) for name, spec in listed.items()]
     generated += [per_parent(name, *spec, child_rows[name]) for name, spec in children.items()]
 
-    # ---- hand-written ----------------------------------------------------------------------
-
     def certificate_holders(since: Any) -> set[str]:
         """Learners with a path completion since ``since`` (a certificate comes with one)."""
         window = LagWindow(state(), "completedAt", lag)
@@ -198,7 +195,7 @@ def build_resources(
         seen: list[str] | None = [] if full else None
         for page in api.course_stats(None if full else completed.start_value):
             rows = [parsing.v1_row("user_courses", e) for e in page if isinstance(e, Mapping)]
-            rows = list(clean_cursor(rows, "user_courses", "completedAt", quarantine))
+            rows = list(clean_cursor(rows, "user_courses", "completedAt", client.stats.quarantine))
             ids = [row.get("_id") for row in rows]
             if seen is not None and len(rows) == len(page) and all(isinstance(i, str) for i in ids):
                 seen.extend(ids)
