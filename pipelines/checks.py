@@ -16,9 +16,9 @@ Two halves:
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ def source_problems(config: Any) -> list[str]:
     ):
         problems.append(str(problem))
     try:
-        v2_keys = inspect.signature(V2Options.checked).parameters  # the source's own arguments
+        v2_keys = [field.name for field in fields(V2Options)]  # named as the source's arguments
         V2Options.checked(**{key: getattr(config, key) for key in v2_keys})
     except ConfigurationError as exc:
         problems.append(str(exc))

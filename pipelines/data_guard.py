@@ -125,9 +125,38 @@ def rejected_resource(quarantine: Quarantine, load_id: str | None) -> Any:
     )
     def rejected() -> Iterator[list[dict[str, Any]]]:
         registry = dlt.current.source_state().setdefault(STATE_KEY, {}).setdefault("open", {})
-        yield quarantine.rows(registry, load_id)
+        yield rejected_rows(quarantine, registry, load_id)
 
     return rejected
+
+
+def rejected_rows(
+    quarantine: Quarantine, registry: dict[str, Any], load_id: str | None
+) -> list[dict[str, Any]]:
+    """The run's refusals and resolved items; updates ``registry`` (the state's open items)."""
+    moment = datetime.now(UTC).isoformat()
+    rows: list[dict[str, Any]] = []
+    for (table, key, reason), (raw, severity) in sorted(quarantine.found.items()):
+        first = registry.setdefault(table, {}).setdefault(key, {}).setdefault(reason, moment)
+        rows.append(
+            {
+                **{"table_name": table, "record_key": key, "reason": reason},
+                **{"severity": severity, "raw_json": raw, "load_id": load_id},
+                **{"first_seen": first, "last_seen": moment, "resolved": False},
+            }
+        )
+    refused_now = {(table, key) for table, key, _ in quarantine.found}
+    for table, keys in sorted(quarantine.resolved(registry).items()):
+        for key in sorted(keys):
+            if (table, key) in refused_now:
+                continue  # refused again for another reason: still open
+            for reason in sorted(registry.get(table, {}).pop(key, {})):
+                rows.append(
+                    {"table_name": table, "record_key": key, "reason": reason, "resolved": True}
+                )
+        if not registry.get(table):
+            registry.pop(table, None)
+    return rows
 
 
 def extract_and_normalize(

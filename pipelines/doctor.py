@@ -57,7 +57,7 @@ from pipelines.run import DATASET_NAME, PIPELINE_NAME
 from pipelines.status import cursors_of, open_pipeline
 from pipelines.variants import describe, unresolved, variant_columns
 from sources.learning360.client import RetryPolicy, build_client
-from sources.learning360.company import CompanyRecord, mismatch_message, recorded_company
+from sources.learning360.company import STATE_KEY, CompanyRecord, mismatch_message
 from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 from sources.learning360.errors import Learning360Error, NotFoundError, config_key
 from sources.learning360.redaction import redact
@@ -280,7 +280,9 @@ def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any
         return Check("company", PASS, "no dataset yet: the first sync records its company")
     try:
         with open_pipeline(args, name, dataset) as pipeline:
-            stored = recorded_company(pipeline)
+            pipeline.sync_destination()  # the state restored from the destination
+            source_state = pipeline.state.get("sources", {}).get("learning360", {})
+            stored = CompanyRecord.from_state(source_state.get(STATE_KEY))
     except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
         return Check("company", WARN, f"not checked: {_first_line(exc)}")
     if stored is None:
@@ -293,7 +295,7 @@ def check_company(args: argparse.Namespace, name: str, dataset: str, config: Any
         )
     now = CompanyRecord("v1", company_id=company_id)
     if stored.same_company(now) is False:
-        return Check("company", FAIL, mismatch_message(dataset, "", stored, now))
+        return Check("company", FAIL, mismatch_message(dataset, stored, now))
     return Check("company", PASS, f"dataset {dataset} holds {stored.label}, as configured")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from sources.learning360.errors import (
     PermissionDeniedError,
     config_key,
 )
+from sources.learning360.redaction import register_secret
+from sources.learning360.routes import V2_ROUTES
 from sources.learning360.v2.api import V2Api
 
 SOURCE = "learning360"
@@ -63,7 +65,36 @@ def add_arguments(parser: argparse.ArgumentParser, pipeline_arguments: Any) -> N
 # ---- API and state ---------------------------------------------------------------------------
 
 
-def webhooks_api() -> WebhooksApi:
+class WebhooksAdmin(WebhooksApi):
+    """The subscriptions' management and secrets: only this CLI and its receiver use them."""
+
+    def secret(self, subscription_id: str) -> str | None:
+        body = self.api.one("webhook_secret", {"subscription_id": subscription_id})
+        secret = body.get("secret") if isinstance(body, Mapping) else None
+        if not (isinstance(secret, str) and secret):
+            return None
+        register_secret(secret)
+        return secret
+
+    def _send(self, method: str, route: str, params: Mapping[str, str] | None, body: Any) -> Any:
+        template = V2_ROUTES[route]
+        url = self.client._url(template, params)  # noqa: SLF001
+        parse = lambda r: r.json() if r.content else None  # noqa: E731
+        return self.client._request(method, template, url, json=body, parse=parse)  # noqa: SLF001
+
+    def create(self, event_type: str, url: str, name: str = SUBSCRIPTION_NAME) -> dict[str, Any]:
+        body = {"eventType": event_type, "name": name, "url": url}
+        return self._send("POST", "webhook_subscriptions", None, body)
+
+    def update(self, subscription_id: str, **fields: str) -> dict[str, Any]:
+        params = {"subscription_id": subscription_id}
+        return self._send("PATCH", "webhook_subscription", params, fields)
+
+    def delete(self, subscription_id: str) -> None:
+        self._send("DELETE", "webhook_subscription", {"subscription_id": subscription_id}, None)
+
+
+def webhooks_api() -> WebhooksAdmin:
     """The Webhook API with the source's v2 credentials (same config keys as a sync)."""
     config = resolve_source_config()
     if (config.api_version or "v1").strip().lower() != "v2":
@@ -78,7 +109,7 @@ def webhooks_api() -> WebhooksApi:
         max_requests_per_second=config.max_requests_per_second,
         workers=1,
     )
-    return WebhooksApi(V2Api(client))
+    return WebhooksAdmin(V2Api(client))
 
 
 def feed_state(pipeline: dlt.Pipeline, restore: bool = True) -> dict[str, Any]:

@@ -1,10 +1,5 @@
-"""Which company a dataset holds, and a sync refused when the credentials belong to another
-(the second company would inherit the first one's cursors and skip its own history).
-
-The record lives in dlt's source state, stored in the destination with every load (it survives
-a lost working dir; ``--full-refresh`` resets it), and is never a secret: a company id, else a
-SHA-256 prefix of the v2 client id. Its resource runs first and yields no rows.
-"""
+"""Which company a dataset holds (dlt source state, kept in the destination): a sync with
+another company's credentials is refused, or it would inherit the first one's cursors."""
 
 from __future__ import annotations
 
@@ -26,13 +21,9 @@ STATE_KEY = "company"
 COMPANY_ID_CLAIMS = ("companyId", "company_id", "company")
 
 
-class CompanyMismatchError(ConfigurationError):
-    """The dataset holds another company's data (exit 2: choose another dataset or refresh)."""
-
-
 @dataclass(frozen=True)
 class CompanyRecord:
-    """Who a dataset belongs to. ``company_id`` when known; else ``client_sha256`` (v2)."""
+    """Who a dataset belongs to: ``company_id`` when known, else ``client_sha256`` (v2)."""
 
     api_version: str
     company_id: str | None = None
@@ -54,18 +45,12 @@ class CompanyRecord:
 
     @classmethod
     def from_state(cls, value: Any) -> CompanyRecord | None:
-        if not isinstance(value, Mapping):
-            return None
-        return cls(
-            api_version=str(value.get("api_version") or ""),
-            company_id=value.get("company_id") or None,
-            client_sha256=value.get("client_sha256") or None,
-        )
+        """A record as ``company_resource`` stores it (only its set fields)."""
+        return cls(**{"api_version": "", **value}) if isinstance(value, Mapping) else None
 
 
 def token_company_id(token: str) -> str | None:
-    """The company id a JWT claims in its payload, unverified: the API verifies the token, we
-    only read which company it was issued for."""
+    """The company id a JWT claims, unverified (the API verifies it)."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -82,32 +67,22 @@ def current_record(client: Any, credentials: Any, api_version: str) -> CompanyRe
     if api_version != "v2":
         return CompanyRecord(api_version, company_id=str(credentials.company_id or "").strip())
     token = client.auth.token() if hasattr(client.auth, "token") else ""
-    company_id = token_company_id(token) if token else None
-    if company_id:
+    if company_id := token_company_id(token):
         return CompanyRecord(api_version, company_id=company_id)
     client_id = str(getattr(credentials, "client_id", None) or "").strip()
     digest = hashlib.sha256(client_id.encode()).hexdigest()[:16]
     return CompanyRecord(api_version, client_sha256=digest)
 
 
-def mismatch_message(dataset: str, where: str, stored: CompanyRecord, now: CompanyRecord) -> str:
+def mismatch_message(dataset: str, stored: CompanyRecord, now: CompanyRecord) -> str:
     return (
-        f"dataset {dataset}{where} holds the data of {stored.label}, but these credentials "
+        f"dataset {dataset} holds the data of {stored.label}, but these credentials "
         f"belong to {now.label}: sync into another dataset (--dataset-name) or DuckDB file "
         "(--duckdb-path), or replace its data with --full-refresh"
     )
 
 
-def recorded_company(pipeline: Any) -> CompanyRecord | None:
-    """The company a pipeline's dataset records, with the state restored from the destination
-    (use a throwaway working dir: this writes the restored state there)."""
-    pipeline.sync_destination()
-    source_state = pipeline.state.get("sources", {}).get("learning360", {})
-    return CompanyRecord.from_state(source_state.get(STATE_KEY))
-
-
 def _dataset(pipeline: Any) -> str:
-    """'X in duckdb file F' / 'X on postgres': what a user needs to find the dataset."""
     try:
         destination = str(pipeline.destination.destination_type).split(".")[-1]
         if destination == "duckdb":
@@ -119,7 +94,6 @@ def _dataset(pipeline: Any) -> str:
 
 
 def _has_cursor_values(state: Mapping[str, Any]) -> bool:
-    """A cursor with a value: an earlier run loaded data into this dataset."""
     return any(
         isinstance(cursor, Mapping) and cursor.get("last_value") is not None
         for resource in (state.get("resources") or {}).values()
@@ -129,7 +103,7 @@ def _has_cursor_values(state: Mapping[str, Any]) -> bool:
 
 
 def company_resource(client: Any, credentials: Any, api_version: str) -> DltResource:
-    """The resource that checks the dataset's record against the credentials, then records."""
+    """Checks the dataset's record against the credentials, then records them; no rows."""
 
     @dlt.resource(name=RESOURCE_NAME, selected=True)
     def company_record() -> Iterator[Any]:
@@ -138,7 +112,7 @@ def company_resource(client: Any, credentials: Any, api_version: str) -> DltReso
         stored = CompanyRecord.from_state(state.get(STATE_KEY))
         if stored is not None and stored.same_company(now) is False:
             dataset = _dataset(dlt.current.pipeline())
-            raise CompanyMismatchError(mismatch_message(dataset, "", stored, now))
+            raise ConfigurationError(mismatch_message(dataset, stored, now))
         if stored is None and _has_cursor_values(state):  # adopted, but say so once
             logger.warning(
                 f"dataset {_dataset(dlt.current.pipeline())} was synced before datasets "

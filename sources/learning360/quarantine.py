@@ -1,11 +1,6 @@
-"""Nothing refused without a trace: the elements the source will not load as sent, for the
-``_learning360_rejected`` table (written by ``pipelines/data_guard.py``), one row per
-``(table_name, record_key, reason)``, ``raw_json`` redacted and bounded.
-
-The open items' keys and first-seen times (never their values) live in the source state, so
-``first_seen`` survives a merge and the next run re-requests them; an open item whose key loads
-cleanly later is resolved (its row is hard-deleted), so the table holds what is still wrong.
-"""
+"""The elements the source will not load as sent, for ``_learning360_rejected``
+(``pipelines/data_guard.py``); open items' keys live in the source state so the next run
+re-requests them, and a key that loads cleanly later is resolved (hard-deleted)."""
 
 from __future__ import annotations
 
@@ -15,13 +10,14 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import dlt
 from dlt.common import logger
 
 from .redaction import redact
+from .routes import V1_ROUTES
+from .tables import V1_TABLES
 from .timestamps import parse_timestamp
 
 REJECTED_TABLE = "_learning360_rejected"
@@ -31,36 +27,22 @@ MAX_WARNINGS_PER_REASON = 20
 REJECTED = "rejected"  # the element is not in the warehouse (or only its listing part)
 WARNING = "warning"  # the row is loaded, one value ignored (e.g. a cursor that is not a date)
 
-# the table each v1 route template's elements feed
-TABLE_ROUTES = {
-    "courses": ("courses", "courses/{course_id}"),
-    "user_courses": ("courses/stats", "users/{user_id}/courses"),
-    "users": ("users", "users/{user_id}"),
-    "user_programs": ("users/{user_id}/programs", "programs/sessions/{session_id}/stats"),
-    "groups": ("groups", "groups/{group_id}"),
-    "group_catalog": ("groups/{group_id}/catalog",),
-    "group_programs": ("groups/{group_id}/programs",),
-    "program_sessions": ("programs/sessions",),
-    "paths": ("paths", "paths/{path_id}"),
-    "path_sessions": ("paths/sessions",),
-    "user_path_sessions": ("paths/sessions/{session_id}/stats/users",),
+# the table each v1 route's elements feed: the route's name, its plural, or one of these
+_FEEDS = {
+    "courses_stats": "user_courses",
+    "program_session_stats": "user_programs",
+    "path_session_user_stats": "user_path_sessions",
 }
-ROUTE_TABLES = {route: table for table, routes in TABLE_ROUTES.items() for route in routes}
+ROUTE_TABLES = {
+    template: _FEEDS.get(key) or (key if key in V1_TABLES else f"{key}s")
+    for key, template in V1_ROUTES.items()
+}
 # columns a row cannot do without although they are not its primary key
 REQUIRED_COLUMNS = {"user_courses": ("user_id", "course_id")}
 
 
 def table_of_route(route: str) -> str:
     return ROUTE_TABLES.get(route, route)
-
-
-def raw_json(element: Any) -> str:
-    """The element as JSON, secrets masked, bounded."""
-    try:
-        text = json.dumps(element, default=str, sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(element)
-    return redact(text)[:MAX_RAW_CHARS]
 
 
 def key_text(key: Any) -> str | None:
@@ -72,12 +54,11 @@ def key_text(key: Any) -> str | None:
 
 
 class Quarantine:
-    """This run's refused elements (thread-safe: fan-outs run in threads) and the open items
-    of earlier runs, read lazily from the source state inside extract."""
+    """This run's refused elements (thread-safe) and earlier runs' open items (source state)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._found: dict[tuple[str, str, str], tuple[str, str]] = {}  # -> (raw, severity)
+        self.found: dict[tuple[str, str, str], tuple[str, str]] = {}  # -> (raw, severity)
         self.counts: Counter[str] = Counter()  # "table: reason" -> elements this run
         self._open: dict[str, dict[str, dict[str, str]]] | None = None
         self._loaded: dict[str, set[str]] = {}  # open keys that loaded cleanly this run
@@ -86,14 +67,14 @@ class Quarantine:
     def reject(
         self, table: str, reason: str, element: Any, key: Any = None, *, severity: str = REJECTED
     ) -> None:
-        """Records one refused element; the WARNING names table, key and reason, never a value
-        (values may be personal data)."""
-        raw = raw_json(element)
+        """The WARNING names table, key and reason, never a value (values may be personal)."""
+        text = json.dumps(element, default=str, sort_keys=True, ensure_ascii=False)
+        raw = redact(text)[:MAX_RAW_CHARS]
         record_key = key_text(key) or "#" + hashlib.sha1(raw.encode()).hexdigest()[:16]
         label = f"{table}: {reason}"
         with self._lock:
-            new = (table, record_key, reason) not in self._found
-            self._found[(table, record_key, reason)] = (raw, severity)
+            new = (table, record_key, reason) not in self.found
+            self.found[(table, record_key, reason)] = (raw, severity)
             if not new:
                 return  # seen twice in one run (a listing and its details): counted once
             self.counts[label] += 1
@@ -118,34 +99,27 @@ class Quarantine:
         return self._open
 
     def open_keys(self, table: str) -> set[str]:
-        """Keys of ``table`` refused by an earlier run and not resolved: re-request them."""
+        """Keys of ``table`` refused earlier and not resolved: re-request them."""
         return {k for k in self._registry().get(table, {}) if not k.startswith("#")}
 
     def watching(self, table: str) -> bool:
         return bool(self._registry().get(table))
 
     def loaded(self, table: str, keys: Iterable[Any]) -> None:
-        """Rows of ``table`` with these keys passed every check this run."""
         open_items = self._registry().get(table)
         if not open_items:
             return
-        hits: set[str] = set()
-        for key in keys:
-            text = key_text(key)
-            if text in open_items:
-                hits.add(text)
-            # a whole answer refused under its parent's id (a group's catalog) is resolved by
-            # any row of that parent
-            if isinstance(key, tuple) and len(key) > 1 and str(key[0]) in open_items:
-                hits.add(str(key[0]))
+        keys = list(keys)
+        texts = {key_text(key) for key in keys}
+        # an answer refused under its parent's id (a catalog) is resolved by any of its rows
+        texts |= {str(key[0]) for key in keys if isinstance(key, tuple) and len(key) > 1}
         with self._lock:
             self._tables_loaded.add(table)
-            if hits:
-                self._loaded.setdefault(table, set()).update(hits)
+            self._loaded.setdefault(table, set()).update(texts & open_items.keys())
 
-    def _resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
-        """Open keys this run resolves: loaded cleanly, or keyless (a null in a listing) in a
-        table that loaded rows without meeting them again."""
+    def resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
+        """Open keys loaded cleanly, or keyless ones (a null) of a table that loaded rows:
+        ``_learning360_rejected`` deletes them (pipelines/data_guard.py)."""
         return {
             table: self._loaded.get(table, set())
             | {key for key in registry.get(table, {}) if key.startswith("#")}
@@ -153,36 +127,7 @@ class Quarantine:
         }
 
     def has_rows(self) -> bool:
-        """Something to write: refusals this run, or open items resolved."""
-        return bool(self._found or any(self._resolved(self._open or {}).values()))
-
-    def rows(
-        self, registry: dict[str, Any], load_id: str | None, now: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """Rows for the table; updates ``registry`` (the source state's open items)."""
-        moment = (now or datetime.now(UTC)).isoformat()
-        rows: list[dict[str, Any]] = []
-        for (table, key, reason), (raw, severity) in sorted(self._found.items()):
-            first = registry.setdefault(table, {}).setdefault(key, {}).setdefault(reason, moment)
-            rows.append(
-                {
-                    **{"table_name": table, "record_key": key, "reason": reason},
-                    **{"severity": severity, "raw_json": raw, "load_id": load_id},
-                    **{"first_seen": first, "last_seen": moment, "resolved": False},
-                }
-            )
-        refused_now = {(table, key) for table, key, _ in self._found}
-        for table, keys in sorted(self._resolved(registry).items()):
-            for key in sorted(keys):
-                if (table, key) in refused_now:
-                    continue  # refused again for another reason: still open
-                for reason in sorted(registry.get(table, {}).pop(key, {})):
-                    rows.append(
-                        {"table_name": table, "record_key": key, "reason": reason, "resolved": True}
-                    )
-            if not registry.get(table):
-                registry.pop(table, None)
-        return rows
+        return bool(self.found or any(self.resolved(self._open or {}).values()))
 
     def summary(self) -> dict[str, int]:
         with self._lock:
@@ -190,16 +135,14 @@ class Quarantine:
 
 
 def clean_cursor(
-    rows: Iterable[Any], table: str, cursor: str, quarantine: Quarantine | None, key: str = "_id"
+    rows: Iterable[Any], table: str, cursor: str, quarantine: Quarantine
 ) -> Iterator[Any]:
-    """Rows whose ``cursor`` value is not a timestamp lose that value (the row loads, the
-    cursor never advances on it) and are recorded as a ``warning`` with the raw value."""
+    """A ``cursor`` value that is not a timestamp is dropped (the row loads, the cursor never
+    advances on it) and recorded as a ``warning``."""
     for row in rows:
         value = row.get(cursor) if isinstance(row, Mapping) else None
         if value is not None and parse_timestamp(value) is None:
-            if quarantine is not None:
-                reason = f"{cursor} is not a timestamp: loaded without it"
-                quarantine.reject(table, reason, row, row.get(key), severity=WARNING)
-            row = dict(row)
-            row[cursor] = None
+            reason = f"{cursor} is not a timestamp: loaded without it"
+            quarantine.reject(table, reason, row, row.get("_id"), severity=WARNING)
+            row = {**row, cursor: None}
         yield row

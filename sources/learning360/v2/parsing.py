@@ -1,8 +1,5 @@
-"""v2 DTOs -> rows of v1's raw tables and the v2-only tables. Pure functions, no I/O.
-
-Rows keep every v2 field (dlt snake_cases them) and add v1's column where the data is v1's
-under another name, so the contract columns are filled and the models run unchanged.
-"""
+"""v2 DTOs -> rows (no I/O). Rows keep every v2 field and add v1's column where v1 names the
+data otherwise, so the contract columns are filled and the models run unchanged."""
 
 from __future__ import annotations
 
@@ -50,14 +47,12 @@ def _str(value: Any) -> str | None:
 def _latest(value: Any) -> Any:
     """v2 sends some dates as lists (``deletedAt: [date]``): the latest one."""
     if isinstance(value, list):
-        dates = [v for v in value if isinstance(v, str)]
-        return max(dates) if dates else None
+        return max((v for v in value if isinstance(v, str)), default=None)
     return value
 
 
 def v1_row(table: str, element: Mapping[str, Any], **defaults: Any) -> Row:
-    """``element`` with ``table``'s v1 columns copied and renamed (``defaults`` fill v2 fields
-    a child route leaves out, such as its parent's id)."""
+    """``element`` with ``table``'s v1 columns; ``defaults`` fill fields a child route omits."""
     row = {**defaults, **element}
     for column, v2_field in COPIES.get(table, {}).items():
         row[column] = element.get(v2_field)
@@ -104,13 +99,10 @@ def slot_row(classroom_id: str, element: Mapping[str, Any]) -> Row:
 
 
 def membership_rows(group_id: str, roles: Iterable[Any]) -> list[Row]:
-    """``/groups/{id}/roles`` (``{userId, role}``, possibly several roles per user) -> one
-    ``user_groups`` row per user: the first role of v1's order (admin, author, coach, learner),
-    else the first v2-only role seen."""
+    """One ``user_groups`` row per user of ``/groups/{id}/roles``: the first role of v1's order
+    (ROLE_PRECEDENCE), else the first v2-only role seen."""
     chosen: dict[str, tuple[int, str, str]] = {}
-    for element in roles:
-        if not isinstance(element, Mapping):
-            continue
+    for element in (e for e in roles if isinstance(e, Mapping)):
         user_id, v2_role = _str(element.get("userId")), _str(element.get("role"))
         if not user_id or not v2_role:
             continue
@@ -126,31 +118,21 @@ def membership_rows(group_id: str, roles: Iterable[Any]) -> list[Row]:
 
 def catalog_rows(group_id: str, ids: tuple[Iterable[Any], Iterable[Any]]) -> list[Row]:
     """A group's catalog: its course ids, then its path-session ids, each once."""
-    rows: list[Row] = []
-    seen: set[tuple[str, str]] = set()
-    for item_type, item_ids in zip(("course", "path_session"), ids, strict=True):
-        for item_id in item_ids:
-            item_id = _str(item_id) or (
-                _str(item_id.get("_id")) if isinstance(item_id, Mapping) else None
-            )
-            if item_id and (item_type, item_id) not in seen:
-                seen.add((item_type, item_id))
-                rows.append({"group_id": group_id, "item_type": item_type, "item_id": item_id})
-    return rows
+    items = dict.fromkeys(
+        (item_type, _str(i) or (_str(i.get("_id")) if isinstance(i, Mapping) else None))
+        for item_type, item_ids in zip(("course", "path_session"), ids, strict=True)
+        for i in item_ids
+    )
+    return [{"group_id": group_id, "item_type": t, "item_id": i} for t, i in items if i]
 
 
 def custom_value_rows(user_id: str, values: Iterable[Any]) -> list[Row]:
-    rows: list[Row] = []
-    seen: set[str] = set()
+    rows: dict[str, Row] = {}
     for element in values:
         field_id = _str(element.get("customFieldId")) if isinstance(element, Mapping) else None
-        if not field_id or field_id in seen:
-            continue
-        seen.add(field_id)
-        row = {k: v for k, v in element.items() if k != "customFieldId"}
-        value = row.get("value")
-        if value is not None and not isinstance(value, str):
-            row["value"] = str(value)  # string and date fields share one text column
-        row.update(user_id=user_id, custom_field_id=field_id)
-        rows.append(row)
-    return rows
+        if field_id and field_id not in rows:
+            row = {k: v for k, v in element.items() if k != "customFieldId"}
+            if row.get("value") is not None and not isinstance(row["value"], str):
+                row["value"] = str(row["value"])  # string and date fields share one text column
+            rows[field_id] = {**row, "user_id": user_id, "custom_field_id": field_id}
+    return list(rows.values())

@@ -5,12 +5,13 @@ re-read when new, when its listing row changed, or when its refresh falls due (v
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError, config_key
-from ..tables import V2_TABLES
+from ..resource_helpers import Row
+from ..tables import USER_BUCKETS, V2_TABLES
 from ..v1.refresh import UserDetailsRefresh
 from ..validation import days_setting
 
@@ -18,44 +19,33 @@ from ..validation import days_setting
 GROUP_BUCKETS = 256
 
 
-def clock() -> float:
-    """Now, for the refresh schedules (tests move it with the emulator's simulated days)."""
+def clock() -> float:  # tests move it with the emulator's simulated days
     return time.time()
 
 
 @dataclass(frozen=True)
 class V2Options:
-    """The v2-only source settings, checked once by the source function."""
+    """The v2-only settings, named as in ``learning360()`` and checked once there."""
 
-    full_read_hours: float
-    user_refresh_days: float
-    group_refresh_days: float
-    skip_tables: frozenset[str]
+    user_courses_full_read_hours: float
+    v2_user_refresh_days: float
+    v2_group_refresh_days: float
+    v2_skip_tables: frozenset[str]
     change_feed: bool
-    reconcile_hours: float
-    retention_hours: float
+    change_feed_reconcile_hours: float
+    change_feed_retention_hours: float
 
     @classmethod
-    def checked(
-        cls,
-        *,
-        user_courses_full_read_hours: Any,
-        v2_user_refresh_days: Any,
-        v2_group_refresh_days: Any,
-        v2_skip_tables: Any,
-        change_feed: Any,
-        change_feed_reconcile_hours: Any,
-        change_feed_retention_hours: Any,
-    ) -> V2Options:
-        """The options of ``learning360()``, or a :class:`ConfigurationError` naming the key."""
+    def checked(cls, **values: Any) -> V2Options:
+        """The options, or a :class:`ConfigurationError` naming the key."""
+        checks = {"v2_skip_tables": _skip_tables, "change_feed": _change_feed_on}
         return cls(
-            days_setting("user_courses_full_read_hours", user_courses_full_read_hours, "hours"),
-            days_setting("v2_user_refresh_days", v2_user_refresh_days),
-            days_setting("v2_group_refresh_days", v2_group_refresh_days),
-            _skip_tables(v2_skip_tables),
-            _change_feed_on(change_feed),
-            days_setting("change_feed_reconcile_hours", change_feed_reconcile_hours, "hours"),
-            days_setting("change_feed_retention_hours", change_feed_retention_hours, "hours"),
+            **{
+                key: checks[key](value)
+                if key in checks
+                else days_setting(key, value, key.rsplit("_", 1)[-1])  # days or hours
+                for key, value in values.items()
+            }
         )
 
 
@@ -63,8 +53,7 @@ def _skip_tables(value: Any) -> frozenset[str]:
     """A list or a comma-separated string of table names; an unknown name is an error."""
     names = value.split(",") if isinstance(value, str) else list(value or ())
     chosen = frozenset(str(name).strip() for name in names if str(name).strip())
-    unknown = chosen - set(V2_TABLES)
-    if unknown:
+    if unknown := chosen - set(V2_TABLES):
         raise ConfigurationError(
             f"v2_skip_tables names unknown table(s) {', '.join(sorted(unknown))}: set "
             f"{config_key('v2_skip_tables')} to some of {', '.join(V2_TABLES)}"
@@ -83,32 +72,16 @@ def _change_feed_on(value: Any) -> bool:
     return text == "webhooks"
 
 
-def user_refresh(state: MutableMapping[str, Any], days: float) -> UserDetailsRefresh:
-    """Which users' per-user data (custom-field values) to read this run."""
-    return UserDetailsRefresh(state, days, now=clock())
+def parents_due(
+    state: MutableMapping[str, Any], days: float, listing: list[Row], buckets: int = USER_BUCKETS
+) -> list[Row]:
+    """The new and changed parents of ``listing`` and those whose refresh is due."""
+    return UserDetailsRefresh(state, days, buckets=buckets, now=clock()).select(listing)
 
 
-def group_refresh(state: MutableMapping[str, Any], days: float) -> UserDetailsRefresh:
-    """Which groups' members and catalogs to read this run (same policy, fewer buckets)."""
-    return UserDetailsRefresh(state, days, buckets=GROUP_BUCKETS, now=clock())
-
-
-class FullReadSchedule:
-    """``user_courses_full_read_hours``: a full ``/courses/stats`` read at most every N hours
-    (0: every run). In between, only completions since the cursor: v2 has no signal for the
-    progress of open attempts, so a full read is a schedule, not a cursor."""
-
-    def __init__(self, state: MutableMapping[str, Any], hours: float):
-        self.state, self.hours, self.now = state, hours, clock()
-
-    def due(self, cursor: Any) -> bool:
-        last = self.state.get("full_read_at")
-        return (
-            self.hours <= 0
-            or cursor is None
-            or not isinstance(last, int | float)
-            or self.now - last >= self.hours * 3600
-        )
-
-    def done(self) -> None:
-        self.state["full_read_at"] = self.now
+def full_read_due(state: Mapping[str, Any], hours: float, cursor: Any) -> float | None:
+    """The time to record once a full ``/courses/stats`` read is done when one is due (every
+    ``hours``, 0: every run): v2 has no signal for the progress of open attempts."""
+    now, last = clock(), state.get("full_read_at")
+    stale = not isinstance(last, int | float) or now - last >= hours * 3600
+    return now if hours <= 0 or cursor is None or stale else None
