@@ -243,9 +243,7 @@ def build_resources(
         """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
         dropped the re-read ones whose cursor did not move."""
         window = lag_window(attempts_spec)
-        table = ArrowRows(
-            attempts_spec.columns, attempts_spec.primary_key, always=[attempts_spec.cursor_column]
-        )
+        table = ArrowRows(attempts_spec)
         for chunk in rows:
             table.extend(
                 only_changed(
