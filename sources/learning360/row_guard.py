@@ -76,24 +76,21 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
             item = item.to_pylist()
         rows = item if isinstance(item, list) else [item]
         kept: list[Any] = []
-        batch_seen: set[int] = set()
+        seen = self._seen if self.whole_run else set()
         with self._lock:
             for row in rows:
                 if not isinstance(row, dict):
                     kept.append(row)
                     continue
                 key = tuple(row.get(column) for column in self.primary_key)
-                missing = [c for c in self.required if _missing(row.get(c))]
-                if missing:
+                hashed = hash(tuple(str(value) for value in key))
+                if missing := [c for c in self.required if _missing(row.get(c))]:
                     self._drop(row, f"without {', '.join(missing)}", key)
-                    continue
-                hashable = hash(tuple(str(value) for value in key))
-                seen = self._seen if self.whole_run else batch_seen
-                if hashable in seen:
+                elif hashed in seen:
                     self._drop(row, f"with a duplicate {', '.join(self.primary_key)}", key)
-                    continue
-                seen.add(hashable)
-                kept.append(row)
+                else:
+                    seen.add(hashed)
+                    kept.append(row)
         if self.quarantine.watching(self.table):
             self.quarantine.loaded(
                 self.table,

@@ -15,24 +15,18 @@ MEMBER_LIST_ROLES = {"admins": "admin", "authors": "author", "coaches": "coach",
 
 def id_of(value: Any, *keys: str) -> str | None:
     """An id given as a plain string or as an object (``_id``, then each of ``keys``)."""
-    if value is None:
-        return None
     if isinstance(value, str):
         return value or None
     if isinstance(value, Mapping):
         for key in ("_id", *keys, "id"):
-            found = value.get(key)
-            if isinstance(found, str) and found:
+            if isinstance(found := value.get(key), str) and found:
                 return found
     return None
 
 
 def merge_details(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
     """A listing element enriched with its getX details (details win; listing-only keys stay)."""
-    row = dict(listing)
-    if details:
-        row.update(details)
-    return row
+    return {**listing, **(details or {})}
 
 
 def user_row(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
@@ -75,25 +69,19 @@ def catalog_rows(
     entries are typed by ``classify_path`` (some tenants list path-session ids there)."""
     if not isinstance(catalog, Mapping):
         return []
-    seen: set[tuple[str, str]] = set()
-    rows: list[Row] = []
-
-    def add(item_type: str, item_id: str | None) -> None:
-        if item_id and (item_type, item_id) not in seen:
-            seen.add((item_type, item_id))
-            rows.append({"group_id": group_id, "item_type": item_type, "item_id": item_id})
-
-    for element in catalog.get("courses") or ():
-        add("course", id_of(element, "courseId"))
-    for element in catalog.get("programs") or catalog.get("programSessions") or ():
-        add("program_session", id_of(element, "sessionId"))
-    for element in catalog.get("paths") or ():
-        item_id = id_of(element, "pathId", "sessionId")
-        if item_id:
-            add(classify_path(item_id) if classify_path else "path", item_id)
-    for element in catalog.get("pathSessions") or ():
-        add("path_session", id_of(element, "sessionId"))
-    return rows
+    programs = catalog.get("programs") or catalog.get("programSessions") or ()
+    paths = [id_of(element, "pathId", "sessionId") for element in catalog.get("paths") or ()]
+    items = [
+        *(("course", id_of(element, "courseId")) for element in catalog.get("courses") or ()),
+        *(("program_session", id_of(element, "sessionId")) for element in programs),
+        *((classify_path(i) if classify_path else "path", i) for i in paths if i),
+        *(("path_session", id_of(e, "sessionId")) for e in catalog.get("pathSessions") or ()),
+    ]
+    return [
+        {"group_id": group_id, "item_type": item_type, "item_id": item_id}
+        for item_type, item_id in dict.fromkeys(items)
+        if item_id
+    ]
 
 
 def group_catalog_rows(pair: tuple[Row, Any], api: Any) -> list[Row]:
@@ -112,11 +100,7 @@ def group_catalog_rows(pair: tuple[Row, Any], api: Any) -> list[Row]:
 
 def classify_catalog_path(item_id: str, path_ids: set[str], session_ids: set[str]) -> str:
     """A catalog ``paths`` entry is a path, or (on some tenants) a path session."""
-    if item_id in path_ids:
-        return "path"
-    if item_id in session_ids:
-        return "path_session"
-    return "path"
+    return "path_session" if item_id in session_ids and item_id not in path_ids else "path"
 
 
 def group_program_rows(group_id: str, programs: Any) -> list[Row]:

@@ -17,16 +17,7 @@ from ..lag_window import ArrowCursor, LagWindow
 from ..parallel import FanOut
 from ..quarantine import clean_cursor
 from ..resource_helpers import Row, chunked, incremental, only_changed
-from ..tables import (
-    ARROW_BATCH_ROWS,
-    FEED_CHUNK_SIZE,
-    HEAVY_BATCH,
-    ROW_CHUNK,
-    V1_FEEDS,
-    V1_PER_USER,
-    V1_TABLES,
-    TableSpec,
-)
+from ..tables import FEED_CHUNK_SIZE, V1_FEEDS, V1_PER_USER, V1_TABLES, TableSpec
 from .api import V1Api
 from .columnar import ArrowRows
 from .parsing import (
@@ -42,6 +33,11 @@ from .refresh import UserDetailsRefresh
 if TYPE_CHECKING:
     from ..client import Learning360Client
 
+ARROW_BATCH_ROWS = 5_000  # rows per user_courses pyarrow table: as fast as 20,000
+# rows handed to dlt at a time by a fan-out, and "heavy" answers (a session's stats: a row per
+# learner) held together: memory stays flat however big the sessions
+ROW_CHUNK, HEAVY_BATCH = 2_000, 8
+
 
 def build_resources(
     client: Learning360Client,
@@ -54,11 +50,9 @@ def build_resources(
     api, quarantine = V1Api(client), client.stats.quarantine
     pool = FanOut(client.workers, stats=client.stats)
     lag = float(modified_lag_seconds) if modified_lag_seconds else None
-    specs = {
-        **V1_FEEDS,
-        **V1_TABLES,
-        **(V1_PER_USER if user_programs_strategy == "per_user" else {}),
-    }
+    specs = {**V1_FEEDS, **V1_TABLES}
+    if user_programs_strategy == "per_user":
+        specs.update(V1_PER_USER)
     built: dict[str, DltResource] = {}
 
     def fan_out(
@@ -73,9 +67,8 @@ def build_resources(
         with_id: Iterable[Row] = (parent for parent in parents if id_of(parent))
         if isinstance(parents, list):  # a known count of calls: progress shows an ETA
             with_id = list(with_id)
-        return pool.batches(
-            call, with_id, **({"buffer": 0, "max_batch": HEAVY_BATCH} if heavy else {})
-        )
+        held = {"buffer": 0, "max_batch": HEAVY_BATCH} if heavy else {}
+        return pool.batches(call, with_id, **held)
 
     def lag_window(spec: TableSpec) -> LagWindow:
         return LagWindow(dlt.current.resource_state(), spec.cursor or "", lag)
@@ -111,27 +104,22 @@ def build_resources(
                     yield mapped(spec, chunk)
 
             return listing
-        if specs[spec.parent].routes[-1] == route:  # the parent's elements hold the rows
-
-            @dlt.transformer(data_from=built[spec.parent], **hints(spec))
-            def from_parent(chunk: list[Row]) -> Iterator[list[Row]]:
-                yield mapped(spec, chunk)
-
-            return from_parent
 
         @dlt.transformer(data_from=built[spec.parent], **hints(spec))
-        def fetched(chunk: list[Row]) -> Iterator[list[Row]]:
+        def child(chunk: list[Row]) -> Iterator[list[Row]]:
+            if specs[spec.parent].routes[-1] == route:  # the parent's elements hold the rows
+                yield mapped(spec, chunk)
+                return
             batches = fan_out(getattr(api, route), chunk, heavy=spec.heavy)
             yield from chunked((row for batch in batches for row in mapped(spec, batch)), ROW_CHUNK)
 
-        return fetched
+        return child
 
     for spec in specs.values():
         if spec.rows is not None:
             built[spec.name] = generated(spec)
 
-    # ---- courses: getCourse details for the new and changed courses only -----------------
-
+    # courses: getCourse details for the new and changed courses only
     courses_spec = V1_TABLES["courses"]
     cursor = courses_spec.cursor or ""
     courses_start = incremental(cursor, lag)
@@ -166,8 +154,7 @@ def build_resources(
 
         return retried
 
-    # ---- users: details for new and changed users and a rotating slice --------------------
-
+    # users: details for new and changed users and a rotating slice
     @dlt.resource(**V1_TABLES["users"].hints())
     def users() -> Iterator[list[Row]]:
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
@@ -194,8 +181,7 @@ def build_resources(
         for batch in fan_out(api.user, selected):
             yield [user_row(u, details) for u, details in batch]
 
-    # ---- group_programs: from the sessions' `groups`, else getGroupPrograms per group -----
-
+    # group_programs: from the sessions' `groups`, else getGroupPrograms per group
     seen_pairs: set[tuple[Any, Any]] = set()
     per_group: list[bool] = []  # set once a tenant's sessions lack `groups`
 
@@ -220,9 +206,8 @@ def build_resources(
         for batch in fan_out(api.group_programs, api.groups()):
             yield unseen(row for g, answer in batch for row in group_program_rows(id_of(g), answer))
 
-    # ---- user_courses: pyarrow tables, bulk or per user ----------------------------------
-
-    attempts_spec = V1_TABLES["user_courses"]
+    # user_courses: pyarrow tables, bulk or per user
+    attempts = V1_TABLES["user_courses"]
 
     def refuse_nested_non_objects(element: Row) -> None:
         """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
@@ -230,37 +215,29 @@ def build_resources(
         stats = [stat for stat in element.get("stats") or () if isinstance(stat, dict)]
         for holder, key in [(element, "stats"), *((stat, "attempts") for stat in stats)]:
             values = holder.get(key)
-            if isinstance(values, list) and not all(isinstance(v, dict) for v in values):
-                for value in values:
-                    if not isinstance(value, dict):
-                        problem = (
-                            f"GET courses/stats {key} element is {json_type(value)}, not an object"
-                        )
-                        quarantine.reject("user_courses", problem, value)
+            bad = [v for v in values if not isinstance(v, dict)] if isinstance(values, list) else []
+            for value in bad:
+                problem = f"GET courses/stats {key} element is {json_type(value)}, not an object"
+                quarantine.reject("user_courses", problem, value)
+            if bad:
                 holder[key] = [v for v in values if isinstance(v, dict)]
 
     def arrow_batches(rows: Iterable[list[Row]]) -> Iterator[Any]:
         """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
         dropped the re-read ones whose cursor did not move."""
-        window = lag_window(attempts_spec)
-        table = ArrowRows(attempts_spec)
+        window = lag_window(attempts)
+        table = ArrowRows(attempts)
         for chunk in rows:
-            table.extend(
-                only_changed(
-                    clean_cursor(chunk, "user_courses", attempts_spec.cursor or "", quarantine),
-                    window,
-                )
-            )
+            chunk = clean_cursor(chunk, "user_courses", attempts.cursor or "", quarantine)
+            table.extend(only_changed(chunk, window))
             if len(table) >= ARROW_BATCH_ROWS:
                 yield table.flush()
         if len(table):
             yield table.flush()
         window.prune()
 
-    arrow_hints = attempts_spec.hints(incremental_cursor=False)
-    arrow_cursor = ArrowCursor(
-        attempts_spec.cursor_column, lag=lag, on_cursor_value_missing="include"
-    )
+    arrow_hints = attempts.hints(incremental_cursor=False)
+    arrow_cursor = ArrowCursor(attempts.cursor_column, lag=lag, on_cursor_value_missing="include")
     if user_courses_strategy == "bulk":
 
         @dlt.resource(**arrow_hints)
@@ -276,11 +253,9 @@ def build_resources(
     else:  # same rows and cursor as the bulk strategy; dlt's cursor filters them here
 
         @dlt.transformer(data_from=built["user_list"], **arrow_hints)
-        def user_courses(
-            users_chunk: list[Row], since: ArrowCursor = arrow_cursor
-        ) -> Iterator[Any]:
+        def user_courses(chunk: list[Row], since: ArrowCursor = arrow_cursor) -> Iterator[Any]:
             def elements() -> Iterator[list[Row]]:
-                for batch in fan_out(api.user_courses, users_chunk):
+                for batch in fan_out(api.user_courses, chunk):
                     for user, answer in batch:
                         for element in answer or ():
                             if isinstance(element, dict):
