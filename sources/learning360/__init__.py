@@ -38,11 +38,6 @@ from .v2.refresh import V2Options
 from .v2.resources import build_resources as v2_resources
 from .validation import check_settings
 
-ARROW_LINEAGE_ENV = (
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID",
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID",
-)
-
 ADAPTERS: dict[str, Callable[..., list[DltResource]]] = {"v1": v1_resources, "v2": v2_resources}
 
 
@@ -65,8 +60,7 @@ def learning360(
     response_deadline: float = d.DEFAULT_RESPONSE_DEADLINE,
     max_listing_elements: int = d.DEFAULT_MAX_LISTING_ELEMENTS,
     max_listing_pages: int = d.DEFAULT_MAX_LISTING_PAGES,
-    # API v2 only (docs/migration-v2.md): refresh periods, full attempt reads, tables to skip,
-    # the webhook change feed
+    # API v2 only (docs/migration-v2.md)
     user_courses_full_read_hours: float = d.DEFAULT_USER_COURSES_FULL_READ_HOURS,
     v2_user_refresh_days: float = d.DEFAULT_V2_USER_REFRESH_DAYS,
     v2_group_refresh_days: float = d.DEFAULT_V2_GROUP_REFRESH_DAYS,
@@ -76,26 +70,9 @@ def learning360(
     change_feed_retention_hours: float = d.DEFAULT_CHANGE_FEED_RETENTION_HOURS,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
-    """All 360Learning tables of one company (options: README.md, docs/migration-v2.md).
-
-    Args:
-        base_url: tenant host, e.g. ``https://app.us.360learning.com`` for the US platform.
-        api_version: ``v1`` (company id + API key) or ``v2`` (client id + secret).
-        credentials: v1: company id + API key and ``auth_method``; v2: client id + secret.
-        user_courses_strategy: ``bulk`` (getCoursesStats by last activity) or ``per_user``
-            (getUserCourses per user, where bulk stats are capped); same table and cursor.
-        user_programs_strategy: ``bulk`` (getProgramSessionStats per session) or ``per_user``
-            (getUserPrograms per user); same table.
-        user_details_refresh_days: getUser is re-read at least this often per user (new and
-            changed users every run); 0 = every user every run.
-        modified_lag_seconds: cursors are sent this early, so late commits are not missed.
-        max_requests_per_second, workers: the client's rate limit and per-item concurrency.
-        response_deadline, max_listing_elements, max_listing_pages: bounds on one answer and
-            one listing, so a server that trickles, never ends or loops cannot hang the sync.
-        user_courses_full_read_hours ... change_feed_retention_hours: API v2's options
-            (``v2/refresh.py V2Options``).
-        stats: pass a ``RequestStats`` to read the request counters after the run.
-    """
+    """All 360Learning tables of one company. The settings are documented in README.md,
+    docs/reliability.md (bounds) and docs/migration-v2.md (v2's); pass ``stats`` to read the
+    request counters after the run."""
     check_settings(
         base_url or d.DEFAULT_BASE_URL,
         api_version,
@@ -117,8 +94,8 @@ def learning360(
     )
     # pyarrow tables (user_courses) get _dlt_load_id and _dlt_id like dict rows (the models read
     # loads by _dlt_load_id), from any directory (also in .dlt/config.toml); explicit env wins
-    for key in ARROW_LINEAGE_ENV:
-        os.environ.setdefault(key, "true")
+    for key in ("ADD_DLT_LOAD_ID", "ADD_DLT_ID"):
+        os.environ.setdefault(f"NORMALIZE__PARQUET_NORMALIZER__{key}", "true")
     bounds = Bounds.from_settings(
         response_deadline=response_deadline,
         max_listing_elements=max_listing_elements,
