@@ -51,10 +51,7 @@ class LagWindow:
         """Forget rows older than the newest cursor minus the lag (they will not be re-read)."""
         parsed = {row_id: parse_timestamp(value) for row_id, value in self._seen.items()}
         known = [moment for moment in parsed.values() if moment is not None]
-        if not known:
-            self._seen.clear()
-            return
-        horizon = max(known) - self._lag
+        horizon = max(known) - self._lag if known else None  # None: every moment is None
         for row_id, moment in parsed.items():
             if moment is None or moment < horizon:
                 del self._seen[row_id]

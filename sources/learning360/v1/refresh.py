@@ -34,8 +34,7 @@ class UserDetailsRefresh:
         self._now = time.time() if now is None else now
 
     def everyone(self) -> bool:
-        """Every user's details are read this run: the caller may then stream the listing
-        through :meth:`observe` instead of holding it for :meth:`select`."""
+        """Every user is read this run: the listing may stream through :meth:`observe`."""
         previous, due = self._state.get("fingerprints"), self._state.get("due")
         known = isinstance(previous, list) and isinstance(due, list)
         return self._period <= 0 or not (known and len(previous) == len(due) == self._buckets)
@@ -53,8 +52,7 @@ class UserDetailsRefresh:
         return [int(self._now + self._period * (b + 1) / n) for b in range(n)]
 
     def observe(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Every row, passed through as its fingerprint is recorded (``everyone()`` runs); the
-        state is written when the rows are exhausted."""
+        """Every row, fingerprinted on its way; the state is written once they are exhausted."""
         fingerprints = [0] * self._buckets
         for row in rows:
             self._bucket(row, fingerprints)
