@@ -9,7 +9,6 @@ destinations without it). Bad records are dropped with a WARNING, counted and qu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import dlt
@@ -37,8 +36,6 @@ from .v1.resources import build_resources as v1_resources
 from .v2.refresh import V2Options
 from .v2.resources import build_resources as v2_resources
 from .validation import check_settings
-
-ADAPTERS: dict[str, Callable[..., list[DltResource]]] = {"v1": v1_resources, "v2": v2_resources}
 
 
 @dlt.source(
@@ -110,7 +107,7 @@ def learning360(
         stats=stats,
         bounds=bounds,
     )
-    resources = ADAPTERS[version](
+    resources = (v2_resources if version == "v2" else v1_resources)(
         client,
         user_courses_strategy=user_courses_strategy,
         user_programs_strategy=user_programs_strategy,

@@ -66,9 +66,6 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
                     keys = [item.column(c).to_pylist() for c in self.primary_key]
                     self.quarantine.loaded(self.table, zip(*keys, strict=True))
                 return item
-            # a bad value in a pyarrow batch would fail the load terminally (and the pending
-            # package every later run): check it row by row as dicts, so dlt puts a wrong
-            # type into a variant column and a missing key is dropped with a warning
             logger.warning(
                 f"360Learning: {self.table} batch of {item.num_rows} rows has {problem}; "
                 "loading it row by row"

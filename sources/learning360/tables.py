@@ -255,9 +255,8 @@ V2_TABLES = _by_spec(
 )
 # fmt: on
 
-# Where each v2 table's rows sit in the official OpenAPI (a list route's 200 schema), and the
-# columns filled from a v2 field of another name (v2/parsing.py); every other hinted column is
-# the snake_case of its field (nested objects flattened with ``__``).
+# Where each v2 table's rows sit in the OpenAPI, and the columns filled from a v2 field of another
+# name (v2/parsing.py); any other column is its field in snake_case (objects flattened by ``__``)
 # fmt: off
 SPEC_ROWS: dict[str, tuple[str, dict[str, str]]] = {
     "courses": ("/courses", {"creation_date": "createdAt", "modification_date": "modifiedAt",
