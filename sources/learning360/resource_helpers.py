@@ -4,6 +4,7 @@ filter and row chunking, so a resource says only what is particular to its table
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 import dlt
@@ -28,11 +29,5 @@ def only_changed(rows: Iterable[Any], window: LagWindow) -> list[Row]:
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Lists of up to ``size`` items; keeps listings and fan-out rows bounded in memory."""
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    iterator = iter(items)
+    return iter(lambda: list(islice(iterator, size)), [])

@@ -1,11 +1,8 @@
-"""The last check on every row before dlt sees it: a primary key present and unique.
-
-A NULL key fails the whole load (every nightly run, until the tenant fixes it), and a
-``replace`` table would store a key sent twice. :class:`RowGuard` drops such rows (a repeat
-within the batch for ``merge`` tables, within the run for ``replace``; the first wins) into the
-quarantine, which logs table, key and reason (never values), and counts them in the summary. A pyarrow
-batch passes as is when clean; otherwise it is checked row by row as dicts, so a wrong type
-lands in a variant column instead of failing the load terminally (docs/reliability.md).
+"""The last check on every row before dlt sees it: a primary key present and unique (a NULL
+key fails every load; ``replace`` would store a repeated key). Bad rows are counted and
+quarantined (the first of a repeat wins; within the batch for ``merge``, the run for
+``replace``). A clean pyarrow batch passes as is, else it is checked as dicts, so a wrong type
+lands in a variant column instead of failing the load (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -50,14 +47,12 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         required: Iterable[str] = (),
     ):
         super().__init__(lambda item: item)
-        self.table = table
-        self.types = dict(types or {})  # declared column -> dlt data type
+        self.table, self.types = table, dict(types or {})  # declared column -> dlt data type
         self.primary_key = tuple(primary_key)
         # the key plus the references a row is useless without (an attempt's course_id)
         self.required = self.primary_key + tuple(c for c in required if c not in self.primary_key)
         self.whole_run = write_disposition != "merge"
-        self.quarantine = stats.quarantine
-        self.stats = stats
+        self.quarantine, self.stats = stats.quarantine, stats
         # keys seen this run, as 64-bit hashes: a tuple of strings per row would be ~200 bytes
         # (50 MB at 250k rows) of small objects living through the whole extract
         self._seen: set[int] = set()
@@ -66,12 +61,11 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
     def __call__(self, item: Any, meta: Any = None) -> Any:
         if isinstance(item, pa.Table):
             problem = self._arrow_problem(item)
-            if problem is None:
-                self._loaded_arrow(item)
-                return item  # the fast path: clean columnar batch
-            # a bad value in a pyarrow batch would fail the load terminally (and the pending
-            # package every later run): check it row by row as dicts, so dlt puts a wrong
-            # type into a variant column and a missing key is dropped with a warning
+            if problem is None:  # the fast path: clean columnar batch
+                if self.quarantine.watching(self.table):
+                    keys = [item.column(c).to_pylist() for c in self.primary_key]
+                    self.quarantine.loaded(self.table, zip(*keys, strict=True))
+                return item
             logger.warning(
                 f"360Learning: {self.table} batch of {item.num_rows} rows has {problem}; "
                 "loading it row by row"
@@ -79,24 +73,21 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
             item = item.to_pylist()
         rows = item if isinstance(item, list) else [item]
         kept: list[Any] = []
-        batch_seen: set[int] = set()
+        seen = self._seen if self.whole_run else set()
         with self._lock:
             for row in rows:
                 if not isinstance(row, dict):
                     kept.append(row)
                     continue
                 key = tuple(row.get(column) for column in self.primary_key)
-                missing = [c for c in self.required if _missing(row.get(c))]
-                if missing:
+                hashed = hash(tuple(str(value) for value in key))
+                if missing := [c for c in self.required if _missing(row.get(c))]:
                     self._drop(row, f"without {', '.join(missing)}", key)
-                    continue
-                hashable = hash(tuple(str(value) for value in key))
-                seen = self._seen if self.whole_run else batch_seen
-                if hashable in seen:
+                elif hashed in seen:
                     self._drop(row, f"with a duplicate {', '.join(self.primary_key)}", key)
-                    continue
-                seen.add(hashable)
-                kept.append(row)
+                else:
+                    seen.add(hashed)
+                    kept.append(row)
         if self.quarantine.watching(self.table):
             self.quarantine.loaded(
                 self.table,
@@ -105,11 +96,6 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         if not isinstance(item, list):
             return kept[0] if kept else None
         return kept if kept or not item else None
-
-    def _loaded_arrow(self, table: pa.Table) -> None:
-        if self.quarantine.watching(self.table):
-            columns = [table.column(c).to_pylist() for c in self.primary_key]
-            self.quarantine.loaded(self.table, zip(*columns, strict=True))
 
     def _arrow_problem(self, table: pa.Table) -> str | None:
         """Why a pyarrow batch cannot be loaded as is (None when it can)."""
@@ -130,8 +116,7 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         return None
 
     def _drop(self, row: dict[str, Any], why: str, key: tuple[Any, ...] = ()) -> None:
-        """Counted for the summary and quarantined, which logs it (table, key, reason; never
-        values)."""
+        """Counted and quarantined (logged as table, key and reason, never values)."""
         self.stats.record_dropped(f"{self.table} {why}")
         self.quarantine.reject(self.table, f"row {why}", row, key)
 
@@ -139,22 +124,9 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
 def guard_rows(resources: Iterable[DltResource], stats: RequestStats) -> None:
     """Adds a :class:`RowGuard` as the last step of every resource that has a primary key."""
     for resource in resources:
-        primary_key = resource._hints.get("primary_key") if resource._hints else None
-        if not primary_key:
-            continue
-        if isinstance(primary_key, str):
-            primary_key = [primary_key]
-        disposition = resource.write_disposition
-        if isinstance(disposition, dict):
-            disposition = disposition.get("disposition", "append")
-        columns = resource._hints.get("columns") or {}
-        types = {
-            name: column.get("data_type")
-            for name, column in (columns.items() if isinstance(columns, Mapping) else ())
-            if isinstance(column, Mapping) and column.get("data_type")
-        }
-        table = resource.table_name if isinstance(resource.table_name, str) else resource.name
-        required = REQUIRED_COLUMNS.get(table, ())
-        resource.add_step(
-            RowGuard(table, primary_key, str(disposition), stats, types, required=required)
-        )
+        if primary_key := (resource._hints or {}).get("primary_key"):
+            types = {name: column["data_type"] for name, column in (resource.columns or {}).items()}
+            table = resource.table_name
+            required = REQUIRED_COLUMNS.get(table, ())
+            guard = RowGuard(table, primary_key, resource.write_disposition, stats, types, required)
+            resource.add_step(guard)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sources.learning360.errors import ConfigurationError
+from sources.learning360.resource_helpers import chunked
 from sources.learning360.v1 import parsing as p
 
 ATTEMPT = {
@@ -278,7 +279,7 @@ def test_api_timestamp_format() -> None:
 
 
 def test_chunked() -> None:
-    assert list(p.chunked(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    assert list(chunked(range(5), 2)) == [[0, 1], [2, 3], [4]]
 
 
 def test_program_stats_give_user_program_rows_or_name_the_per_user_strategy() -> None:

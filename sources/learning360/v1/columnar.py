@@ -1,22 +1,18 @@
-"""Rows -> pyarrow tables for the big flat tables (``user_courses``: ~12 attempts per learner).
-
-dlt normalizes dict rows one by one in Python (~12k table rows/s on one core); a pyarrow table
-goes through extract and normalize as a parquet file and loads as is. The columns keep the
-names and types the dict path would give them (dlt's snake_case, the contract types of
-``tables.V1_TABLES``), and unknown extra fields still become columns (type inferred), so both
-paths produce the same table.
-"""
+"""Rows -> pyarrow tables for ``user_courses`` (dlt normalizes dicts at ~12k rows/s; a pyarrow
+table loads as is), with the names and types dict rows would get (snake_case, contract types)
+and unknown fields as inferred columns, so both paths give the same table."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 
+from ..tables import TableSpec
 from ..timestamps import parse_timestamp
 
 _snake_case = SnakeCaseNaming().normalize_identifier
@@ -31,27 +27,19 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-class ArrowRows:
-    """Accumulates dict rows (API keys); :meth:`flush` hands back a ``pa.Table`` with dlt's
-    column names. Columns are built by pyarrow from the row dicts (C++), typed from the
-    contract where declared; a key only some rows have gives NULL elsewhere."""
+class ArrowRows(list[Mapping[str, Any]]):
+    """Dict rows (API keys) of one table; :meth:`flush` gives a ``pa.Table`` with dlt's column
+    names (a key only some rows have is NULL elsewhere)."""
 
-    def __init__(
-        self, columns: Mapping[str, str], not_null: Iterable[str] = (), always: Iterable[str] = ()
-    ):
-        self._types = {name: ARROW_TYPES[data_type] for name, data_type in columns.items()}
-        self._not_null = frozenset(not_null)  # declared NOT NULL (primary key) when no nulls
-        self._always = tuple(always)  # present even when no row has it (dlt's cursor column)
-        self._rows: list[Mapping[str, Any]] = []
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._rows.extend(rows)
+    def __init__(self, spec: TableSpec):
+        super().__init__()
+        self._types = {name: ARROW_TYPES[data_type] for name, data_type in spec.columns.items()}
+        self._not_null = frozenset(spec.primary_key)  # NOT NULL when the batch has no null
+        self._always = {spec.cursor_column}  # present even when no row has it (dlt's cursor)
 
     def flush(self) -> pa.Table | None:
-        rows, self._rows = self._rows, []
+        rows = list(self)
+        self.clear()
         if not rows:
             return None
         keys: dict[str, None] = {}
@@ -65,7 +53,7 @@ class ArrowRows:
             nullable = name not in self._not_null or array.null_count > 0
             arrays.append(array)
             fields.append(pa.field(name, array.type, nullable=nullable))
-        for name in set(self._always) - {field.name for field in fields}:
+        for name in self._always - {field.name for field in fields}:
             arrays.append(pa.nulls(len(rows), self._types[name]))
             fields.append(pa.field(name, self._types[name]))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -1,7 +1,5 @@
-"""Tolerant normalisers: v1 response elements -> rows (reference §12). Tenants differ by age
-and configuration, so each accepts §12's variants and keeps unknown fields (new columns). Rows
-keep the API's camelCase keys (dlt's normalizer snake_cases them); keys we add are snake_case.
-"""
+"""v1 response elements -> rows, accepting every variant of reference §12 and keeping unknown
+fields; API keys stay camelCase (dlt snake_cases them), keys we add are snake_case."""
 
 from __future__ import annotations
 
@@ -9,47 +7,26 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import ConfigurationError, config_key
-from ..resource_helpers import chunked as chunked  # shared; v1/resources imports it from here
+from ..resource_helpers import Row
 
-Row = dict[str, Any]
-
-
-# getGroup member lists -> role; when a user appears in several lists the first wins, so the
-# (user_id, group_id) key of user_groups stays unique.
-MEMBER_LIST_ROLES = (
-    ("admins", "admin"),
-    ("authors", "author"),
-    ("coaches", "coach"),
-    ("users", "learner"),
-)
-
-
-# ---- scalars -------------------------------------------------------------------------------
+# getGroup member lists -> role; the first list wins, so (user_id, group_id) stays a key
+MEMBER_LIST_ROLES = {"admins": "admin", "authors": "author", "coaches": "coach", "users": "learner"}
 
 
 def id_of(value: Any, *keys: str) -> str | None:
     """An id given as a plain string or as an object (``_id``, then each of ``keys``)."""
-    if value is None:
-        return None
     if isinstance(value, str):
         return value or None
     if isinstance(value, Mapping):
         for key in ("_id", *keys, "id"):
-            found = value.get(key)
-            if isinstance(found, str) and found:
+            if isinstance(found := value.get(key), str) and found:
                 return found
     return None
 
 
-# ---- courses and users ---------------------------------------------------------------------
-
-
 def merge_details(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
     """A listing element enriched with its getX details (details win; listing-only keys stay)."""
-    row = dict(listing)
-    if details:
-        row.update(details)
-    return row
+    return {**listing, **(details or {})}
 
 
 def user_row(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> Row:
@@ -58,37 +35,26 @@ def user_row(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> R
     row = merge_details(listing, details)
     row["deleted"] = bool(row.get("deleted", False))
     if "groups" in row:
-        row["groups"] = normalize_refs(row["groups"])
+        row["groups"] = [
+            {**group, "_id": id_of(group, "groupId")}
+            if isinstance(group, Mapping)
+            else {"_id": group}
+            for group in row["groups"] or ()
+            if isinstance(group, Mapping | str)
+        ]
     return row
-
-
-def normalize_refs(values: Any) -> list[Row]:
-    """A list of ids as plain strings or objects -> objects with ``_id`` (extra keys kept)."""
-    refs: list[Row] = []
-    for value in values or ():
-        if isinstance(value, Mapping):
-            ref = dict(value)
-            ref["_id"] = id_of(value, "groupId")
-            refs.append(ref)
-        elif isinstance(value, str):
-            refs.append({"_id": value})
-    return refs
-
-
-# ---- groups --------------------------------------------------------------------------------
 
 
 def group_row(details: Mapping[str, Any]) -> Row:
     """getGroup without its member lists (those become ``user_groups``)."""
-    member_keys = {key for key, _ in MEMBER_LIST_ROLES}
-    return {key: value for key, value in details.items() if key not in member_keys}
+    return {key: value for key, value in details.items() if key not in MEMBER_LIST_ROLES}
 
 
 def group_memberships(details: Mapping[str, Any]) -> list[Row]:
     """getGroup member lists -> ``user_groups`` rows; members as ids or ``{_id, mail}``."""
     group_id = id_of(details)
     roles: dict[str, str] = {}
-    for key, role in MEMBER_LIST_ROLES:
+    for key, role in MEMBER_LIST_ROLES.items():
         for member in details.get(key) or ():
             user_id = id_of(member, "userId")
             if user_id and user_id not in roles:
@@ -103,74 +69,44 @@ def catalog_rows(
     entries are typed by ``classify_path`` (some tenants list path-session ids there)."""
     if not isinstance(catalog, Mapping):
         return []
-    seen: set[tuple[str, str]] = set()
-    rows: list[Row] = []
-
-    def add(item_type: str, item_id: str | None) -> None:
-        if item_id and (item_type, item_id) not in seen:
-            seen.add((item_type, item_id))
-            rows.append({"group_id": group_id, "item_type": item_type, "item_id": item_id})
-
-    for element in catalog.get("courses") or ():
-        add("course", id_of(element, "courseId"))
-    for element in catalog.get("programs") or catalog.get("programSessions") or ():
-        add("program_session", id_of(element, "sessionId"))
-    for element in catalog.get("paths") or ():
-        item_id = id_of(element, "pathId", "sessionId")
-        if item_id:
-            add(classify_path(item_id) if classify_path else "path", item_id)
-    for element in catalog.get("pathSessions") or ():
-        add("path_session", id_of(element, "sessionId"))
-    return rows
-
-
-CATALOG_LISTS = ("courses", "programs", "programSessions", "paths", "pathSessions")
-
-
-def catalog_problem(catalog: Any) -> str | None:
-    """Why a getGroupCatalog answer cannot be read (None when it can): each list must be a
-    list (an object there would be read as its keys)."""
-    if not isinstance(catalog, Mapping):
-        return None  # no catalog (the group vanished): nothing to read, nothing refused
-    for key in CATALOG_LISTS:
-        value = catalog.get(key)
-        if value is not None and not isinstance(value, list):
-            kind = "an object" if isinstance(value, Mapping) else type(value).__name__
-            return f"catalog's {key} is {kind}, not a list"
-    return None
+    programs = catalog.get("programs") or catalog.get("programSessions") or ()
+    paths = [id_of(element, "pathId", "sessionId") for element in catalog.get("paths") or ()]
+    items = [
+        *(("course", id_of(element, "courseId")) for element in catalog.get("courses") or ()),
+        *(("program_session", id_of(element, "sessionId")) for element in programs),
+        *((classify_path(i) if classify_path else "path", i) for i in paths if i),
+        *(("path_session", id_of(e, "sessionId")) for e in catalog.get("pathSessions") or ()),
+    ]
+    return [
+        {"group_id": group_id, "item_type": item_type, "item_id": item_id}
+        for item_type, item_id in dict.fromkeys(items)
+        if item_id
+    ]
 
 
 def group_catalog_rows(pair: tuple[Row, Any], api: Any) -> list[Row]:
-    """``(group, getGroupCatalog)`` -> rows; a catalog that cannot be read is quarantined
+    """``(group, getGroupCatalog)`` -> rows; a list that is not a list is quarantined
     (``{"courses": {"a": 1}}`` would yield item_id "a")."""
     group, catalog = pair
-    problem = catalog_problem(catalog)
-    if problem:
-        api.client.stats.quarantine.reject("group_catalog", problem, catalog, id_of(group))
-        return []
+    for key in ("courses", "programs", "programSessions", "paths", "pathSessions"):
+        value = catalog.get(key) if isinstance(catalog, Mapping) else None
+        if value is not None and not isinstance(value, list):
+            kind = "an object" if isinstance(value, Mapping) else type(value).__name__
+            problem = f"catalog's {key} is {kind}, not a list"
+            api.client.stats.quarantine.reject("group_catalog", problem, catalog, id_of(group))
+            return []
     return catalog_rows(id_of(group) or "", catalog, api.classify_catalog_path)
 
 
 def classify_catalog_path(item_id: str, path_ids: set[str], session_ids: set[str]) -> str:
     """A catalog ``paths`` entry is a path, or (on some tenants) a path session."""
-    if item_id in path_ids:
-        return "path"
-    if item_id in session_ids:
-        return "path_session"
-    return "path"
+    return "path_session" if item_id in session_ids and item_id not in path_ids else "path"
 
 
 def group_program_rows(group_id: str, programs: Any) -> list[Row]:
     """getGroupPrograms -> ``(group_id, program_session_id)`` rows, elements ids or objects."""
-    ids = dict.fromkeys(
-        program_id
-        for program_id in (id_of(p, "sessionId") for p in programs or () if p is not None)
-        if program_id
-    )
+    ids = dict.fromkeys(filter(None, (id_of(p, "sessionId") for p in programs or ())))
     return [{"group_id": group_id, "program_session_id": program_id} for program_id in ids]
-
-
-# ---- learner statistics --------------------------------------------------------------------
 
 
 def course_id_of(element: Mapping[str, Any]) -> str | None:
@@ -181,11 +117,8 @@ def course_id_of(element: Mapping[str, Any]) -> str | None:
 def attempt_rows(user_id: str | None, course_id: str | None, attempts: Any) -> Iterator[Row]:
     """Attempts of one user on one course, with ``user_id``/``course_id`` added."""
     for attempt in attempts or ():
-        if isinstance(attempt, dict):  # parsed for us alone: completed in place, not copied
-            attempt["user_id"], attempt["course_id"] = user_id, course_id
-            yield attempt
-        elif isinstance(attempt, Mapping):
-            row = dict(attempt)
+        if isinstance(attempt, Mapping):  # a dict was parsed for us alone: completed in place
+            row = attempt if isinstance(attempt, dict) else dict(attempt)
             row["user_id"], row["course_id"] = user_id, course_id
             yield row
 
@@ -263,8 +196,7 @@ def program_stats_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
     if not session_id:
         return []
     shared = {k: session[k] for k in PROGRAM_SESSION_FIELDS if k in session}
-    rows: list[Row] = []
-    seen: set[str] = set()
+    rows: dict[str, Row] = {}
     for stat in _users_stats(body):
         if not isinstance(stat, Mapping):
             continue
@@ -275,12 +207,13 @@ def program_stats_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
                 "user_programs cannot be read in bulk: set "
                 f'{config_key("user_programs_strategy")} = "per_user"'
             )
-        if user_id in seen:
-            continue
-        seen.add(user_id)
-        stats = {k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat}
-        stats["completedAt"] = stat.get("endTime", stat.get("completedAt"))
-        row = user_program_row(user_id, {"_id": session_id, **shared, "stats": stats})
-        if row is not None:
-            rows.append(row)
-    return rows
+        if user_id not in rows:
+            stats = {k: stat[k] for k in PROGRAM_STATS_FIELDS if k in stat}
+            stats["completedAt"] = stat.get("endTime", stat.get("completedAt"))
+            rows[user_id] = {
+                **shared,
+                **stats,
+                "user_id": user_id,
+                "program_session_id": session_id,
+            }
+    return list(rows.values())
