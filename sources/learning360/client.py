@@ -1,11 +1,6 @@
-"""The only place that speaks HTTP to 360Learning, for both API versions.
-
-Not dlt's ``RESTClient``: the source must restart a *streamed* v1 array mid-way without
-duplicates (elements already yielded are skipped by ``_id``, else by position), re-authenticate
-once on an expired token, retry a ``200`` HTML page, throttle across threads and count requests
-per route template. Retry settings are dlt's ``[runtime] request_*``. A listing element that
-cannot be stored is quarantined and counted, never dropped silently (docs/reliability.md).
-"""
+"""The only place that speaks HTTP to 360Learning, for both API versions. Not dlt's
+``RESTClient``: it restarts a streamed v1 array mid-way without duplicates, re-authenticates once,
+retries a ``200`` HTML page, throttles across threads and counts requests per route template."""
 
 from __future__ import annotations
 
@@ -48,15 +43,11 @@ from .quarantine import table_of_route
 from .redaction import install_log_filter, redact
 from .routes import ID_KEYED_ROUTES
 from .stats import RequestStats
-from .v2 import errors as v2_errors
+
+Params = Mapping[str, Any] | None
 
 USER_AGENT = "learning360-dlt-source/1.0"
 STREAM_CHUNK_BYTES = 64 * 1024
-# each API version words what the API refused (errors.Refusal) in its own terms
-DESCRIBE: dict[str, Callable[[Refusal], Learning360Error | None]] = {
-    "v1": errors.describe,
-    "v2": v2_errors.describe,
-}
 
 install_log_filter()
 
@@ -70,7 +61,6 @@ class RetryPolicy:
 
     @classmethod
     def from_dlt_config(cls) -> RetryPolicy:
-        """dlt's ``[runtime]`` request settings (env ``RUNTIME__REQUEST_MAX_ATTEMPTS`` ...)."""
         runtime = resolve_configuration(RuntimeConfiguration())
         if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
             raise ConfigurationError(
@@ -109,8 +99,6 @@ def build_limiter(max_requests_per_second: float) -> Limiter | None:
 
 
 class _Retry(Exception):
-    """This attempt failed in a way worth retrying."""
-
     def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False):
         super().__init__(reason)
         self.reason, self.retry_after, self.rate_limited = reason, retry_after, rate_limited
@@ -129,9 +117,9 @@ class _ExpiredToken(Exception):
 class _StreamReader:
     """File-like view of a streamed response for ijson; counts bytes, maps stream errors."""
 
-    def __init__(self, response: requests.Response, on_bytes: Callable[[int], None]):
+    def __init__(self, response: requests.Response, stats: RequestStats):
         self._chunks = response.iter_content(chunk_size=STREAM_CHUNK_BYTES)
-        self._on_bytes = on_bytes
+        self._stats = stats
         self.first_char: str | None = None
 
     def read(self, size: int = -1) -> bytes:
@@ -141,7 +129,7 @@ class _StreamReader:
             chunk = next(self._chunks, b"")
         except (requests.RequestException, OSError) as exc:
             raise _BrokenStream(type(exc).__name__) from None
-        self._on_bytes(len(chunk))
+        self._stats.add(bytes_received=len(chunk))
         if self.first_char is None and chunk.strip():
             self.first_char = chunk.lstrip()[:1].decode("latin-1")
         return chunk
@@ -162,7 +150,6 @@ class Learning360Client:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         bounds: Bounds | None = None,
-        id_keyed_routes: frozenset[str] = ID_KEYED_ROUTES,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
@@ -170,13 +157,11 @@ class Learning360Client:
         self.auth = auth
         if isinstance(auth, TokenAuth):
             auth.post = self._post_token  # the strategy borrows the client's transport
-        self.describe = DESCRIBE[api_version]
+        self.describe = errors.DESCRIBE[api_version]
         self.workers = max(1, int(workers))
         self.stats = stats if stats is not None else RequestStats()
         self.retry = retry or RetryPolicy.from_dlt_config()
         self.bounds = bounds or Bounds()
-        # listing templates whose elements must carry an ``_id`` (stored and fanned out by it)
-        self.id_keyed_routes = id_keyed_routes
         self._limiter = build_limiter(max_requests_per_second)
         self._sleep = sleep
         self._watchdog = ResponseWatchdog()
@@ -191,18 +176,10 @@ class Learning360Client:
         self._reported: dict[str, set[Any]] = {}
 
     def get_json(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        missing_ok: bool = False,
-        quiet: bool = False,
-        expect: tuple[type, ...] | None = None,
+        self, route: str, path_params: Params = None, *, missing_ok=False, quiet=False, expect=()
     ) -> Any:
-        """One JSON document. ``missing_ok``: a gone item is None after a warning (INFO if
-        ``quiet``). ``expect`` (e.g. ``(dict, str)``: an object with an ``_id``): another JSON
-        type is retried like a 5xx, then raises :class:`UnexpectedBodyError`."""
+        """One JSON document; ``missing_ok``: None for a gone item. Another type than ``expect``
+        (``str`` in it: an object with an ``_id``) is retried, then :class:`UnexpectedBodyError`."""
 
         def parse(response: requests.Response) -> Any:
             body = self._parse_body(response)
@@ -211,7 +188,7 @@ class Learning360Client:
             return body
 
         try:
-            return self._request("GET", route, self._url(route, path_params), params, parse=parse)
+            return self._request("GET", route, self._url(route, path_params), parse=parse)
         except NotFoundError as exc:
             if not missing_ok:
                 raise
@@ -219,17 +196,12 @@ class Learning360Client:
             return None
 
     def skip_missing(self, exc: NotFoundError, quiet: bool = False) -> None:
-        self.stats.record_missing()
+        self.stats.add(skipped_missing=1)
         log = logger.info if quiet else logger.warning
         log(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
 
     def iter_array(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        item_prefix: str = "item",
+        self, route: str, path_params: Params = None, params: Params = None, item_prefix="item"
     ) -> Iterator[Any]:
         """The elements of a streamed JSON array (``item_prefix``: ijson's path to them)."""
         url = self._url(route, path_params)
@@ -247,7 +219,7 @@ class Learning360Client:
             watch = getattr(response, _WATCH, None)
             extended_at = time.monotonic()
             try:
-                reader = _StreamReader(response, self.stats.record_bytes)
+                reader = _StreamReader(response, self.stats)
                 elements = ijson.items(reader, item_prefix, use_float=True)
                 for position, element in enumerate(elements):
                     if position >= self.bounds.max_listing_elements:
@@ -280,15 +252,10 @@ class Learning360Client:
     def _refused(
         self, route: str, element: Any, key: Any, repeated: bool, seen: set, item_prefix: str
     ) -> bool:
-        """Whether a listing element cannot be stored; it is quarantined (and counted as
-        dropped) once per key, though a restart reads it again."""
+        """Whether a listing element cannot be stored; quarantined once per key across restarts."""
         if item_prefix == "item" and not isinstance(element, Mapping):
             why, detail, dropped = f"is {json_type(element)}, not an object", None, False
-        elif (
-            isinstance(key, tuple)
-            and isinstance(element, Mapping)
-            and route in self.id_keyed_routes
-        ):
+        elif isinstance(key, tuple) and isinstance(element, Mapping) and route in ID_KEYED_ROUTES:
             why, detail, dropped = "without an _id", None, True
         elif repeated:
             why, detail, dropped = "with a duplicate _id", key, True
@@ -303,15 +270,9 @@ class Learning360Client:
         return True
 
     def get_page(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        url: str | None = None,
+        self, route: str, path_params: Params = None, params: Params = None, url: str | None = None
     ) -> tuple[Any, requests.Response]:
-        """One page (v2): its JSON body and the closed response, whose ``Link`` header names
-        the next page. ``url`` (a next link) replaces the route's URL and ``params``."""
+        """A v2 page's body and closed response (its ``Link`` header); ``url``: a next link."""
         return self._request(
             "GET",
             route,
@@ -329,23 +290,16 @@ class Learning360Client:
             f"({config_key('response_deadline')})"
         )
 
-    def _url(self, route: str, path_params: Mapping[str, str] | None) -> str:
+    def _url(self, route: str, path_params: Params) -> str:
         quoted = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
         return f"{self.api_url}/{route.format(**quoted)}"
 
     def _post_token(self, body: Mapping[str, Any]) -> Any:
-        return self._request(
-            "POST",
-            TOKEN_ROUTE,
-            self.token_url,
-            json=dict(body),
-            parse=self._parse_body,
-            authenticate=False,
-        )
+        return self._request("POST", TOKEN_ROUTE, self.token_url, json=body, parse=self._parse_body)
 
     def _parse_body(self, response: requests.Response) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
-        self.stats.record_bytes(len(content))
+        self.stats.add(bytes_received=len(content))
         if not _looks_like_json(response):
             raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
         try:
@@ -354,18 +308,10 @@ class Learning360Client:
             raise _Retry("200 with a truncated or invalid JSON body") from None
 
     def _request(
-        self,
-        method: str,
-        route: str,
-        url: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        json: Any = None,
-        parse: Callable[[requests.Response], Any] | None = None,
-        authenticate: bool = True,
+        self, method: str, route: str, url: str, params: Params = None, *, json=None, parse=None
     ) -> Any:
-        """Send with retries and the one re-authentication; ``parse(response)``, or without
-        ``parse`` the open ``200`` response (streamed). Raises only :class:`Learning360Error`."""
+        """``parse(response)`` (without ``parse``: the open 2xx response), after retries and one
+        re-authentication. Raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
         label = route if route == TOKEN_ROUTE else f"{method} {route}"
@@ -373,7 +319,7 @@ class Learning360Client:
             attempt += 1
             error: Learning360Error | None = None
             try:
-                return self._attempt(method, route, label, url, params, json, parse, authenticate)
+                return self._attempt(method, route, label, url, params, json, parse)
             except _ExpiredToken as expired:
                 if reauthenticated:
                     error = self._worded(expired.refusal, label)
@@ -381,7 +327,7 @@ class Learning360Client:
                     reauthenticated = True
                     attempt -= 1  # a fresh token is not a retry of a faulty server
                     self.auth.invalidate(expired.used_token)
-                    self.stats.record_reauthentication()
+                    self.stats.add(reauthentications=1)
                     logger.info("360Learning: access token refused (expired?), fetching a new one")
                     continue
             except _Retry as exc:
@@ -400,7 +346,7 @@ class Learning360Client:
         """Sleep before attempt ``attempt + 1``, or raise once the attempts are used up."""
         if attempt >= self.retry.max_attempts:
             raise self._exhausted(label, retry.reason, attempt)
-        self.stats.record_retry(rate_limited=retry.rate_limited)
+        self.stats.add(retries=1, rate_limited=int(retry.rate_limited))
         delay = self.retry.delay(attempt, retry.retry_after)
         # a 429 is the API pacing us: counted in progress and the summary, not a warning
         log = logger.info if retry.rate_limited else logger.warning
@@ -423,9 +369,7 @@ class Learning360Client:
         )
 
     def _worded(self, refusal: Refusal, label: str) -> Learning360Error:
-        """The API version's words for a refusal, else the generic line."""
-        worded = self.describe(refusal)
-        if worded is not None:
+        if worded := self.describe(refusal):
             return worded
         status, code, description = refusal.status, refusal.code, refusal.description
         return ApiError(
@@ -436,17 +380,8 @@ class Learning360Client:
             route=label,
         )
 
-    def _attempt(
-        self,
-        method: str,
-        route: str,
-        label: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        parse: Callable[[requests.Response], Any] | None,
-        authenticate: bool,
-    ) -> Any:
+    def _attempt(self, method, route, label, url, params: Params, json, parse) -> Any:
+        authenticate = route != TOKEN_ROUTE
         headers: dict[str, str] = {}
         query: dict[str, Any] = dict(params or {})
         used_token = self.auth.apply(headers, query) if authenticate else None
@@ -467,23 +402,8 @@ class Learning360Client:
                 stream=True,
                 timeout=self.retry.timeout,
             )
-        except requests.exceptions.SSLError:
-            # https:// to a plain-http port, or a refused certificate: only config fixes it
-            failure = (
-                "TLS handshake failed: an https:// URL on a plain http port, or a certificate "
-                "problem"
-            )
-        except requests.exceptions.ConnectionError as exc:
-            failure = _describe_connection_error(exc)
-        except requests.exceptions.Timeout:
-            failure = f"connection timed out after {self.retry.timeout:g}s"
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
-            raise _Retry(f"body cut short ({type(exc).__name__})") from None
         except requests.RequestException as exc:
-            failure = f"connection failed ({type(exc).__name__})"
+            failure = _send_failure(exc, self.retry.timeout)
         if failure is not None:
             if failure.startswith("TLS") or "name resolution" in failure:  # a typo: no retry
                 raise connection_error(self.base_url, failure, transient=False)
@@ -497,7 +417,7 @@ class Learning360Client:
         if 200 <= status < 300:
             return self._read(response, watch, parse)
         body = _read_error_body(response)
-        self.stats.record_bytes(len(response.content or b"") if body is not None else 0)
+        self.stats.add(bytes_received=len(response.content or b"") if body is not None else 0)
         past_deadline = self._watchdog.release(watch)
         response.close()
         if past_deadline:
@@ -524,7 +444,6 @@ class Learning360Client:
         raise self._worded(refusal, label)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
-        """A 2xx answer: parsed under the deadline, or handed open to ``iter_array``."""
         if parse is None:
             if not _looks_like_json(response):
                 self._watchdog.release(watch)
@@ -546,24 +465,17 @@ class Learning360Client:
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
-    """A client with the auth strategy these credentials and this API version call for."""
     auth = auth_for(credentials, api_version)
     return Learning360Client(base_url, auth, api_version=api_version, **options)
 
 
+_DNS_FAILURES = ("name or service not known", "nodename nor servname", "name resolution", "getaddr")
 _WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
 
 
 def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+    return {**names, str: "a string", list: "a list"}.get(type(value), "an object")
 
 
 def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
@@ -604,13 +516,22 @@ def _read_error_body(response: requests.Response) -> Any:
         return None
 
 
-def _describe_connection_error(exc: requests.exceptions.ConnectionError) -> str:
-    lowered = str(exc).lower()
-    dns = ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo")
-    if any(marker in lowered for marker in dns):
-        return "connection failed: host name resolution failed"
-    if "refused" in lowered:
-        return "connection refused"
-    if "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
-        return "connection reset by the server"
-    return f"connection failed ({type(exc).__name__})"
+def _send_failure(exc: requests.RequestException, timeout: float) -> str:
+    """Why a request got no answer; a TLS or DNS failure is a typo (never retried)."""
+    lowered, name = str(exc).lower(), type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (
+            "TLS handshake failed: an https:// URL on a plain http port, or a certificate problem"
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if any(marker in lowered for marker in _DNS_FAILURES):
+            return "connection failed: host name resolution failed"
+        if "refused" in lowered:
+            return "connection refused"
+        if "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
+            return "connection reset by the server"
+    elif isinstance(exc, requests.exceptions.Timeout):
+        return f"connection timed out after {timeout:g}s"
+    elif isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.ContentDecodingError):
+        return f"body cut short ({name})"
+    return f"connection failed ({name})"

@@ -3,8 +3,7 @@
 
 DEFAULT_BASE_URL = "https://app.360learning.com"
 SUPPORTED_API_VERSIONS = ("v1", "v2")
-USER_COURSES_STRATEGIES = ("bulk", "per_user")
-USER_PROGRAMS_STRATEGIES = ("bulk", "per_user")
+STRATEGIES = ("bulk", "per_user")  # of user_courses and user_programs
 
 # Request budget defaults (see ``__init__.py`` for the trade-offs). 50 = the API's documented
 # limit: the client's limiter never sends more than 50 in any second (and 5 in any 100 ms),

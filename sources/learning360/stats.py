@@ -31,7 +31,7 @@ class RequestStats:
     change_feed: dict[str, object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def _add(self, **counts: int) -> None:
+    def add(self, **counts: int) -> None:
         with self._lock:
             for name, count in counts.items():
                 setattr(self, name, getattr(self, name) + count)
@@ -44,24 +44,6 @@ class RequestStats:
     def record_dropped(self, what: str) -> None:
         with self._lock:
             self.dropped[what] += 1
-
-    def record_bytes(self, count: int) -> None:
-        self._add(bytes_received=count)
-
-    def record_retry(self, *, rate_limited: bool = False) -> None:
-        self._add(retries=1, rate_limited=int(rate_limited))
-
-    def record_reauthentication(self) -> None:
-        self._add(reauthentications=1)
-
-    def record_missing(self) -> None:
-        self._add(skipped_missing=1)
-
-    def plan_calls(self, count: int) -> None:
-        self._add(calls_planned=count)
-
-    def record_call_done(self) -> None:
-        self._add(calls_done=1)
 
     def calls_to_go(self) -> int:
         with self._lock:
