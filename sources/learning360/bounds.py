@@ -64,9 +64,9 @@ class Bounds:
 
 def _too_large(label: str, verb: str, bound: int, culprit: str, unit: str) -> ListingOutOfBounds:
     return ListingOutOfBounds(
-        f"360Learning {label} {verb} more than {bound} {unit}, the bound for one listing ({culprit} "
-        f"that never ends?); not read further: raise {config_key(f'max_listing_{unit}')} if the "
-        "company is really that large",
+        f"360Learning {label} {verb} more than {bound} {unit}, the bound for one listing "
+        f"({culprit} that never ends?); not read further: raise "
+        f"{config_key(f'max_listing_{unit}')} if the company is really that large",
         route=label,
     )
 

@@ -23,22 +23,6 @@ from . import errors
 from .auth import Auth, TokenAuth, auth_for
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
-from .errors import (
-    BASE_URL,
-    TOKEN_ROUTE,
-    ApiError,
-    ConfigurationError,
-    Learning360Error,
-    MalformedResponseError,
-    NotFoundError,
-    Refusal,
-    UnexpectedBodyError,
-    config_key,
-    connection_error,
-    error_code,
-    is_not_found,
-    not_an_api_error,
-)
 from .quarantine import table_of_route
 from .redaction import install_log_filter, redact
 from .routes import ID_KEYED_ROUTES
@@ -63,7 +47,7 @@ class RetryPolicy:
     def from_dlt_config(cls) -> RetryPolicy:
         runtime = resolve_configuration(RuntimeConfiguration())
         if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
-            raise ConfigurationError(
+            raise errors.ConfigurationError(
                 f"runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT) is "
                 f"{runtime.request_timeout!r}; it must be above 0"
             )
@@ -109,7 +93,7 @@ class _BrokenStream(Exception):
 
 
 class _ExpiredToken(Exception):
-    def __init__(self, refusal: Refusal, used_token: Any):
+    def __init__(self, refusal: errors.Refusal, used_token: Any):
         super().__init__(refusal.code)
         self.refusal, self.used_token = refusal, used_token
 
@@ -170,6 +154,7 @@ class Learning360Client:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.stream = True  # the body is read under the response deadline (bounds.py)
         # the host answered at least once: a refused connection is then an outage, not config
         self._answered = False
         # elements already counted as dropped, per URL: a listing read twice counts them once
@@ -189,13 +174,13 @@ class Learning360Client:
 
         try:
             return self._request("GET", route, self._url(route, path_params), parse=parse)
-        except NotFoundError as exc:
+        except errors.NotFoundError as exc:
             if not missing_ok:
                 raise
             self.skip_missing(exc, quiet)
             return None
 
-    def skip_missing(self, exc: NotFoundError, quiet: bool = False) -> None:
+    def skip_missing(self, exc: errors.NotFoundError, quiet: bool = False) -> None:
         self.stats.add(skipped_missing=1)
         log = logger.info if quiet else logger.warning
         log(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
@@ -212,10 +197,10 @@ class Learning360Client:
             attempt += 1
             try:
                 response = self._request("GET", route, url, params)
-            except NotFoundError:
+            except errors.NotFoundError:
                 response = None  # a listing is never "gone": the host does not serve this API
             if response is None:
-                raise not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
+                raise errors.not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
             watch = getattr(response, _WATCH, None)
             extended_at = time.monotonic()
             try:
@@ -287,7 +272,7 @@ class Learning360Client:
     def _past_deadline(self) -> str:
         return (
             f"no complete answer within {self.bounds.response_deadline:g}s "
-            f"({config_key('response_deadline')})"
+            f"({errors.config_key('response_deadline')})"
         )
 
     def _url(self, route: str, path_params: Params) -> str:
@@ -295,7 +280,9 @@ class Learning360Client:
         return f"{self.api_url}/{route.format(**quoted)}"
 
     def _post_token(self, body: Mapping[str, Any]) -> Any:
-        return self._request("POST", TOKEN_ROUTE, self.token_url, json=body, parse=self._parse_body)
+        return self._request(
+            "POST", errors.TOKEN_ROUTE, self.token_url, json=body, parse=self._parse_body
+        )
 
     def _parse_body(self, response: requests.Response) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
@@ -314,10 +301,10 @@ class Learning360Client:
         re-authentication. Raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
-        label = route if route == TOKEN_ROUTE else f"{method} {route}"
+        label = route if route == errors.TOKEN_ROUTE else f"{method} {route}"
         while True:
             attempt += 1
-            error: Learning360Error | None = None
+            error: errors.Learning360Error | None = None
             try:
                 return self._attempt(method, route, label, url, params, json, parse)
             except _ExpiredToken as expired:
@@ -332,14 +319,14 @@ class Learning360Client:
                     continue
             except _Retry as exc:
                 retry = exc
-            except Learning360Error as exc:
+            except errors.Learning360Error as exc:
                 error = exc
             if error is not None:
                 raise error  # raised outside `except`: no __context__ carrying a raw URL
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
-                raise connection_error(self.base_url, reason, transient=False)
+                raise errors.connection_error(self.base_url, reason, transient=False)
             self._backoff(label, retry, attempt)
 
     def _backoff(self, label: str, retry: _Retry, attempt: int, then: str = "") -> None:
@@ -354,25 +341,27 @@ class Learning360Client:
         log(f"360Learning {label}: {retry.reason}; {then} in {delay:.1f}s")
         self._sleep(delay)
 
-    def _exhausted(self, label: str, reason: str, attempts: int) -> Learning360Error:
+    def _exhausted(self, label: str, reason: str, attempts: int) -> errors.Learning360Error:
         if reason.startswith("connection"):
-            return connection_error(self.base_url, f"{reason}, {attempts} attempts")
+            return errors.connection_error(self.base_url, f"{reason}, {attempts} attempts")
         unusable = f"360Learning sent an unusable body for {label} after {attempts} attempts: "
         if reason.startswith("200 with a body of"):
-            return UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
+            return errors.UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
         if reason.startswith(("stream broke", "body is not complete")):
-            return MalformedResponseError(unusable + reason, route=label)
+            return errors.MalformedResponseError(unusable + reason, route=label)
         if "non-JSON" in reason or "invalid JSON" in reason:
-            return MalformedResponseError(f"{unusable}{reason}; check {BASE_URL}", route=label)
-        return ApiError(
+            return errors.MalformedResponseError(
+                f"{unusable}{reason}; check {errors.BASE_URL}", route=label
+            )
+        return errors.ApiError(
             f"360Learning {label} failed after {attempts} attempts: {reason}", route=label
         )
 
-    def _worded(self, refusal: Refusal, label: str) -> Learning360Error:
+    def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
         if worded := self.describe(refusal):
             return worded
         status, code, description = refusal.status, refusal.code, refusal.description
-        return ApiError(
+        return errors.ApiError(
             f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
             + (f": {redact(description)}" if description else ""),
             status,
@@ -381,7 +370,7 @@ class Learning360Client:
         )
 
     def _attempt(self, method, route, label, url, params: Params, json, parse) -> Any:
-        authenticate = route != TOKEN_ROUTE
+        authenticate = route != errors.TOKEN_ROUTE
         headers: dict[str, str] = {}
         query: dict[str, Any] = dict(params or {})
         used_token = self.auth.apply(headers, query) if authenticate else None
@@ -392,21 +381,14 @@ class Learning360Client:
         failure: str | None = None
         sent_at = time.monotonic()
         try:
-            # always streamed: the body is read under the response deadline (bounds.py)
             response = self.session.request(
-                method,
-                url,
-                params=query,
-                json=json,
-                headers=headers,
-                stream=True,
-                timeout=self.retry.timeout,
+                method, url, params=query, json=json, headers=headers, timeout=self.retry.timeout
             )
         except requests.RequestException as exc:
             failure = _send_failure(exc, self.retry.timeout)
         if failure is not None:
             if failure.startswith("TLS") or "name resolution" in failure:  # a typo: no retry
-                raise connection_error(self.base_url, failure, transient=False)
+                raise errors.connection_error(self.base_url, failure, transient=False)
             raise _Retry(failure)
 
         self._answered = True
@@ -422,10 +404,10 @@ class Learning360Client:
         response.close()
         if past_deadline:
             raise _Retry(self._past_deadline())
-        code, description = error_code(body)
-        refusal = Refusal(status, code, description, route)
-        if route == TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
-            raise not_an_api_error(self.base_url, f"{status} to {TOKEN_ROUTE}")
+        code, description = errors.error_code(body)
+        refusal = errors.Refusal(status, code, description, route)
+        if route == errors.TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
+            raise errors.not_an_api_error(self.base_url, f"{status} to {errors.TOKEN_ROUTE}")
         if authenticate and status == 401 and self.auth.expired(code, description):
             raise _ExpiredToken(refusal, used_token)
         if status in (429, 408) or status >= 500:
@@ -434,9 +416,9 @@ class Learning360Client:
                 retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
                 rate_limited=status == 429,
             )
-        if route != TOKEN_ROUTE and is_not_found(status, body):
+        if route != errors.TOKEN_ROUTE and errors.is_not_found(status, body):
             path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
-            raise NotFoundError(
+            raise errors.NotFoundError(
                 f"{label} {redact(path)} -> {status} {redact(code or 'not found')}",
                 status,
                 route=label,

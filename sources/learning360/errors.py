@@ -3,8 +3,8 @@ what the API refused (the client raises a neutral :class:`Refusal`)."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .redaction import redact
@@ -21,7 +21,7 @@ def config_key(*path: str) -> str:
 
 
 class Learning360Error(Exception):
-    """``str(exc)``: a complete, secret-free line; an HTTP answer's ``status``, ``code``, ``route``."""
+    """``str(exc)``: a complete, secret-free line; ``status``, ``code``, ``route`` of an answer."""
 
     def __init__(
         self, message: str, status: int | None = None, code: str | None = None, *, route=None
@@ -69,12 +69,8 @@ class UnexpectedBodyError(MalformedResponseError):
     """One item's body stayed valid JSON of the wrong type: the caller quarantines the item."""
 
 
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    code: str | None
-    description: str | None
-    route: str  # the route template, or TOKEN_ROUTE
+# what the API refused, neutral (route: the template, or TOKEN_ROUTE); DESCRIBE words it
+Refusal = namedtuple("Refusal", "status code description route")
 
 
 def error_code(body: Any) -> tuple[str | None, str | None]:
@@ -179,13 +175,6 @@ def not_an_api_error(base_url: str, answer: str) -> ConfigurationError:
         f"{redact(base_url)} does not answer like the 360Learning API ({redact(answer)}): check "
         f"{BASE_URL} (e.g. https://app.360learning.com) and {config_key('api_version')}"
     )
-
-
-def is_configuration_problem(exc: Learning360Error) -> bool:
-    """Exit 2 (only a change of config fixes it) rather than 1 (the next run may succeed)."""
-    if isinstance(exc, ConnectionFailedError):
-        return not exc.transient
-    return isinstance(exc, ConfigurationError | AuthenticationError)
 
 
 CLIENT_ID = config_key("credentials", "client_id")

@@ -1,10 +1,6 @@
-"""Fan-out of per-item requests, fed by a background thread.
-
-Not dlt's ``parallelized=True``: its pool is sized by ``extract.workers`` and fed from the main
-thread, so requests stall whenever that thread parses a large stream or writes items. Here one
-pool serves every fan-out of a run, a background thread feeds it and a semaphore bounds the
-answers in flight or unread to ``buffer``; the first exception cancels the rest.
-"""
+"""Fan-out of per-item requests: one pool per run, fed by a background thread (dlt's
+``parallelized=True`` is fed from the main thread, which stalls it while parsing), the answers
+in flight or unread bounded by ``buffer``; the first exception cancels the rest."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ class RequestStats:
             return max(0, self.calls_planned - self.calls_done)
 
     def as_dict(self) -> dict[str, object]:
-        """The emulator's ``metrics()`` keys where they overlap (``total``, ``requests``, ``429``)."""
+        """Named like the emulator's ``metrics()`` where they overlap."""
         with self._lock:
             return {
                 "total": self.requests,

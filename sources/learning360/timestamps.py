@@ -22,11 +22,11 @@ def _cursor_in_utc(value: Any) -> datetime:
 
 
 def format_api_timestamp(value: Any) -> str:
-    """Format a cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
+    """A cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
     value = _cursor_in_utc(value)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def format_filter_date(value: Any) -> str:
-    """A cursor as a v2 date filter, milliseconds floored as the API does (``gte`` stays inclusive)."""
+    """A cursor as a v2 date filter, milliseconds floored like the API (``gte`` stays inclusive)."""
     return _cursor_in_utc(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")

@@ -39,10 +39,26 @@ def _listing(route: str, **fixed: str) -> Callable[..., Any]:
 
 
 def _single(route: str) -> Callable[..., Any]:
-    """One item by id; None when it vanished mid-sync or stayed malformed (INFO if quiet)."""
+    """One item by id; None when it vanished mid-sync (INFO if quiet) or stayed malformed: then
+    it is quarantined (re-read next run), and one bad answer never fails the others."""
+    template, shape = ROUTES[route], ITEM_SHAPES.get(route)
+    id_name = template[template.index("{") + 1 : template.index("}")]
 
     def single(self: V1Api, item_id: str, quiet: bool = False) -> Any:
-        return self._item(route, item_id, quiet)
+        try:
+            body = self.client.get_json(
+                template, {id_name: item_id}, missing_ok=True, quiet=quiet, expect=shape
+            )
+        except UnexpectedBodyError as exc:
+            reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
+            self.client.stats.quarantine.reject(
+                table_of_route(template),
+                f"GET {template} answered {reason[len('a body of ') :]} (retried)",
+                {"route": template, "id": item_id},
+                item_id,
+            )
+            return None
+        return self._only_records(template, body) if route in RECORD_LISTS else body
 
     return single
 
@@ -56,26 +72,6 @@ class V1Api:
         self._user_ids: dict[str, str] | None = None
 
     users = _listing("users", deleted="true")  # deleted users stay in the warehouse, flagged
-
-    def _item(self, route: str, item_id: str, quiet: bool) -> Any:
-        """A body of the wrong JSON type, after the client's retries, is quarantined (re-read
-        next run) and answered None: one bad answer never fails the others."""
-        template = ROUTES[route]
-        ids = {template[template.index("{") + 1 : template.index("}")]: item_id}
-        try:
-            body = self.client.get_json(
-                template, ids, missing_ok=True, quiet=quiet, expect=ITEM_SHAPES.get(route)
-            )
-        except UnexpectedBodyError as exc:
-            reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
-            self.client.stats.quarantine.reject(
-                table_of_route(template),
-                f"GET {template} answered {reason[len('a body of ') :]} (retried)",
-                {"route": template, "id": item_id},
-                item_id,
-            )
-            return None
-        return self._only_records(template, body) if route in RECORD_LISTS else body
 
     def _only_records(self, template: str, body: Any) -> Any:
         """Records (the list, or its ``usersStats``) that are not objects are quarantined."""
