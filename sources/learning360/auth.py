@@ -4,6 +4,7 @@ the client lends its transport (``post``), so it keeps the only HTTP code."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
@@ -102,11 +103,10 @@ def parse_token(payload: Any) -> tuple[str, float]:
 
 def parse_expires_in(value: Any) -> float:
     """A number or a numeric string; anything else -> 1 h."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return DEFAULT_TOKEN_LIFETIME_SECONDS
-    return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_SECONDS
+    with contextlib.suppress(TypeError, ValueError):
+        if float(value) > 0:
+            return float(value)
+    return DEFAULT_TOKEN_LIFETIME_SECONDS
 
 
 def auth_for(credentials: Any, api_version: str) -> Auth:

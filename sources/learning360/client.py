@@ -258,13 +258,11 @@ class Learning360Client:
         self, route: str, path_params: Params = None, params: Params = None, url: str | None = None
     ) -> tuple[Any, requests.Response]:
         """A v2 page's body and closed response (its ``Link`` header); ``url``: a next link."""
-        return self._request(
-            "GET",
-            route,
-            url or self._url(route, path_params),
-            None if url else params,
-            parse=lambda response: (self._parse_body(response), response),
-        )
+        url, params = (url, None) if url else (self._url(route, path_params), params)
+        return self._request("GET", route, url, params, parse=self._body_and_response)
+
+    def _body_and_response(self, response: requests.Response) -> tuple[Any, requests.Response]:
+        return self._parse_body(response), response
 
     def close(self) -> None:
         self.session.close()
@@ -347,27 +345,19 @@ class Learning360Client:
         unusable = f"360Learning sent an unusable body for {label} after {attempts} attempts: "
         if reason.startswith("200 with a body of"):
             return errors.UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
-        if reason.startswith(("stream broke", "body is not complete")):
-            return errors.MalformedResponseError(unusable + reason, route=label)
-        if "non-JSON" in reason or "invalid JSON" in reason:
-            return errors.MalformedResponseError(
-                f"{unusable}{reason}; check {errors.BASE_URL}", route=label
-            )
-        return errors.ApiError(
-            f"360Learning {label} failed after {attempts} attempts: {reason}", route=label
-        )
+        hint = f"; check {errors.BASE_URL}" if "JSON body" in reason else ""
+        if hint or reason.startswith(("stream broke", "body is not complete")):
+            return errors.MalformedResponseError(unusable + reason + hint, route=label)
+        failed = f"360Learning {label} failed after {attempts} attempts: {reason}"
+        return errors.ApiError(failed, route=label)
 
     def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
         if worded := self.describe(refusal):
             return worded
         status, code, description = refusal.status, refusal.code, refusal.description
-        return errors.ApiError(
-            f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
-            + (f": {redact(description)}" if description else ""),
-            status,
-            code,
-            route=label,
-        )
+        message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
+        detail = f": {redact(description)}" if description else ""
+        return errors.ApiError(message + detail, status, code, route=label)
 
     def _attempt(self, method, route, label, url, params: Params, json, parse) -> Any:
         authenticate = route != errors.TOKEN_ROUTE
@@ -379,7 +369,7 @@ class Learning360Client:
                 pass  # try_acquire sleeps until a slot frees; loops only past max_delay
         self.stats.record_request(label)
         failure: str | None = None
-        sent_at = time.monotonic()
+        deadline = time.monotonic() + self.bounds.response_deadline
         try:
             response = self.session.request(
                 method, url, params=query, json=json, headers=headers, timeout=self.retry.timeout
@@ -392,9 +382,7 @@ class Learning360Client:
             raise _Retry(failure)
 
         self._answered = True
-        watch = self._watchdog.watch(
-            response, self.bounds.response_deadline - (time.monotonic() - sent_at)
-        )
+        watch = self._watchdog.watch(response, deadline - time.monotonic())
         status = response.status_code
         if 200 <= status < 300:
             return self._read(response, watch, parse)
@@ -418,11 +406,8 @@ class Learning360Client:
             )
         if route != errors.TOKEN_ROUTE and errors.is_not_found(status, body):
             path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
-            raise errors.NotFoundError(
-                f"{label} {redact(path)} -> {status} {redact(code or 'not found')}",
-                status,
-                route=label,
-            )
+            message = f"{label} {redact(path)} -> {status} {redact(code or 'not found')}"
+            raise errors.NotFoundError(message, status, route=label)
         raise self._worded(refusal, label)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
