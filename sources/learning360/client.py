@@ -65,7 +65,7 @@ class RetryPolicy:
 
 
 def build_limiter(max_requests_per_second: float) -> Limiter | None:
-    """Two windows (per 100 ms and per second): 40/s means ~4 every 100 ms, not a burst of 40."""
+    """Two windows (per 100 ms and per second): 50/s means 5 every 100 ms, not a burst of 50."""
     if not max_requests_per_second or max_requests_per_second <= 0:
         return None
     if max_requests_per_second >= 10:
@@ -137,7 +137,6 @@ class Learning360Client:
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
-        self.token_url = f"{self.base_url}/api/v2/oauth2/token"
         self.auth = auth
         if isinstance(auth, TokenAuth):
             auth.post = self._post_token  # the strategy borrows the client's transport
@@ -278,9 +277,8 @@ class Learning360Client:
         return f"{self.api_url}/{route.format(**quoted)}"
 
     def _post_token(self, body: Mapping[str, Any]) -> Any:
-        return self._request(
-            "POST", errors.TOKEN_ROUTE, self.token_url, json=body, parse=self._parse_body
-        )
+        url = f"{self.base_url}/api/v2/oauth2/token"
+        return self._request("POST", errors.TOKEN_ROUTE, url, json=body, parse=self._parse_body)
 
     def _parse_body(self, response: requests.Response) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
