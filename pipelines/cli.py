@@ -7,6 +7,7 @@ traceback is printed only with --debug.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from pipelines.explain import explain
 from pipelines.models.runner import list_models
 from pipelines.run import PIPELINE_NAME, make_pipeline, run_models, run_sync, sync_lock
 from pipelines.summary import print_summary, read_snapshot
-from sources.learning360.redaction import enable_http_debug_log
+from sources.learning360.redaction import RedactingFilter, install_log_filter
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_LOCKED", "build_parser", "explain", "main"]
 
@@ -188,6 +189,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     finally:
         restore_signals()
+
+
+def enable_http_debug_log(stream: Any = None) -> None:
+    """urllib3's request lines to stderr, redacted (``sync --log-level DEBUG``); the filter on
+    the handler masks a record from any urllib3 logger before it is written."""
+    install_log_filter()
+    target = logging.getLogger("urllib3")
+    if any(getattr(h, "_learning360", False) for h in target.handlers):
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s|[%(levelname)s]|%(process)d|%(name)s|%(message)s")
+    )
+    handler.addFilter(RedactingFilter())
+    handler._learning360 = True  # type: ignore[attr-defined]
+    target.addHandler(handler)
+    target.setLevel(logging.DEBUG)
 
 
 if __name__ == "__main__":

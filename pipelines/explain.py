@@ -17,7 +17,12 @@ from pipelines.exit_codes import (
     StageFailed,
     SyncAlreadyRunning,
 )
-from sources.learning360.errors import Learning360Error, is_configuration_problem
+from sources.learning360.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    Learning360Error,
+)
 from sources.learning360.redaction import redact
 
 
@@ -62,3 +67,10 @@ def explain(exc: BaseException) -> tuple[int, str]:
             "if it can never load, see `learning360 status` and docs/reliability.md)"
         )
     return EXIT_FAILED, line
+
+
+def is_configuration_problem(exc: Learning360Error) -> bool:
+    """Exit 2 (only a change of config fixes it) rather than 1 (the next run may succeed)."""
+    if isinstance(exc, ConnectionFailedError):
+        return not exc.transient
+    return isinstance(exc, ConfigurationError | AuthenticationError)

@@ -1,14 +1,10 @@
-"""Auth strategies: how a request carries the credentials of one method (v1 query, v1 header,
-v1 token, v2 client credentials), how a token is requested and when a 401 means "expired".
-
-Token auth is hand-written rather than dlt's ``OAuth2ClientCredentials``: 360Learning wants a
-JSON body (dlt posts a form), a token is refreshed a margin before it expires and dropped on
-a 401 "expired" so the client can fetch one once and retry. The client lends its transport
-(``post``), so it keeps the only HTTP code.
-"""
+"""Auth strategies: how a request carries the credentials of one method and when a 401 means
+"expired". Not dlt's ``OAuth2ClientCredentials``: 360Learning wants a JSON body, not a form;
+the client lends its transport (``post``), so it keeps the only HTTP code."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
@@ -32,8 +28,7 @@ class Auth:
         return None
 
     def expired(self, code: str | None, description: str | None) -> bool:
-        """Whether a 401 with this body means "fetch a new token and retry once"."""
-        return False
+        return False  # True: fetch a new token and retry once
 
     def invalidate(self, used_token: str | None) -> None:
         """Forget a token the API refused (unless another thread already replaced it)."""
@@ -55,28 +50,15 @@ class ApiKeyAuth(Auth):
 
 
 class TokenAuth(Auth):
-    """``Authorization: Bearer`` with one token shared by every thread behind a lock, from
-    ``POST /api/v2/oauth2/token`` (the same JSON body for v1's key and v2's client)."""
+    """One bearer token for every thread, from ``POST /api/v2/oauth2/token`` (v1 and v2)."""
 
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        *,
-        method: str = "oauth",
-        headers: Mapping[str, str] | None = None,
-        margin_seconds: float = REFRESH_MARGIN_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        register_secret(client_secret)
-        self.body = {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-        }
+    def __init__(self, client_id: str, secret: str, *, method="oauth", headers=None, clock=None):
+        register_secret(secret)
+        self.body = {"grant_type": "client_credentials", "client_id": client_id}
+        self.body["client_secret"] = secret
         self.method, self.headers = method, dict(headers or {})
         self.post: Callable[[Mapping[str, str]], Any] | None = None  # set by the client
-        self._margin, self._clock = margin_seconds, clock
+        self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
@@ -87,7 +69,7 @@ class TokenAuth(Auth):
                 assert self.post is not None, "a TokenAuth is used through Learning360Client"
                 value, lifetime = parse_token(self.post(self.body))
                 # a short-lived token must not be refreshed on every call
-                margin = min(self._margin, lifetime / 2)
+                margin = min(REFRESH_MARGIN_SECONDS, lifetime / 2)
                 self._token, self._refresh_at = value, self._clock() + lifetime - margin
             return self._token
 
@@ -120,30 +102,20 @@ def parse_token(payload: Any) -> tuple[str, float]:
 
 
 def parse_expires_in(value: Any) -> float:
-    """``expires_in`` arrives as a number or a numeric string; anything else -> 1 h."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return DEFAULT_TOKEN_LIFETIME_SECONDS
-    return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_SECONDS
+    """A number or a numeric string; anything else -> 1 h."""
+    with contextlib.suppress(TypeError, ValueError):
+        if float(value) > 0:
+            return float(value)
+    return DEFAULT_TOKEN_LIFETIME_SECONDS
 
 
 def auth_for(credentials: Any, api_version: str) -> Auth:
-    """The strategy for these credentials and API version; a missing key is named."""
     if problem := credentials_problem(credentials, api_version):
         raise problem
     if api_version == "v2":
         headers = {routes.API_VERSION_HEADER: routes.API_VERSION}
-        return TokenAuth(
-            str(credentials.client_id).strip(),
-            str(credentials.client_secret),
-            method="oauth2_client_credentials",
-            headers=headers,
-        )
+        client_id, secret = str(credentials.client_id).strip(), str(credentials.client_secret)
+        return TokenAuth(client_id, secret, method="oauth2_client_credentials", headers=headers)
     method = auth_method(credentials.auth_method)
-    company_id, api_key = str(credentials.company_id).strip(), str(credentials.api_key)
-    return (
-        TokenAuth(company_id, api_key)
-        if method == "oauth"
-        else ApiKeyAuth(company_id, api_key, method)
-    )
+    keys = str(credentials.company_id).strip(), str(credentials.api_key)
+    return TokenAuth(*keys) if method == "oauth" else ApiKeyAuth(*keys, method)

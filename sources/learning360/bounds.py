@@ -1,12 +1,6 @@
-"""Bounds on one answer and one listing, so a misbehaving server never hangs a sync.
-
-``request_timeout`` bounds each *read*, so a body trickling a byte every few seconds would hold
-the sync (and its lock) for hours. ``response_deadline`` bounds the whole answer (for a
-streamed v1 listing: the time without a complete element); a :class:`ResponseWatchdog` shuts
-the socket down when it passes and the client retries like a timeout. ``max_listing_elements``
-and ``max_listing_pages`` bound a listing; a ``Link: rel="next"`` back to a page already read
-fails at once. The defaults are far above a large company (docs/reliability.md).
-"""
+"""Bounds on one answer and one listing, so a misbehaving server never hangs a sync: a body
+trickling a byte at a time passes ``request_timeout`` (per read) but not ``response_deadline``
+(for a streamed listing: the time without progress). docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -20,11 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .defaults import (
-    DEFAULT_MAX_LISTING_ELEMENTS,
-    DEFAULT_MAX_LISTING_PAGES,
-    DEFAULT_RESPONSE_DEADLINE,
-)
+from . import defaults
 from .errors import ApiError, ConfigurationError, config_key
 
 IDLE_SECONDS = 30.0  # a watchdog thread with nothing to watch for this long ends
@@ -36,9 +26,9 @@ class ListingOutOfBounds(ApiError):
 
 @dataclass(frozen=True)
 class Bounds:
-    response_deadline: float = DEFAULT_RESPONSE_DEADLINE
-    max_listing_elements: int = DEFAULT_MAX_LISTING_ELEMENTS
-    max_listing_pages: int = DEFAULT_MAX_LISTING_PAGES
+    response_deadline: float = defaults.DEFAULT_RESPONSE_DEADLINE
+    max_listing_elements: int = defaults.DEFAULT_MAX_LISTING_ELEMENTS
+    max_listing_pages: int = defaults.DEFAULT_MAX_LISTING_PAGES
 
     @classmethod
     def from_settings(cls, **settings: Any) -> Bounds:
@@ -57,14 +47,10 @@ class Bounds:
         return cls(**values)
 
     def too_many_elements(self, label: str, count: int) -> ListingOutOfBounds:
-        return _too_large(
-            label, f"sent more than {self.max_listing_elements} elements", "a body", "elements"
-        )
+        return _too_large(label, "sent", self.max_listing_elements, "a body", "elements")
 
     def too_many_pages(self, label: str) -> ListingOutOfBounds:
-        return _too_large(
-            label, f"spans more than {self.max_listing_pages} pages", "a next link", "pages"
-        )
+        return _too_large(label, "spans", self.max_listing_pages, "a next link", "pages")
 
     @staticmethod
     def looping_link(label: str, page: int) -> ListingOutOfBounds:
@@ -76,21 +62,18 @@ class Bounds:
         )
 
 
-def _too_large(label: str, what: str, culprit: str, unit: str) -> ListingOutOfBounds:
+def _too_large(label: str, verb: str, bound: int, culprit: str, unit: str) -> ListingOutOfBounds:
     return ListingOutOfBounds(
-        f"360Learning {label} {what}, the bound for one listing ({culprit} that never ends?); "
-        f"not read further: raise {config_key(f'max_listing_{unit}')} if the company is really "
-        "that large",
+        f"360Learning {label} {verb} more than {bound} {unit}, the bound for one listing "
+        f"({culprit} that never ends?); not read further: raise "
+        f"{config_key(f'max_listing_{unit}')} if the company is really that large",
         route=label,
     )
 
 
 class ResponseWatchdog:
-    """Shuts down the socket of an answer still being read when its deadline passes.
-
-    One daemon thread per client and process (a forked child starts its own; an idle one ends),
-    a heap of deadlines. Shutting down (not closing: urllib3 owns the fd) makes a blocked
-    ``recv`` return EOF, and :meth:`release` tells the client it was the deadline."""
+    """Shuts down (not closes: urllib3 owns the fd) the socket of an answer still being read when
+    its deadline passes; one daemon thread per client and process, a heap of deadlines."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -102,8 +85,7 @@ class ResponseWatchdog:
         self._owner_pid = -1
 
     def watch(self, response: Any, seconds: float) -> int | None:
-        """A handle for a streamed ``requests.Response``; None when its socket is out of reach
-        (then only the read timeout applies)."""
+        """A handle for a streamed response; None when its socket is out of reach."""
         connection = getattr(getattr(response, "raw", None), "_connection", None)
         sock = getattr(connection, "sock", None)  # urllib3 2 keeps it until the body is read
         if not isinstance(sock, socket.socket):
@@ -122,7 +104,6 @@ class ResponseWatchdog:
             return handle
 
     def extend(self, handle: int | None, seconds: float) -> None:
-        """A new deadline, ``seconds`` from now (a streamed listing that makes progress)."""
         with self._cond:
             if handle is not None and handle in self._sockets:
                 self._push(handle, seconds)

@@ -1,11 +1,6 @@
-"""The only place that speaks HTTP to 360Learning, for both API versions.
-
-Not dlt's ``RESTClient``: the source must restart a *streamed* v1 array mid-way without
-duplicates (elements already yielded are skipped by ``_id``, else by position), re-authenticate
-once on an expired token, retry a ``200`` HTML page, throttle across threads and count requests
-per route template. Retry settings are dlt's ``[runtime] request_*``. A listing element that
-cannot be stored is quarantined and counted, never dropped silently (docs/reliability.md).
-"""
+"""The only place that speaks HTTP to 360Learning, for both API versions. Not dlt's
+``RESTClient``: it restarts a streamed v1 array mid-way without duplicates, re-authenticates once,
+retries a ``200`` HTML page, throttles across threads and counts requests per route template."""
 
 from __future__ import annotations
 
@@ -28,35 +23,15 @@ from . import errors
 from .auth import Auth, TokenAuth, auth_for
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
-from .errors import (
-    BASE_URL,
-    TOKEN_ROUTE,
-    ApiError,
-    ConfigurationError,
-    Learning360Error,
-    MalformedResponseError,
-    NotFoundError,
-    Refusal,
-    UnexpectedBodyError,
-    config_key,
-    connection_error,
-    error_code,
-    is_not_found,
-    not_an_api_error,
-)
 from .quarantine import table_of_route
 from .redaction import install_log_filter, redact
 from .routes import ID_KEYED_ROUTES
 from .stats import RequestStats
-from .v2 import errors as v2_errors
+
+Params = Mapping[str, Any] | None
 
 USER_AGENT = "learning360-dlt-source/1.0"
 STREAM_CHUNK_BYTES = 64 * 1024
-# each API version words what the API refused (errors.Refusal) in its own terms
-DESCRIBE: dict[str, Callable[[Refusal], Learning360Error | None]] = {
-    "v1": errors.describe,
-    "v2": v2_errors.describe,
-}
 
 install_log_filter()
 
@@ -70,10 +45,9 @@ class RetryPolicy:
 
     @classmethod
     def from_dlt_config(cls) -> RetryPolicy:
-        """dlt's ``[runtime]`` request settings (env ``RUNTIME__REQUEST_MAX_ATTEMPTS`` ...)."""
         runtime = resolve_configuration(RuntimeConfiguration())
         if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
-            raise ConfigurationError(
+            raise errors.ConfigurationError(
                 f"runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT) is "
                 f"{runtime.request_timeout!r}; it must be above 0"
             )
@@ -91,7 +65,7 @@ class RetryPolicy:
 
 
 def build_limiter(max_requests_per_second: float) -> Limiter | None:
-    """Two windows (per 100 ms and per second): 40/s means ~4 every 100 ms, not a burst of 40."""
+    """Two windows (per 100 ms and per second): 50/s means 5 every 100 ms, not a burst of 50."""
     if not max_requests_per_second or max_requests_per_second <= 0:
         return None
     if max_requests_per_second >= 10:
@@ -109,8 +83,6 @@ def build_limiter(max_requests_per_second: float) -> Limiter | None:
 
 
 class _Retry(Exception):
-    """This attempt failed in a way worth retrying."""
-
     def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False):
         super().__init__(reason)
         self.reason, self.retry_after, self.rate_limited = reason, retry_after, rate_limited
@@ -121,7 +93,7 @@ class _BrokenStream(Exception):
 
 
 class _ExpiredToken(Exception):
-    def __init__(self, refusal: Refusal, used_token: Any):
+    def __init__(self, refusal: errors.Refusal, used_token: Any):
         super().__init__(refusal.code)
         self.refusal, self.used_token = refusal, used_token
 
@@ -129,9 +101,9 @@ class _ExpiredToken(Exception):
 class _StreamReader:
     """File-like view of a streamed response for ijson; counts bytes, maps stream errors."""
 
-    def __init__(self, response: requests.Response, on_bytes: Callable[[int], None]):
+    def __init__(self, response: requests.Response, stats: RequestStats):
         self._chunks = response.iter_content(chunk_size=STREAM_CHUNK_BYTES)
-        self._on_bytes = on_bytes
+        self._stats = stats
         self.first_char: str | None = None
 
     def read(self, size: int = -1) -> bytes:
@@ -141,7 +113,7 @@ class _StreamReader:
             chunk = next(self._chunks, b"")
         except (requests.RequestException, OSError) as exc:
             raise _BrokenStream(type(exc).__name__) from None
-        self._on_bytes(len(chunk))
+        self._stats.add(bytes_received=len(chunk))
         if self.first_char is None and chunk.strip():
             self.first_char = chunk.lstrip()[:1].decode("latin-1")
         return chunk
@@ -162,21 +134,17 @@ class Learning360Client:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         bounds: Bounds | None = None,
-        id_keyed_routes: frozenset[str] = ID_KEYED_ROUTES,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
-        self.token_url = f"{self.base_url}/api/v2/oauth2/token"
         self.auth = auth
         if isinstance(auth, TokenAuth):
             auth.post = self._post_token  # the strategy borrows the client's transport
-        self.describe = DESCRIBE[api_version]
+        self.describe = errors.DESCRIBE[api_version]
         self.workers = max(1, int(workers))
         self.stats = stats if stats is not None else RequestStats()
         self.retry = retry or RetryPolicy.from_dlt_config()
         self.bounds = bounds or Bounds()
-        # listing templates whose elements must carry an ``_id`` (stored and fanned out by it)
-        self.id_keyed_routes = id_keyed_routes
         self._limiter = build_limiter(max_requests_per_second)
         self._sleep = sleep
         self._watchdog = ResponseWatchdog()
@@ -185,24 +153,17 @@ class Learning360Client:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.stream = True  # the body is read under the response deadline (bounds.py)
         # the host answered at least once: a refused connection is then an outage, not config
         self._answered = False
         # elements already counted as dropped, per URL: a listing read twice counts them once
         self._reported: dict[str, set[Any]] = {}
 
     def get_json(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        missing_ok: bool = False,
-        quiet: bool = False,
-        expect: tuple[type, ...] | None = None,
+        self, route: str, path_params: Params = None, *, missing_ok=False, quiet=False, expect=()
     ) -> Any:
-        """One JSON document. ``missing_ok``: a gone item is None after a warning (INFO if
-        ``quiet``). ``expect`` (e.g. ``(dict, str)``: an object with an ``_id``): another JSON
-        type is retried like a 5xx, then raises :class:`UnexpectedBodyError`."""
+        """One JSON document; ``missing_ok``: None for a gone item. Another type than ``expect``
+        (``str`` in it: an object with an ``_id``) is retried, then :class:`UnexpectedBodyError`."""
 
         def parse(response: requests.Response) -> Any:
             body = self._parse_body(response)
@@ -211,25 +172,20 @@ class Learning360Client:
             return body
 
         try:
-            return self._request("GET", route, self._url(route, path_params), params, parse=parse)
-        except NotFoundError as exc:
+            return self._request("GET", route, self._url(route, path_params), parse=parse)
+        except errors.NotFoundError as exc:
             if not missing_ok:
                 raise
             self.skip_missing(exc, quiet)
             return None
 
-    def skip_missing(self, exc: NotFoundError, quiet: bool = False) -> None:
-        self.stats.record_missing()
+    def skip_missing(self, exc: errors.NotFoundError, quiet: bool = False) -> None:
+        self.stats.add(skipped_missing=1)
         log = logger.info if quiet else logger.warning
         log(f"360Learning: skipped an item that is gone (deleted mid-sync?): {exc}")
 
     def iter_array(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        item_prefix: str = "item",
+        self, route: str, path_params: Params = None, params: Params = None, item_prefix="item"
     ) -> Iterator[Any]:
         """The elements of a streamed JSON array (``item_prefix``: ijson's path to them)."""
         url = self._url(route, path_params)
@@ -240,14 +196,14 @@ class Learning360Client:
             attempt += 1
             try:
                 response = self._request("GET", route, url, params)
-            except NotFoundError:
+            except errors.NotFoundError:
                 response = None  # a listing is never "gone": the host does not serve this API
             if response is None:
-                raise not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
+                raise errors.not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
             watch = getattr(response, _WATCH, None)
             extended_at = time.monotonic()
             try:
-                reader = _StreamReader(response, self.stats.record_bytes)
+                reader = _StreamReader(response, self.stats)
                 elements = ijson.items(reader, item_prefix, use_float=True)
                 for position, element in enumerate(elements):
                     if position >= self.bounds.max_listing_elements:
@@ -280,15 +236,10 @@ class Learning360Client:
     def _refused(
         self, route: str, element: Any, key: Any, repeated: bool, seen: set, item_prefix: str
     ) -> bool:
-        """Whether a listing element cannot be stored; it is quarantined (and counted as
-        dropped) once per key, though a restart reads it again."""
+        """Whether a listing element cannot be stored; quarantined once per key across restarts."""
         if item_prefix == "item" and not isinstance(element, Mapping):
             why, detail, dropped = f"is {json_type(element)}, not an object", None, False
-        elif (
-            isinstance(key, tuple)
-            and isinstance(element, Mapping)
-            and route in self.id_keyed_routes
-        ):
+        elif isinstance(key, tuple) and isinstance(element, Mapping) and route in ID_KEYED_ROUTES:
             why, detail, dropped = "without an _id", None, True
         elif repeated:
             why, detail, dropped = "with a duplicate _id", key, True
@@ -303,22 +254,14 @@ class Learning360Client:
         return True
 
     def get_page(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        url: str | None = None,
+        self, route: str, path_params: Params = None, params: Params = None, url: str | None = None
     ) -> tuple[Any, requests.Response]:
-        """One page (v2): its JSON body and the closed response, whose ``Link`` header names
-        the next page. ``url`` (a next link) replaces the route's URL and ``params``."""
-        return self._request(
-            "GET",
-            route,
-            url or self._url(route, path_params),
-            None if url else params,
-            parse=lambda response: (self._parse_body(response), response),
-        )
+        """A v2 page's body and closed response (its ``Link`` header); ``url``: a next link."""
+        url, params = (url, None) if url else (self._url(route, path_params), params)
+        return self._request("GET", route, url, params, parse=self._body_and_response)
+
+    def _body_and_response(self, response: requests.Response) -> tuple[Any, requests.Response]:
+        return self._parse_body(response), response
 
     def close(self) -> None:
         self.session.close()
@@ -326,26 +269,20 @@ class Learning360Client:
     def _past_deadline(self) -> str:
         return (
             f"no complete answer within {self.bounds.response_deadline:g}s "
-            f"({config_key('response_deadline')})"
+            f"({errors.config_key('response_deadline')})"
         )
 
-    def _url(self, route: str, path_params: Mapping[str, str] | None) -> str:
+    def _url(self, route: str, path_params: Params) -> str:
         quoted = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
         return f"{self.api_url}/{route.format(**quoted)}"
 
     def _post_token(self, body: Mapping[str, Any]) -> Any:
-        return self._request(
-            "POST",
-            TOKEN_ROUTE,
-            self.token_url,
-            json=dict(body),
-            parse=self._parse_body,
-            authenticate=False,
-        )
+        url = f"{self.base_url}/api/v2/oauth2/token"
+        return self._request("POST", errors.TOKEN_ROUTE, url, json=body, parse=self._parse_body)
 
     def _parse_body(self, response: requests.Response) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
-        self.stats.record_bytes(len(content))
+        self.stats.add(bytes_received=len(content))
         if not _looks_like_json(response):
             raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
         try:
@@ -354,26 +291,18 @@ class Learning360Client:
             raise _Retry("200 with a truncated or invalid JSON body") from None
 
     def _request(
-        self,
-        method: str,
-        route: str,
-        url: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        json: Any = None,
-        parse: Callable[[requests.Response], Any] | None = None,
-        authenticate: bool = True,
+        self, method: str, route: str, url: str, params: Params = None, *, json=None, parse=None
     ) -> Any:
-        """Send with retries and the one re-authentication; ``parse(response)``, or without
-        ``parse`` the open ``200`` response (streamed). Raises only :class:`Learning360Error`."""
+        """``parse(response)`` (without ``parse``: the open 2xx response), after retries and one
+        re-authentication. Raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
-        label = route if route == TOKEN_ROUTE else f"{method} {route}"
+        label = route if route == errors.TOKEN_ROUTE else f"{method} {route}"
         while True:
             attempt += 1
-            error: Learning360Error | None = None
+            error: errors.Learning360Error | None = None
             try:
-                return self._attempt(method, route, label, url, params, json, parse, authenticate)
+                return self._attempt(method, route, label, url, params, json, parse)
             except _ExpiredToken as expired:
                 if reauthenticated:
                     error = self._worded(expired.refusal, label)
@@ -381,26 +310,26 @@ class Learning360Client:
                     reauthenticated = True
                     attempt -= 1  # a fresh token is not a retry of a faulty server
                     self.auth.invalidate(expired.used_token)
-                    self.stats.record_reauthentication()
+                    self.stats.add(reauthentications=1)
                     logger.info("360Learning: access token refused (expired?), fetching a new one")
                     continue
             except _Retry as exc:
                 retry = exc
-            except Learning360Error as exc:
+            except errors.Learning360Error as exc:
                 error = exc
             if error is not None:
                 raise error  # raised outside `except`: no __context__ carrying a raw URL
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
-                raise connection_error(self.base_url, reason, transient=False)
+                raise errors.connection_error(self.base_url, reason, transient=False)
             self._backoff(label, retry, attempt)
 
     def _backoff(self, label: str, retry: _Retry, attempt: int, then: str = "") -> None:
         """Sleep before attempt ``attempt + 1``, or raise once the attempts are used up."""
         if attempt >= self.retry.max_attempts:
             raise self._exhausted(label, retry.reason, attempt)
-        self.stats.record_retry(rate_limited=retry.rate_limited)
+        self.stats.add(retries=1, rate_limited=int(retry.rate_limited))
         delay = self.retry.delay(attempt, retry.retry_after)
         # a 429 is the API pacing us: counted in progress and the summary, not a warning
         log = logger.info if retry.rate_limited else logger.warning
@@ -408,45 +337,28 @@ class Learning360Client:
         log(f"360Learning {label}: {retry.reason}; {then} in {delay:.1f}s")
         self._sleep(delay)
 
-    def _exhausted(self, label: str, reason: str, attempts: int) -> Learning360Error:
+    def _exhausted(self, label: str, reason: str, attempts: int) -> errors.Learning360Error:
         if reason.startswith("connection"):
-            return connection_error(self.base_url, f"{reason}, {attempts} attempts")
+            return errors.connection_error(self.base_url, f"{reason}, {attempts} attempts")
         unusable = f"360Learning sent an unusable body for {label} after {attempts} attempts: "
         if reason.startswith("200 with a body of"):
-            return UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
-        if reason.startswith(("stream broke", "body is not complete")):
-            return MalformedResponseError(unusable + reason, route=label)
-        if "non-JSON" in reason or "invalid JSON" in reason:
-            return MalformedResponseError(f"{unusable}{reason}; check {BASE_URL}", route=label)
-        return ApiError(
-            f"360Learning {label} failed after {attempts} attempts: {reason}", route=label
-        )
+            return errors.UnexpectedBodyError(unusable + reason[len("200 with ") :], route=label)
+        hint = f"; check {errors.BASE_URL}" if "JSON body" in reason else ""
+        if hint or reason.startswith(("stream broke", "body is not complete")):
+            return errors.MalformedResponseError(unusable + reason + hint, route=label)
+        failed = f"360Learning {label} failed after {attempts} attempts: {reason}"
+        return errors.ApiError(failed, route=label)
 
-    def _worded(self, refusal: Refusal, label: str) -> Learning360Error:
-        """The API version's words for a refusal, else the generic line."""
-        worded = self.describe(refusal)
-        if worded is not None:
+    def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
+        if worded := self.describe(refusal):
             return worded
         status, code, description = refusal.status, refusal.code, refusal.description
-        return ApiError(
-            f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
-            + (f": {redact(description)}" if description else ""),
-            status,
-            code,
-            route=label,
-        )
+        message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
+        detail = f": {redact(description)}" if description else ""
+        return errors.ApiError(message + detail, status, code, route=label)
 
-    def _attempt(
-        self,
-        method: str,
-        route: str,
-        label: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        parse: Callable[[requests.Response], Any] | None,
-        authenticate: bool,
-    ) -> Any:
+    def _attempt(self, method, route, label, url, params: Params, json, parse) -> Any:
+        authenticate = route != errors.TOKEN_ROUTE
         headers: dict[str, str] = {}
         query: dict[str, Any] = dict(params or {})
         used_token = self.auth.apply(headers, query) if authenticate else None
@@ -455,57 +367,33 @@ class Learning360Client:
                 pass  # try_acquire sleeps until a slot frees; loops only past max_delay
         self.stats.record_request(label)
         failure: str | None = None
-        sent_at = time.monotonic()
+        deadline = time.monotonic() + self.bounds.response_deadline
         try:
-            # always streamed: the body is read under the response deadline (bounds.py)
             response = self.session.request(
-                method,
-                url,
-                params=query,
-                json=json,
-                headers=headers,
-                stream=True,
-                timeout=self.retry.timeout,
+                method, url, params=query, json=json, headers=headers, timeout=self.retry.timeout
             )
-        except requests.exceptions.SSLError:
-            # https:// to a plain-http port, or a refused certificate: only config fixes it
-            failure = (
-                "TLS handshake failed: an https:// URL on a plain http port, or a certificate "
-                "problem"
-            )
-        except requests.exceptions.ConnectionError as exc:
-            failure = _describe_connection_error(exc)
-        except requests.exceptions.Timeout:
-            failure = f"connection timed out after {self.retry.timeout:g}s"
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
-            raise _Retry(f"body cut short ({type(exc).__name__})") from None
         except requests.RequestException as exc:
-            failure = f"connection failed ({type(exc).__name__})"
+            failure = _send_failure(exc, self.retry.timeout)
         if failure is not None:
             if failure.startswith("TLS") or "name resolution" in failure:  # a typo: no retry
-                raise connection_error(self.base_url, failure, transient=False)
+                raise errors.connection_error(self.base_url, failure, transient=False)
             raise _Retry(failure)
 
         self._answered = True
-        watch = self._watchdog.watch(
-            response, self.bounds.response_deadline - (time.monotonic() - sent_at)
-        )
+        watch = self._watchdog.watch(response, deadline - time.monotonic())
         status = response.status_code
         if 200 <= status < 300:
             return self._read(response, watch, parse)
         body = _read_error_body(response)
-        self.stats.record_bytes(len(response.content or b"") if body is not None else 0)
+        self.stats.add(bytes_received=len(response.content or b"") if body is not None else 0)
         past_deadline = self._watchdog.release(watch)
         response.close()
         if past_deadline:
             raise _Retry(self._past_deadline())
-        code, description = error_code(body)
-        refusal = Refusal(status, code, description, route)
-        if route == TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
-            raise not_an_api_error(self.base_url, f"{status} to {TOKEN_ROUTE}")
+        code, description = errors.error_code(body)
+        refusal = errors.Refusal(status, code, description, route)
+        if route == errors.TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
+            raise errors.not_an_api_error(self.base_url, f"{status} to {errors.TOKEN_ROUTE}")
         if authenticate and status == 401 and self.auth.expired(code, description):
             raise _ExpiredToken(refusal, used_token)
         if status in (429, 408) or status >= 500:
@@ -514,17 +402,13 @@ class Learning360Client:
                 retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
                 rate_limited=status == 429,
             )
-        if route != TOKEN_ROUTE and is_not_found(status, body):
+        if route != errors.TOKEN_ROUTE and errors.is_not_found(status, body):
             path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
-            raise NotFoundError(
-                f"{label} {redact(path)} -> {status} {redact(code or 'not found')}",
-                status,
-                route=label,
-            )
+            message = f"{label} {redact(path)} -> {status} {redact(code or 'not found')}"
+            raise errors.NotFoundError(message, status, route=label)
         raise self._worded(refusal, label)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
-        """A 2xx answer: parsed under the deadline, or handed open to ``iter_array``."""
         if parse is None:
             if not _looks_like_json(response):
                 self._watchdog.release(watch)
@@ -546,24 +430,17 @@ class Learning360Client:
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
-    """A client with the auth strategy these credentials and this API version call for."""
     auth = auth_for(credentials, api_version)
     return Learning360Client(base_url, auth, api_version=api_version, **options)
 
 
+_DNS_FAILURES = ("name or service not known", "nodename nor servname", "name resolution", "getaddr")
 _WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
 
 
 def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+    return {**names, str: "a string", list: "a list"}.get(type(value), "an object")
 
 
 def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
@@ -604,13 +481,22 @@ def _read_error_body(response: requests.Response) -> Any:
         return None
 
 
-def _describe_connection_error(exc: requests.exceptions.ConnectionError) -> str:
-    lowered = str(exc).lower()
-    dns = ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo")
-    if any(marker in lowered for marker in dns):
-        return "connection failed: host name resolution failed"
-    if "refused" in lowered:
-        return "connection refused"
-    if "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
-        return "connection reset by the server"
-    return f"connection failed ({type(exc).__name__})"
+def _send_failure(exc: requests.RequestException, timeout: float) -> str:
+    """Why a request got no answer; a TLS or DNS failure is a typo (never retried)."""
+    lowered, name = str(exc).lower(), type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (
+            "TLS handshake failed: an https:// URL on a plain http port, or a certificate problem"
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if any(marker in lowered for marker in _DNS_FAILURES):
+            return "connection failed: host name resolution failed"
+        if "refused" in lowered:
+            return "connection refused"
+        if "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
+            return "connection reset by the server"
+    elif isinstance(exc, requests.exceptions.Timeout):
+        return f"connection timed out after {timeout:g}s"
+    elif isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.ContentDecodingError):
+        return f"body cut short ({name})"
+    return f"connection failed ({name})"

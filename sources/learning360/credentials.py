@@ -1,12 +1,6 @@
-"""Credentials of both API versions, from ``[sources.learning360.credentials]``.
-
-v1: ``company_id`` + ``api_key`` and how to send them (``auth_method``); v2: ``client_id`` +
-``client_secret``. One configspec, not zendesk's union of two: dlt 1.31 resolves a union
-given ``= dlt.secrets.value`` only for ``CredentialsConfiguration`` specs, which refuse to read
-``company_id``/``auth_method`` from ``config.toml`` where they live; and a partial resolution
-(``doctor``) returns the first spec, without the v2 keys. A ``BaseConfiguration`` for the same
-reason; ``api_key``/``client_secret`` are ``TSecretStrValue`` (secret providers only, masked).
-"""
+"""Credentials of both API versions: v1 ``company_id`` + ``api_key`` (+ ``auth_method``), v2
+``client_id`` + ``client_secret``. One ``BaseConfiguration``, not zendesk's union: dlt 1.31 resolves
+unions only for ``CredentialsConfiguration`` specs, which refuse ``company_id`` from config.toml."""
 
 from __future__ import annotations
 
@@ -25,7 +19,7 @@ class Learning360Credentials(BaseConfiguration):
     company_id: str = None
     api_key: TSecretStrValue = None
     auth_method: str = "oauth"
-    # API v2: with both set, company_id/api_key may be left out (on_partial)
+    # API v2: with both set, company_id/api_key may be left out
     client_id: str | None = None
     client_secret: TSecretStrValue | None = None
 
@@ -36,7 +30,6 @@ class Learning360Credentials(BaseConfiguration):
         self.company_id = (self.company_id or "").strip()
 
     def on_partial(self) -> None:
-        """company_id/api_key are missing: fine when the v2 client credentials are set."""
         if self.client_id and self.client_secret:
             self.resolve()
         elif self.client_id or self.client_secret:

@@ -1,14 +1,11 @@
-"""Every default the source, the client and ``doctor`` share, in one module: the values
-``.dlt/config.toml`` and the docs document."""
+"""Every default the source, the client and ``doctor`` share (as config.toml documents them)."""
 
 DEFAULT_BASE_URL = "https://app.360learning.com"
 SUPPORTED_API_VERSIONS = ("v1", "v2")
-USER_COURSES_STRATEGIES = ("bulk", "per_user")
-USER_PROGRAMS_STRATEGIES = ("bulk", "per_user")
+STRATEGIES = ("bulk", "per_user")  # of user_courses and user_programs
 
-# Request budget defaults (see ``__init__.py`` for the trade-offs). 50 = the API's documented
-# limit: the client's limiter never sends more than 50 in any second (and 5 in any 100 ms),
-# which measured ~47.6 requests/s against a 50/s server limiter with 0 429s.
+# 50 = the API's documented limit: never more than 50 in any second (and 5 in any 100 ms)
+# measured ~47.6 requests/s against a 50/s server limiter with 0 429s.
 DEFAULT_MAX_REQUESTS_PER_SECOND = 50.0
 DEFAULT_WORKERS = 16
 # getUser details are re-read for every user at least this often (days); 0 = every run.

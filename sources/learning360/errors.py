@@ -1,16 +1,14 @@
-"""One-line, secret-free exceptions, and v1's wording of what the API refused.
-
-The client raises them outside the ``except`` of the ``requests`` error, so no ``__context__``
-carries a URL with ``apiKey=...`` into dlt's trace; every message names the key to fix.
-"""
+"""One-line, secret-free exceptions naming the key to fix, and each API version's words for
+what the API refused (the client raises a neutral :class:`Refusal`)."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .redaction import redact
+from .routes import API_VERSION, API_VERSION_HEADER, SCOPE_OF_TEMPLATE
 
 CONFIG_SECTION = "sources.learning360"
 TOKEN_ROUTE = "POST /api/v2/oauth2/token"
@@ -23,8 +21,7 @@ def config_key(*path: str) -> str:
 
 
 class Learning360Error(Exception):
-    """Base class; ``str(exc)`` is a complete, secret-free, one-line explanation. An error
-    about an HTTP answer keeps its ``status``, error ``code`` and ``route``."""
+    """``str(exc)``: a complete, secret-free line; ``status``, ``code``, ``route`` of an answer."""
 
     def __init__(
         self, message: str, status: int | None = None, code: str | None = None, *, route=None
@@ -72,14 +69,8 @@ class UnexpectedBodyError(MalformedResponseError):
     """One item's body stayed valid JSON of the wrong type: the caller quarantines the item."""
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """What the API refused, neutral: each API version words it (``describe``)."""
-
-    status: int
-    code: str | None
-    description: str | None
-    route: str  # the route template, or TOKEN_ROUTE
+# what the API refused, neutral (route: the template, or TOKEN_ROUTE); DESCRIBE words it
+Refusal = namedtuple("Refusal", "status code description route")
 
 
 def error_code(body: Any) -> tuple[str | None, str | None]:
@@ -133,7 +124,7 @@ _TOKEN_ERRORS = {
 }
 
 
-def describe(refusal: Refusal) -> AuthenticationError | None:
+def describe_v1(refusal: Refusal) -> AuthenticationError | None:
     """v1's words for a refused token request, 401 or 403; None: the client's own words."""
     status, code = refusal.status, refusal.code
     if refusal.route == TOKEN_ROUTE:
@@ -165,7 +156,6 @@ def describe(refusal: Refusal) -> AuthenticationError | None:
 
 
 def token_refusal(refusal: Refusal, known: dict[str, str], other: str) -> AuthenticationError:
-    """A refused token request in the words ``known`` has for its code, else ``other``."""
     template = known.get(refusal.code or "")
     message = template.format(status=refusal.status) if template else other
     return AuthenticationError(message, refusal.status, refusal.code)
@@ -187,8 +177,54 @@ def not_an_api_error(base_url: str, answer: str) -> ConfigurationError:
     )
 
 
-def is_configuration_problem(exc: Learning360Error) -> bool:
-    """Exit 2 (only a change of config fixes it) rather than 1 (the next run may succeed)."""
-    if isinstance(exc, ConnectionFailedError):
-        return not exc.transient
-    return isinstance(exc, ConfigurationError | AuthenticationError)
+CLIENT_ID = config_key("credentials", "client_id")
+CLIENT_SECRET = config_key("credentials", "client_secret")
+WHERE = "360Learning Settings → API v2"
+_V2_TOKEN_ERRORS = {
+    "invalid_client": "360Learning rejected the API v2 client secret ({status} invalid_client): "
+    f"check {CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from {WHERE})",
+    "invalid_request": "360Learning refused the API v2 token request ({status} invalid_request): "
+    f"the client id is unknown or a field is missing; check {CLIENT_ID} and {CLIENT_SECRET}",
+    "unsupported_grant_type": "360Learning refused the API v2 token request ({status} "
+    "unsupported_grant_type): this host does not offer client credentials; check "
+    f"{BASE_URL}",
+}
+
+
+def describe_v2(refusal: Refusal) -> Learning360Error | None:
+    """v2's words (its client credentials, a scope per route), else v1's."""
+    status, code, route = refusal.status, refusal.code, refusal.route
+    if route == TOKEN_ROUTE:
+        return token_refusal(
+            refusal,
+            _V2_TOKEN_ERRORS,
+            f"360Learning refused the API v2 token request ({status} {code or 'no error code'})"
+            f": check {CLIENT_ID} and {CLIENT_SECRET}",
+        )
+    if status == 403:
+        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
+        return PermissionDeniedError(
+            f"360Learning denied GET {route} (403 {code or 'forbidden'}): the API v2 credential "
+            f"{CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, or leave the "
+            f"tables that need it out with {config_key('v2_skip_tables')}",
+            status,
+            code,
+        )
+    if status == 401 and code == "invalid_token":  # only after a fresh token was refused too
+        return AuthenticationError(
+            f"360Learning rejected the API v2 access token (401 {code}) even after fetching a "
+            f"new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have been "
+            f"revoked in {WHERE})",
+            status,
+            code,
+        )
+    if status == 400 and code == "invalidApiVersion":
+        return ConfigurationError(
+            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
+            f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
+            f'serves API v2, or set {config_key("api_version")} = "v1"'
+        )
+    return describe_v1(refusal)
+
+
+DESCRIBE = {"v1": describe_v1, "v2": describe_v2}

@@ -1,11 +1,6 @@
-"""Fan-out of per-item requests, fed by a background thread.
-
-Not dlt's ``parallelized=True``: its pool is sized by ``extract.workers`` and fed from the main
-thread, so requests stall whenever that thread parses a large stream or writes items. Here one
-pool of ``workers`` threads serves every fan-out of a run, a background thread feeds it, and a
-semaphore bounds answers in flight or unread to ``buffer`` (memory stays flat). The client's
-rate limiter, not the thread count, sets the request rate; the first exception cancels the rest.
-"""
+"""Fan-out of per-item requests: one pool per run, fed by a background thread (dlt's
+``parallelized=True`` is fed from the main thread, which stalls it while parsing), the answers
+in flight or unread bounded by ``buffer``; the first exception cancels the rest."""
 
 from __future__ import annotations
 
@@ -23,9 +18,8 @@ MAX_BATCH = 500
 
 
 class FanOut:
-    """One pool for every fan-out of a source run: never more than ``workers`` requests in
-    flight (nor connections). ``stats`` (a RequestStats) counts planned and answered calls for
-    the progress ETA."""
+    """One pool of ``workers`` threads for every fan-out of a source run; ``stats`` (a
+    RequestStats) counts planned and answered calls for the progress ETA."""
 
     def __init__(self, workers: int, stats: Any = None):
         self.workers = max(1, int(workers))
@@ -40,12 +34,7 @@ class FanOut:
             executor.shutdown(wait=True, cancel_futures=True)
 
     def batches(
-        self,
-        fn: Callable[[T], R],
-        items: Iterable[T],
-        *,
-        buffer: int = DEFAULT_BUFFER,
-        max_batch: int = MAX_BATCH,
+        self, fn: Callable[[T], R], items: Iterable[T], buffer=DEFAULT_BUFFER, max_batch=MAX_BATCH
     ) -> Iterator[list[tuple[T, R]]]:
         """Lists of ``(item, fn(item))`` in completion order: every answer ready at that moment
         (1 to ``max_batch``), so the consuming resource yields often. ``items`` may stream."""
@@ -69,39 +58,24 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
 
 
 def _counted(stats: Any, fn: Callable[[T], R], items: Iterable[T]) -> tuple[Callable, Iterable]:
-    """``fn`` and ``items`` reporting planned calls (a list's length at once, a stream's items
-    as they are read) and answered calls to ``stats``."""
+    """``fn`` and ``items`` counting planned calls (a stream's as read) and answered calls."""
 
     def call(item: T) -> R:
         try:
             return fn(item)
         finally:
-            stats.record_call_done()
-
-    def planned(stream: Iterable[T]) -> Iterator[T]:
-        for item in stream:
-            stats.plan_calls(1)
-            yield item
+            stats.add(calls_done=1)
 
     if isinstance(items, Sized):
-        stats.plan_calls(len(items))
+        stats.add(calls_planned=len(items))
         return call, items
-    return call, planned(items)
-
-
-class _Done:
-    def __init__(self, submitted: int, error: BaseException | None = None):
-        self.submitted, self.error = submitted, error
+    return call, (stats.add(calls_planned=1) or item for item in items)
 
 
 def _prefetch(
-    executor: ThreadPoolExecutor,
-    fn: Callable[[T], R],
-    items: Iterable[T],
-    buffer: int,
-    max_batch: int,
+    executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], buffer: int, most: int
 ) -> Iterator[list[tuple[T, R]]]:
-    results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    results: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (item, value, error) or the end
     slots = threading.Semaphore(buffer)
     cancelled = threading.Event()
 
@@ -125,9 +99,9 @@ def _prefetch(
                 executor.submit(call, item)
                 submitted += 1
         except BaseException as exc:
-            results.put(_Done(submitted, exc))
+            results.put((submitted, exc))
             return
-        results.put(_Done(submitted))
+        results.put((submitted, None))
 
     feeder = threading.Thread(target=feed, name="learning360-feed", daemon=True)
     feeder.start()
@@ -138,18 +112,16 @@ def _prefetch(
             batch: list[tuple[T, R]] = []
             message = results.get()
             while True:
-                if isinstance(message, _Done):
-                    if message.error is not None:
-                        raise message.error
-                    expected = message.submitted
+                if len(message) == 2:  # the feeder's end: how many were submitted
+                    expected, error = message
                 else:
                     received += 1
                     slots.release()
                     item, value, error = message
-                    if error is not None:
-                        raise error
                     batch.append((item, value))
-                if len(batch) >= max_batch or (expected is not None and received >= expected):
+                if error is not None:
+                    raise error
+                if len(batch) >= most or (expected is not None and received >= expected):
                     break
                 try:
                     message = results.get_nowait()

@@ -1,18 +1,11 @@
-"""Keep secrets out of messages and logs.
-
-``requests`` and ``urllib3`` put the whole URL (with ``apiKey`` under ``auth_method=query``)
-into exception messages and DEBUG logs. :func:`redact` masks secret parameters, headers and
-JSON fields by pattern, and every literal registered with :func:`register_secret` (API key,
-client secret, tokens) wherever it appears.
-"""
+"""Keep secrets out of messages and logs: ``requests`` and ``urllib3`` print whole URLs (with
+``apiKey`` under ``auth_method=query``); :func:`redact` masks secrets by pattern and literal."""
 
 from __future__ import annotations
 
 import logging
 import re
-import sys
 import threading
-from typing import Any
 
 MASK = "***"
 
@@ -68,20 +61,3 @@ def install_log_filter() -> None:
         target = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in target.filters):
             target.addFilter(RedactingFilter())
-
-
-def enable_http_debug_log(stream: Any = None) -> None:
-    """urllib3's request lines to stderr, redacted (``sync --log-level DEBUG``); the filter on
-    the handler masks a record from any urllib3 logger before it is written."""
-    install_log_filter()
-    target = logging.getLogger("urllib3")
-    if any(getattr(h, "_learning360", False) for h in target.handlers):
-        return
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s|[%(levelname)s]|%(process)d|%(name)s|%(message)s")
-    )
-    handler.addFilter(RedactingFilter())
-    handler._learning360 = True  # type: ignore[attr-defined]
-    target.addHandler(handler)
-    target.setLevel(logging.DEBUG)

@@ -1,6 +1,5 @@
-"""Route templates of both API versions (relative to ``<base_url>/api/<version>``, reference
-§1a/§1b), the scope each v2 route needs and v2's version header: what requests are named,
-counted and refused by."""
+"""Route templates of both API versions (under ``<base_url>/api/<version>``, reference §1a/§1b),
+the scope each v2 route needs and v2's version header."""
 
 API_VERSION_HEADER = "360-api-version"
 API_VERSION = "v2.0"

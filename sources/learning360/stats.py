@@ -31,7 +31,7 @@ class RequestStats:
     change_feed: dict[str, object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def _add(self, **counts: int) -> None:
+    def add(self, **counts: int) -> None:
         with self._lock:
             for name, count in counts.items():
                 setattr(self, name, getattr(self, name) + count)
@@ -45,30 +45,12 @@ class RequestStats:
         with self._lock:
             self.dropped[what] += 1
 
-    def record_bytes(self, count: int) -> None:
-        self._add(bytes_received=count)
-
-    def record_retry(self, *, rate_limited: bool = False) -> None:
-        self._add(retries=1, rate_limited=int(rate_limited))
-
-    def record_reauthentication(self) -> None:
-        self._add(reauthentications=1)
-
-    def record_missing(self) -> None:
-        self._add(skipped_missing=1)
-
-    def plan_calls(self, count: int) -> None:
-        self._add(calls_planned=count)
-
-    def record_call_done(self) -> None:
-        self._add(calls_done=1)
-
     def calls_to_go(self) -> int:
         with self._lock:
             return max(0, self.calls_planned - self.calls_done)
 
     def as_dict(self) -> dict[str, object]:
-        """The emulator's ``metrics()`` keys where they overlap (``total``, ``requests``, ``429``)."""
+        """Named like the emulator's ``metrics()`` where they overlap."""
         with self._lock:
             return {
                 "total": self.requests,

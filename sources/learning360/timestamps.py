@@ -1,5 +1,4 @@
-"""The API's timestamps (``YYYY-MM-DDTHH:MM:SS.sssZ``, UTC): one parser and one formatter for
-cursors, lag windows and the arrow path, so they all read and write them alike."""
+"""The API's timestamps (``YYYY-MM-DDTHH:MM:SS.sssZ``, UTC), read and written alike everywhere."""
 
 from __future__ import annotations
 
@@ -9,35 +8,25 @@ from typing import Any
 
 def parse_timestamp(value: Any) -> datetime | None:
     """An ISO string (``Z`` or offset) or a datetime as a datetime; None for anything else."""
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
         return None
 
 
 def _cursor_in_utc(value: Any) -> datetime:
     """A cursor value (ISO string or datetime; naive means UTC) in UTC; raises on anything else."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, datetime):
+    if (parsed := parse_timestamp(value)) is None:
         raise TypeError(f"not a timestamp: {value!r}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def format_api_timestamp(value: Any) -> str:
-    """Format a cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
+    """A cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
     value = _cursor_in_utc(value)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def format_filter_date(value: Any) -> str:
-    """A cursor value (ISO string or datetime) as a v2 date filter: ``YYYY-MM-DDThh:mm:ss.000Z``
-    (the API sets a filter's milliseconds to 0, so we floor them ourselves: ``gte`` stays
-    inclusive of the cursor)."""
+    """A cursor as a v2 date filter, milliseconds floored like the API (``gte`` stays inclusive)."""
     return _cursor_in_utc(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")

@@ -1,27 +1,16 @@
-"""Settings the source cannot work with, refused before any request (exit 2 in the CLI).
-
-One set of rules for the source (raises the first problem), ``doctor`` (lists them all) and the
-CLI's pre-flight, so every command refuses the same values with the same words. Each line
-names the key and never quotes a URL that may carry a password.
-"""
+"""Settings the source cannot work with, refused before any request (exit 2 in the CLI) in
+the same words by the source, ``doctor`` and the CLI's pre-flight; never quoting a password."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from .defaults import (
-    DEFAULT_MAX_REQUESTS_PER_SECOND,
-    DEFAULT_USER_DETAILS_REFRESH_DAYS,
-    DEFAULT_WORKERS,
-    SUPPORTED_API_VERSIONS,
-    USER_COURSES_STRATEGIES,
-    USER_PROGRAMS_STRATEGIES,
-)
-from .errors import ConfigurationError, config_key
+from .defaults import STRATEGIES, SUPPORTED_API_VERSIONS
+from .errors import WHERE, ConfigurationError, config_key
 from .redaction import register_secret
-from .v2.errors import missing_credentials
 
 AUTH_METHODS = ("oauth", "header", "query")
 
@@ -64,41 +53,30 @@ def positive_number_problem(value: Any) -> str | None:
 
 
 def _days_problem(key: str, value: Any, unit: str = "days") -> str | None:
-    try:
-        days = float(value)
-    except (TypeError, ValueError):
-        days = -1.0
-    if days >= 0:  # False for NaN too
-        return None
+    with contextlib.suppress(TypeError, ValueError):
+        if float(value) >= 0:  # False for NaN too
+            return None
     return (
         f"{key} {value!r} is not a number of {unit}: set {config_key(key)} to 0 (every run) or more"
     )
 
 
 def days_setting(key: str, value: Any, unit: str = "days") -> float:
-    """``value`` as ``unit`` ≥ 0 for a refresh window (0 = every run), or a configuration error."""
+    """A refresh window ≥ 0 (0 = every run), or a configuration error."""
     if problem := _days_problem(key, value, unit):
         raise ConfigurationError(problem)
     return float(value)
 
 
 def settings_problems(
-    base_url: Any,
-    api_version: Any = "v1",
-    max_requests_per_second: Any = DEFAULT_MAX_REQUESTS_PER_SECOND,
-    workers: Any = DEFAULT_WORKERS,
-    user_courses_strategy: Any = "bulk",
-    user_programs_strategy: Any = "bulk",
-    user_details_refresh_days: Any = DEFAULT_USER_DETAILS_REFRESH_DAYS,
+    base_url: Any, api_version: Any, rate: Any, workers: Any, courses: Any, programs: Any, days: Any
 ) -> list[str]:
-    """Every source setting no run can work with, one line each, in the source's order.
-
-    A zero or negative rate is refused rather than read as "no limit": a limiter silently
-    switched off would turn a typo into a 429 storm."""
+    """Every source setting no run can work with, one line each, in the source's order. A zero
+    rate is refused, not read as "no limit": a typo must not become a 429 storm."""
     problems = []
     if problem := base_url_problem(base_url):
         problems.append(f"{config_key('base_url')} {problem}")
-    if problem := positive_number_problem(max_requests_per_second):
+    if problem := positive_number_problem(rate):
         key = config_key("max_requests_per_second")
         problems.append(f"{key} {problem} (the API allows 50 GET/s)")
     try:
@@ -112,22 +90,19 @@ def settings_problems(
             f"api_version {api_version!r} is not supported (supported: "
             f'{", ".join(SUPPORTED_API_VERSIONS)}): set {config_key("api_version")} = "v1"'
         )
-    for key, value, allowed in (
-        ("user_courses_strategy", user_courses_strategy, USER_COURSES_STRATEGIES),
-        ("user_programs_strategy", user_programs_strategy, USER_PROGRAMS_STRATEGIES),
-    ):
-        if value not in allowed:
+    allowed = ", ".join(STRATEGIES)
+    for key, value in (("user_courses_strategy", courses), ("user_programs_strategy", programs)):
+        if value not in STRATEGIES:
             problems.append(
-                f"{key} {value!r} is unknown: set {config_key(key)} to one of {', '.join(allowed)}"
+                f"{key} {value!r} is unknown: set {config_key(key)} to one of {allowed}"
             )
-    if problem := _days_problem("user_details_refresh_days", user_details_refresh_days):
+    if problem := _days_problem("user_details_refresh_days", days):
         problems.append(problem)
     return problems
 
 
-def check_settings(*args: Any, **kwargs: Any) -> None:
-    """:func:`settings_problems`, the first one raised."""
-    if problems := settings_problems(*args, **kwargs):
+def check_settings(*args: Any) -> None:
+    if problems := settings_problems(*args):
         raise ConfigurationError(problems[0])
 
 
@@ -143,25 +118,28 @@ def auth_method(value: str | None) -> str:
 
 
 def credentials_problem(credentials: Any, api_version: str) -> ConfigurationError | None:
-    """What the credentials lack for this API version (v1: an empty value is missing, not a
-    value to send), or None."""
-    if api_version == "v2":
-        names = ("client_id", "client_secret")
-        missing = [n for n in names if not str(getattr(credentials, n, None) or "").strip()]
-        return missing_credentials(missing) if missing else None
-    for name in ("company_id", "api_key"):
-        if not str(getattr(credentials, name, None) or "").strip():
-            v2_hint = (
-                f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
-                if getattr(credentials, "client_id", None)
-                else ""
-            )
-            return ConfigurationError(
-                f"missing configuration: {config_key('credentials', name)}; set it in "
-                f".dlt/secrets.toml or as that env variable{v2_hint}"
-            )
+    """What the credentials lack for this API version (an empty value is missing), or None."""
+    names = ("client_id", "client_secret") if api_version == "v2" else ("company_id", "api_key")
+    missing = [n for n in names if not str(getattr(credentials, n, None) or "").strip()]
+    if missing and api_version == "v2":
+        keys = " and ".join(config_key("credentials", name) for name in missing)
+        return ConfigurationError(
+            f"api_version v2 needs API v2 client credentials: set {keys} (create them in {WHERE}; "
+            "v1's company_id/api_key do not work with v2)"
+        )
+    if missing:
+        v2_hint = (
+            f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
+            if getattr(credentials, "client_id", None)
+            else ""
+        )
+        return ConfigurationError(
+            f"missing configuration: {config_key('credentials', missing[0])}; set it in "
+            f".dlt/secrets.toml or as that env variable{v2_hint}"
+        )
     try:
-        auth_method(getattr(credentials, "auth_method", None))
+        if api_version != "v2":
+            auth_method(getattr(credentials, "auth_method", None))
     except ConfigurationError as exc:
         return exc
     return None

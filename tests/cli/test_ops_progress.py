@@ -140,7 +140,7 @@ def test_request_counter_totals_match_the_stats() -> None:
     with collector("Extract learning360"):
         for _ in range(7):
             stats.record_request("GET users/{user_id}")
-        stats.record_retry(rate_limited=True)
+        stats.add(retries=1, rate_limited=1)
         collector.update("users", inc=3)
     with collector("Normalize learning360"):
         stats.record_request("GET users/{user_id}")  # not an extract step: not counted there
@@ -159,11 +159,11 @@ def test_stage_lines_eta_and_failure() -> None:
     collector = RequestStatsCollector(StageLineCollector(log_period=0, stream=stream))
     collector.attach(stats)
     with pytest.raises(RuntimeError), collector("Extract learning360"):
-        stats.plan_calls(10)
+        stats.add(calls_planned=10)
         for _ in range(4):
             stats.record_request("GET users/{user_id}")
-            stats.record_call_done()
-        stats.record_retry(rate_limited=True)
+            stats.add(calls_done=1)
+        stats.add(retries=1, rate_limited=1)
         collector.update("Resources", inc=1, total=7)
         collector.update("users", inc=4)
         inner = collector.inner

@@ -1,5 +1,5 @@
-"""v1 routes as Python calls: raw elements out. The listing and single-item methods are
-generated from ``routes.V1_ROUTES``; only the derived lookups are written out."""
+"""v1 routes as Python calls, raw elements out: one method per ``routes.V1_ROUTES`` key,
+generated below; only the derived lookups are written out."""
 
 from __future__ import annotations
 
@@ -21,34 +21,44 @@ RECORD_LISTS = frozenset(
 )
 # what each single-item route answers, else retried then quarantined (``str``: has an ``_id``)
 ITEM_SHAPES: dict[str, tuple[type, ...]] = {
-    "course": (dict, str),
-    "path": (dict, str),
-    "user": (dict, str),
-    "group": (dict, str),
+    **dict.fromkeys(("course", "path", "user", "group"), (dict, str)),
     "group_catalog": (dict,),
-    "user_courses": (list,),
-    "user_programs": (list,),
-    "group_programs": (list,),
-    "path_session_user_stats": (dict, list),
-    "program_session_stats": (dict, list),
+    **dict.fromkeys(("user_courses", "user_programs", "group_programs"), (list,)),
+    **dict.fromkeys(("path_session_user_stats", "program_session_stats"), (dict, list)),
 }
+# the listing a table's cursor filters, sent as the table's server filter
+SINCE_FILTERS = {spec.routes[0]: spec.server_filter for spec in V1_TABLES.values() if spec.cursor}
 
 
-def _listing(route: str, since_filter: str | None = None, **fixed: str) -> Callable[..., Any]:
-    """A streamed listing; ``since_filter`` (the table's registry row) takes the cursor."""
-
+def _listing(route: str, **fixed: str) -> Callable[..., Any]:
     def listing(self: V1Api, since: Any = None) -> Iterator[dict[str, Any]]:
-        params = {**fixed, **({since_filter: format_api_timestamp(since)} if since else {})}
-        return self.client.iter_array(ROUTES[route], params=params or None)
+        since_filter = {SINCE_FILTERS[route]: format_api_timestamp(since)} if since else {}
+        return self.client.iter_array(ROUTES[route], params={**fixed, **since_filter} or None)
 
     return listing
 
 
 def _single(route: str) -> Callable[..., Any]:
-    """One item by id; None when it vanished mid-sync or stayed malformed (INFO if quiet)."""
+    """One item by id; None when it vanished mid-sync (INFO if quiet) or stayed malformed: then
+    it is quarantined (re-read next run), and one bad answer never fails the others."""
+    template, shape = ROUTES[route], ITEM_SHAPES.get(route)
+    id_name = template[template.index("{") + 1 : template.index("}")]
 
     def single(self: V1Api, item_id: str, quiet: bool = False) -> Any:
-        return self._item(route, item_id, quiet)
+        try:
+            body = self.client.get_json(
+                template, {id_name: item_id}, missing_ok=True, quiet=quiet, expect=shape
+            )
+        except UnexpectedBodyError as exc:
+            reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
+            self.client.stats.quarantine.reject(
+                table_of_route(template),
+                f"GET {template} answered {reason[len('a body of ') :]} (retried)",
+                {"route": template, "id": item_id},
+                item_id,
+            )
+            return None
+        return self._only_records(template, body) if route in RECORD_LISTS else body
 
     return single
 
@@ -61,45 +71,7 @@ class V1Api:
         self._user_ids_lock = threading.Lock()
         self._user_ids: dict[str, str] | None = None
 
-    courses = _listing("courses", V1_TABLES["courses"].server_filter)
-    courses_stats = _listing("courses_stats", V1_TABLES["user_courses"].server_filter)
     users = _listing("users", deleted="true")  # deleted users stay in the warehouse, flagged
-    groups = _listing("groups")
-    program_sessions = _listing("program_sessions")
-    paths = _listing("paths", V1_TABLES["paths"].server_filter)
-    path_sessions = _listing("path_sessions")
-
-    course = _single("course")
-    path = _single("path")  # only to re-read a path quarantined by an earlier run
-    user = _single("user")
-    user_courses = _single("user_courses")
-    user_programs = _single("user_programs")
-    group = _single("group")
-    group_catalog = _single("group_catalog")
-    group_programs = _single("group_programs")
-    path_session_user_stats = _single("path_session_user_stats")
-    # {_id, name, ..., usersStats: [...]}: every user assigned (directly or by group)
-    program_session_stats = _single("program_session_stats")
-
-    def _item(self, route: str, item_id: str, quiet: bool) -> Any:
-        """A body of the wrong JSON type, after the client's retries, is quarantined (re-read
-        next run) and answered None: one bad answer never fails the others."""
-        template = ROUTES[route]
-        ids = {template[template.index("{") + 1 : template.index("}")]: item_id}
-        try:
-            body = self.client.get_json(
-                template, ids, missing_ok=True, quiet=quiet, expect=ITEM_SHAPES.get(route)
-            )
-        except UnexpectedBodyError as exc:
-            reason = str(exc).split(": ", 1)[-1]  # "a body of null, not an object"
-            self.client.stats.quarantine.reject(
-                table_of_route(template),
-                f"GET {template} answered {reason[len('a body of ') :]} (retried)",
-                {"route": template, "id": item_id},
-                item_id,
-            )
-            return None
-        return self._only_records(template, body) if route in RECORD_LISTS else body
 
     def _only_records(self, template: str, body: Any) -> Any:
         """Records (the list, or its ``usersStats``) that are not objects are quarantined."""
@@ -152,3 +124,8 @@ class V1Api:
                         session_ids.add(session_id)
                 self._path_ids = (path_ids, session_ids)
         return classify_catalog_path(item_id, *self._path_ids)
+
+
+for _route, _template in ROUTES.items():
+    if not hasattr(V1Api, _route):
+        setattr(V1Api, _route, _single(_route) if "{" in _template else _listing(_route))

@@ -1,23 +1,18 @@
 """v2 routes as Python calls over the shared client, following ``Link: <…>; rel="next"``.
-
-Not dlt's ``RESTClient``: it sends through its own session, bypassing the shared rate limiter,
-retries, redaction and stats. Its ``HeaderLinkPaginator`` reads the ``Link`` header here.
 Pages are whole JSON documents, so a retried page yields nothing twice; a listing that breaks
-after some pages fails the resource, and dlt loads nothing of that table for the run.
-"""
+after some pages fails the resource, and dlt loads nothing of that table for the run."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urljoin
 
-import requests
-from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
-
-from ..client import Learning360Client, json_type
+from ..client import Learning360Client, Params, json_type
 from ..errors import MalformedResponseError, NotFoundError
 from ..routes import V2_ROUTES as ROUTES
+from ..tables import V2_TABLES
 from ..timestamps import format_filter_date
 
 # listings whose route key is not the table's name
@@ -39,8 +34,10 @@ def _listing(route: str, since_filter: str | None = None) -> Callable[..., Any]:
     return listing
 
 
-def _children(route: str, parent: str, since_filter: str | None = None) -> Callable[..., Any]:
+def _children(route: str, since_filter: str | None = None) -> Callable[..., Any]:
     """Every element under one parent; a parent gone mid-sync yields nothing."""
+    template = ROUTES[route]
+    parent = template[template.index("{") + 1 : template.index("}")]
 
     def children(self: V2Api, parent_id: str, since: Any = None) -> list[Any]:
         params = _since(since_filter, since)
@@ -56,17 +53,9 @@ class V2Api:
         self._listings: dict[str, list[Row]] = {}
 
     def pages(
-        self,
-        route: str,
-        path_params: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        missing_ok: bool = False,
+        self, route: str, path_params: Params = None, params: Params = None, missing_ok=False
     ) -> Iterator[list[Any]]:
-        """Every page of a listing. With ``missing_ok`` a parent gone mid-sync (404 on its
-        first page) yields nothing, after a warning."""
-        paginator = HeaderLinkPaginator()
-        cursor = requests.Request("GET")  # the paginator keeps the next URL here
+        """Every page of a listing; ``missing_ok``: a parent gone (404 on page 1) yields none."""
         url: str | None = None
         bounds, template = self.client.bounds, ROUTES[route]
         label = f"GET {template}"
@@ -93,20 +82,17 @@ class V2Api:
                 raise bounds.too_many_elements(label, elements)
             yield body
             read_urls.add(response.url)
-            paginator.update_state(response, body)
-            if not paginator.has_next_page:
+            if not (next_link := response.links.get("next", {}).get("url")):
                 return
-            cursor.url = response.url
-            paginator.update_request(cursor)
-            url = cursor.url
+            url = urljoin(response.url, next_link)
             if url in read_urls:
                 raise bounds.looping_link(label, len(read_urls))
 
-    def items(self, route: str, path_params: Mapping[str, str] | None = None, **kw: Any):
+    def items(self, route: str, path_params: Params = None, **kw: Any) -> Iterator[Any]:
         for page in self.pages(route, path_params, **kw):
             yield from page
 
-    def one(self, route: str, path_params: Mapping[str, str] | None = None) -> Any:
+    def one(self, route: str, path_params: Params = None) -> Any:
         """A single document (not paginated); None when the item is gone (404)."""
         try:
             return self.client.get_page(ROUTES[route], path_params)[0]
@@ -114,24 +100,21 @@ class V2Api:
             self.client.skip_missing(exc)
             return None
 
-    courses = _listing("courses", "modifiedAt[gte]")
-    course_stats = _listing("course_stats", "completedAt[gte]")
-    users = _listing("users")  # deleted users included (``status: deleted``)
-    groups = _listing("groups")
-    paths = _listing("paths", "modifiedAt[gte]")
-    path_sessions = _listing("path_sessions", "modifiedAt[gte]")
+    courses = _listing("courses", V2_TABLES["courses"].server_filter)
+    course_stats = _listing("course_stats", V2_TABLES["user_courses"].server_filter)
+    path_sessions = _listing("path_sessions")
     path_stats = _listing("path_stats")
-    path_completions = _listing("path_stats", "completedAt[gte]")
+    path_completions = _listing("path_stats", "completedAt[gte]")  # no table's cursor
+    paths = _listing("paths", V2_TABLES["paths"].server_filter)
     skills = _listing("skills")
     custom_fields = _listing("custom_fields")
-    classrooms = _listing("classrooms")
 
-    group_roles = _children("group_roles", "group_id")
-    catalog_course_ids = _children("catalog_course_ids", "group_id")
-    catalog_path_session_ids = _children("catalog_path_session_ids", "group_id")
-    user_certificates = _children("user_certificates", "user_id", "deliveryDate[gte]")
-    classroom_slots = _children("classroom_slots", "classroom_id")
-    classroom_registrations = _children("classroom_registrations", "classroom_id")
+    group_roles = _children("group_roles")
+    catalog_course_ids = _children("catalog_course_ids")
+    catalog_path_session_ids = _children("catalog_path_session_ids")
+    user_certificates = _children("user_certificates", V2_TABLES["user_certificates"].server_filter)
+    classroom_slots = _children("classroom_slots")
+    classroom_registrations = _children("classroom_registrations")
 
     def user_custom_field_values(self, user_id: str) -> list[Row]:
         body = self.one("user_custom_field_values", {"user_id": user_id})
@@ -140,20 +123,18 @@ class V2Api:
     def _records(self, route: str, pages: Iterator[list[Any]]) -> Iterator[list[Row]]:
         """A listing's pages without the elements that are not objects: each is quarantined."""
         for page in pages:
-            records = [element for element in page if isinstance(element, Mapping)]
-            if len(records) != len(page):
-                for element in page:
-                    if not isinstance(element, Mapping):
-                        self.client.stats.quarantine.reject(
-                            LISTING_TABLES.get(route, route),
-                            f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
-                            element,
-                        )
-            yield records
+            for element in page:
+                if not isinstance(element, Mapping):
+                    self.client.stats.quarantine.reject(
+                        LISTING_TABLES.get(route, route),
+                        f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
+                        element,
+                    )
+            yield [element for element in page if isinstance(element, Mapping)]
 
     def listing(self, route: str) -> list[Row]:
-        """Every element of ``/users`` or ``/groups``, read once per run and kept (a few MB at
-        20,000 users): the feed and the refresh fingerprints share it."""
+        """Every element of ``/users``, ``/groups`` or ``/classrooms``, read once per run and
+        kept (a few MB at 20,000 users): the feed and the refresh fingerprints share it."""
         with self._listing_lock:
             if route not in self._listings:
                 rows = [r for page in self._records(route, self.pages(route)) for r in page]
