@@ -69,10 +69,6 @@ def _bad_cursors(resources: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
             value = slot.get("last_value") if isinstance(slot, Mapping) else None
             if value is not None and parse_timestamp(value) is None:
                 found.append((name, cursor, value))
-        v2 = state.get("v2")
-        value = v2.get("completed_cursor") if isinstance(v2, Mapping) else None
-        if value is not None and parse_timestamp(value) is None:
-            found.append((name, "v2.completed_cursor", value))
     return found
 
 
@@ -86,10 +82,7 @@ def repair_cursors(pipeline: dlt.Pipeline) -> list[str]:
     with pipeline.managed_state() as state:
         resources = state["sources"][SOURCE]["resources"]
         for name, cursor, value in _bad_cursors(resources):
-            if cursor.startswith("v2."):
-                resources[name]["v2"].pop("completed_cursor", None)
-            else:
-                resources[name]["incremental"].pop(cursor, None)
+            resources[name]["incremental"].pop(cursor, None)
             shown = str(value)[:40]
             logger.warning(
                 f"360Learning: the {name} cursor {cursor} held {shown!r}, not a timestamp "

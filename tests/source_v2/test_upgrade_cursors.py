@@ -6,6 +6,7 @@ The previous version runs from git, as in test_upgrade_v2.py."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -86,3 +87,27 @@ def test_v2_options_are_checked_by_the_source(configure_v2, new_pipeline, key, v
         run_sync(new_pipeline(), build_models=False)
     code, line = explain(failure.value)
     assert code == EXIT_CONFIG and f"sources.learning360.{key.lower()}" in line, line
+
+
+def test_a_hand_kept_attempt_cursor_that_is_not_a_date_is_reset_with_a_warning(
+    configure_v2, new_pipeline, company: Company, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The previous version's ``v2.completed_cursor`` holding garbage: the migration drops it
+    with one WARNING and the sync reads every attempt, as the bad-cursor repair does for dlt's."""
+    configure_v2()
+    pipeline = new_pipeline()
+    run_sync(pipeline, resources=["user_courses"], build_models=False)
+    with pipeline.managed_state() as state:
+        resource = state["sources"]["learning360"]["resources"]["user_courses"]
+        resource.pop("incremental")  # the previous version's layout: no dlt cursor yet
+        resource["v2"]["completed_cursor"] = "not-a-date"
+    dlt_log = logging.getLogger("dlt")  # dlt's logger does not propagate to the root
+    dlt_log.addHandler(caplog.handler)
+    try:
+        run_sync(pipeline, resources=["user_courses"], build_models=False)
+    finally:
+        dlt_log.removeHandler(caplog.handler)
+    assert "v2.completed_cursor held 'not-a-date', not a timestamp" in caplog.text
+    own = pipeline.state["sources"]["learning360"]["resources"]["user_courses"]
+    assert "completed_cursor" not in own["v2"] and own["incremental"]["completedAt"]["last_value"]
+    assert len(read_table(pipeline, "user_courses")) == len(company.truth()["user_courses"])

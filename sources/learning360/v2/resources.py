@@ -181,7 +181,14 @@ def build_resources(
         """Every attempt when the full read is due (v2 filters attempts by ``completedAt``
         only, and open attempts change without it), else the completions since the cursor."""
         own = state()
-        old = parse_timestamp(own.pop("completed_cursor", None))  # the previous version's
+        stored = own.pop("completed_cursor", None)  # the previous version's, moved once
+        old = parse_timestamp(stored)
+        if stored is not None and old is None:
+            logger.warning(
+                f"360Learning: the user_courses cursor v2.completed_cursor held {str(stored)[:40]!r}"
+                ", not a timestamp (stored by an earlier version); reset: this sync reads that "
+                "table in full"
+            )
         if old is not None and completed.last_value is None:  # one-time migration
             slot = dlt.current.resource_state()["incremental"]["completedAt"]
             slot["last_value"] = format_api_timestamp(old)
