@@ -1,7 +1,6 @@
 """dlt source for the 360Learning LMS REST API, v1 or v2: options are the arguments of
-:func:`learning360`, every table a row of ``tables.py``. Schema contract ``evolve`` (a new field
-becomes a column, a changed type a variant column); no loader file format hint (a parquet hint
-would break destinations without it)."""
+:func:`learning360`, every table a row of ``tables.py``. Schema contract ``evolve``: a new field is
+a column, a changed type a variant one. No file format hint: not every destination loads parquet."""
 
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ from .stats import RequestStats
 from .tables import MAX_TABLE_NESTING
 from .v1.resources import build_resources as v1_resources
 from .v2.resources import build_resources as v2_resources
-from .validation import check_settings
+from .validation import V2Options, settings_problems
 
 
 @dlt.source(
@@ -69,7 +68,9 @@ def learning360(
     request counters after the run."""
     base_url = base_url or d.DEFAULT_BASE_URL
     settings = dict(locals())  # every argument, by name
-    v2_options = check_settings(settings)
+    if problems := settings_problems(settings):
+        raise ConfigurationError(problems[0])
+    v2_options = V2Options.checked(settings)
     version = api_version.strip().lower()
     # pyarrow tables (user_courses) get _dlt_load_id and _dlt_id like dict rows (the models read
     # loads by _dlt_load_id), from any directory (also in .dlt/config.toml); explicit env wins

@@ -1,8 +1,6 @@
-"""Which parents a sync re-reads when the API has no "changed since" for them (v1 getUser, v2
-users' custom fields and groups' members and catalog): those new or changed in the listing (a
-fingerprint per bucket), each at least every ``refresh_days`` (spread over the period), everyone
-on the first run, after a full refresh or with 0 days; the state is two lists of ``buckets``
-integers. Also when v2 reads ``/courses/stats`` in full."""
+"""Which parents are re-read when the API has no "changed since" for them (v1 getUser, v2 users'
+custom fields, groups' members and catalog): the new and changed (a fingerprint per bucket: the
+state is two lists of ``buckets`` ints), and each every ``refresh_days``; v2's full reads."""
 
 from __future__ import annotations
 

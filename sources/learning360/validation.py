@@ -77,10 +77,9 @@ def settings_problems(settings: Mapping[str, Any]) -> list[str]:
         key = config_key("max_requests_per_second")
         problems.append(f"{key} {problem} (the API allows 50 GET/s)")
     version, workers = settings["api_version"], settings["workers"]
-    try:
+    whole = 0
+    with contextlib.suppress(TypeError, ValueError):
         whole = int(str(workers))
-    except (TypeError, ValueError):
-        whole = 0
     if whole < 1:
         problems.append(f"{config_key('workers')} is {workers!r}; it must be 1 or more")
     if str(version or "").strip().lower() not in SUPPORTED_API_VERSIONS:
@@ -99,13 +98,6 @@ def settings_problems(settings: Mapping[str, Any]) -> list[str]:
     except ConfigurationError as exc:
         problems.append(str(exc))
     return problems
-
-
-def check_settings(settings: Mapping[str, Any]) -> V2Options:
-    """The source's settings (by argument name) checked, the first problem raised; v2's options."""
-    if problems := settings_problems(settings):
-        raise ConfigurationError(problems[0])
-    return V2Options.checked(settings)
 
 
 @dataclass(frozen=True)

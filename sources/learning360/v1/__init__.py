@@ -1,2 +1,1 @@
-"""360Learning API v1 adapter: ``api.py`` (routes -> raw elements), ``parsing.py`` (elements ->
-rows, tolerant of the §12 variants), ``resources.py`` (the dlt resources)."""
+"""360Learning API v1 adapter: api.py (routes -> elements), parsing.py (-> rows), resources.py."""

@@ -28,19 +28,16 @@ ITEM_SHAPES: dict[str, tuple[type, ...]] = {
 SINCE_FILTERS = {spec.routes[0]: spec.server_filter for spec in V1_TABLES.values() if spec.cursor}
 
 
-def _listing(route: str, **fixed: str) -> Callable[..., Any]:
+def _method(route: str, **fixed: str) -> Callable[..., Any]:
+    """A listing's elements (``since``: sent as its table's server filter), or one item by id:
+    None when it vanished mid-sync (INFO if quiet) or stayed malformed; then it is quarantined
+    (re-read next run), and one bad answer never fails the others."""
+    template, shape = ROUTES[route], ITEM_SHAPES.get(route)
+    id_name = template[template.index("{") + 1 : template.index("}")] if "{" in template else ""
+
     def listing(self: V1Api, since: Any = None) -> Iterator[dict[str, Any]]:
         since_filter = {SINCE_FILTERS[route]: format_api_timestamp(since)} if since else {}
-        return self.client.iter_array(ROUTES[route], params={**fixed, **since_filter} or None)
-
-    return listing
-
-
-def _single(route: str) -> Callable[..., Any]:
-    """One item by id; None when it vanished mid-sync (INFO if quiet) or stayed malformed: then
-    it is quarantined (re-read next run), and one bad answer never fails the others."""
-    template, shape = ROUTES[route], ITEM_SHAPES.get(route)
-    id_name = template[template.index("{") + 1 : template.index("}")]
+        return self.client.iter_array(template, params={**fixed, **since_filter} or None)
 
     def single(self: V1Api, item_id: str, quiet: bool = False) -> Any:
         try:
@@ -58,7 +55,7 @@ def _single(route: str) -> Callable[..., Any]:
             return None
         return self._only_records(template, body) if route in RECORD_LISTS else body
 
-    return single
+    return single if id_name else listing
 
 
 class V1Api:
@@ -67,7 +64,7 @@ class V1Api:
         self._locks: dict[str, threading.Lock] = {}
         self._found: dict[str, Any] = {}
 
-    users = _listing("users", deleted="true")  # deleted users stay in the warehouse, flagged
+    users = _method("users", deleted="true")  # deleted users stay in the warehouse, flagged
 
     def _only_records(self, template: str, body: Any) -> Any:
         """Records (the list, or its ``usersStats``) that are not objects are quarantined."""
@@ -116,6 +113,5 @@ class V1Api:
         return path_ids, sessions
 
 
-for _route, _template in ROUTES.items():
-    if not hasattr(V1Api, _route):
-        setattr(V1Api, _route, _single(_route) if "{" in _template else _listing(_route))
+for _route in ROUTES.keys() - set(vars(V1Api)):
+    setattr(V1Api, _route, _method(_route))

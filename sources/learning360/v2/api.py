@@ -25,25 +25,20 @@ def _since(name: str | None, value: Any) -> dict[str, str] | None:
     return {name: format_filter_date(value)} if name and value else None
 
 
-def _listing(route: str, since_filter: str | None) -> Callable[..., Any]:
-    """Pages of a listing, non-objects quarantined; ``since`` is sent as ``since_filter``."""
+def _method(route: str, since_filter: str | None) -> Callable[..., Any]:
+    """A listing's pages (non-objects quarantined), or every element under one parent (none if
+    it is gone mid-sync); ``since`` is sent as ``since_filter``."""
+    template = ROUTES[route]
+    parent = template[template.index("{") + 1 : template.index("}")] if "{" in template else ""
 
     def listing(self: V2Api, since: Any = None) -> Iterator[list[Row]]:
         return self._records(route, _since(since_filter, since))
-
-    return listing
-
-
-def _children(route: str, since_filter: str | None) -> Callable[..., Any]:
-    """Every element under one parent; a parent gone mid-sync yields nothing."""
-    template = ROUTES[route]
-    parent = template[template.index("{") + 1 : template.index("}")]
 
     def children(self: V2Api, parent_id: str, since: Any = None) -> list[Any]:
         params = _since(since_filter, since)
         return list(self.items(route, {parent: parent_id}, params=params, missing_ok=True))
 
-    return children
+    return children if parent else listing
 
 
 class V2Api:
@@ -52,7 +47,7 @@ class V2Api:
         self._listing_lock = threading.Lock()
         self._listings: dict[str, list[Row]] = {}
 
-    path_completions = _listing("path_stats", "completedAt[gte]")  # no table's cursor
+    path_completions = _method("path_stats", "completedAt[gte]")  # no table's cursor
 
     def pages(
         self, route: str, path_params: Params = None, params: Params = None, missing_ok=False
@@ -126,5 +121,4 @@ class V2Api:
 
 
 for _route in {route for spec in V2_TABLES.values() for route in spec.routes} - set(vars(V2Api)):
-    _method = _children if "{" in ROUTES[_route] else _listing
     setattr(V2Api, _route, _method(_route, SINCE_FILTERS.get(_route)))
