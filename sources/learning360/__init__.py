@@ -62,9 +62,8 @@ def learning360(
     change_feed_retention_hours: float = d.DEFAULT_CHANGE_FEED_RETENTION_HOURS,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
-    """All 360Learning tables of one company. The settings are documented in README.md,
-    docs/reliability.md (bounds) and docs/migration-v2.md (v2's); pass ``stats`` to read the
-    request counters after the run."""
+    """All 360Learning tables of one company (settings: README.md, docs/reliability.md, and
+    docs/migration-v2.md for v2's); pass ``stats`` to read the request counters after the run."""
     base_url = base_url or d.DEFAULT_BASE_URL
     settings = dict(locals())  # every argument, by name
     if problems := settings_problems(settings):

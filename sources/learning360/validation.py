@@ -72,9 +72,8 @@ def _window(key: str, value: Any) -> float:
 
 
 def settings_problems(settings: Mapping[str, Any]) -> list[str]:
-    """Every setting of ``learning360()`` (by argument name) no run can work with, one line each,
-    in the source's order. A zero rate is refused, not read as "no limit": a typo must not become
-    a 429 storm."""
+    """Every setting of ``learning360()`` (by argument name) no run can work with, one line each;
+    a zero rate is refused, not read as "no limit" (a typo must not become a 429 storm)."""
     problems = []
     if problem := base_url_problem(settings["base_url"]):
         problems.append(f"{config_key('base_url')} {problem}")
@@ -185,9 +184,8 @@ def credentials_problem(credentials: Any, api_version: str) -> ConfigurationErro
 
 @configspec
 class Learning360Credentials(BaseConfiguration):
-    """v1 ``company_id`` + ``api_key`` (+ ``auth_method``), v2 ``client_id`` + ``client_secret``.
-    One spec, not zendesk's union: dlt 1.31 resolves unions only for ``CredentialsConfiguration``
-    specs, which refuse ``company_id`` from config.toml."""
+    """v1 ``company_id`` + ``api_key`` (+ ``auth_method``) or v2 ``client_id`` + ``client_secret``:
+    one spec, not a union (dlt 1.31 would refuse company_id from config.toml: architecture.md)."""
 
     company_id: str = None
     api_key: TSecretStrValue = None

@@ -73,13 +73,9 @@ class V1Api:
         holder = body.get(key) if key else body
         if not isinstance(holder, list) or all(isinstance(e, dict) for e in holder):
             return body
-        for element in holder:
-            if not isinstance(element, dict):
-                self.client.stats.quarantine.reject(
-                    table_of_route(template),
-                    f"GET {template} element is {json_type(element)}, not an object",
-                    element,
-                )
+        for element in (e for e in holder if not isinstance(e, dict)):
+            why = f"GET {template} element is {json_type(element)}, not an object"
+            self.client.stats.quarantine.reject(table_of_route(template), why, element)
         records = [e for e in holder if isinstance(e, dict)]
         return records if key is None else {**body, key: records}
 

@@ -21,22 +21,20 @@ TABLE_OF = {spec.routes[0]: name for name, spec in reversed(V2_TABLES.items())}
 SINCE_FILTERS = {spec.routes[-1]: spec.server_filter for spec in V2_TABLES.values() if spec.cursor}
 
 
-def _since(name: str | None, value: Any) -> dict[str, str] | None:
-    return {name: format_filter_date(value)} if name and value else None
-
-
 def _method(route: str, since_filter: str | None) -> Callable[..., Any]:
     """A listing's pages (non-objects quarantined), or every element under one parent (none if
     it is gone mid-sync); ``since`` is sent as ``since_filter``."""
     template = ROUTES[route]
     parent = template[template.index("{") + 1 : template.index("}")] if "{" in template else ""
 
+    def params(since: Any) -> dict[str, str] | None:
+        return {since_filter: format_filter_date(since)} if since_filter and since else None
+
     def listing(self: V2Api, since: Any = None) -> Iterator[list[Row]]:
-        return self._records(route, _since(since_filter, since))
+        return self._records(route, params(since))
 
     def children(self: V2Api, parent_id: str, since: Any = None) -> list[Any]:
-        params = _since(since_filter, since)
-        return list(self.items(route, {parent: parent_id}, params=params, missing_ok=True))
+        return list(self.items(route, {parent: parent_id}, params=params(since), missing_ok=True))
 
     return children if parent else listing
 
@@ -101,14 +99,11 @@ class V2Api:
 
     def _records(self, route: str, params: Params = None) -> Iterator[list[Row]]:
         """A listing's pages without the elements that are not objects: each is quarantined."""
+        reject = self.client.stats.quarantine.reject
         for page in self.pages(route, params=params):
-            for element in page:
-                if not isinstance(element, Mapping):
-                    self.client.stats.quarantine.reject(
-                        TABLE_OF.get(route, route),
-                        f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
-                        element,
-                    )
+            for element in (e for e in page if not isinstance(e, Mapping)):
+                why = f"GET {ROUTES[route]} element is {json_type(element)}, not an object"
+                reject(TABLE_OF.get(route, route), why, element)
             yield [element for element in page if isinstance(element, Mapping)]
 
     def listing(self, route: str) -> list[Row]:
