@@ -91,12 +91,10 @@ def settings_problems(settings: Mapping[str, Any]) -> list[str]:
             f"api_version {version!r} is not supported (supported: "
             f'{", ".join(SUPPORTED_API_VERSIONS)}): set {config_key("api_version")} = "v1"'
         )
-    allowed = ", ".join(STRATEGIES)
+    known = ", ".join(STRATEGIES)
     for key in ("user_courses_strategy", "user_programs_strategy"):
         if (value := settings[key]) not in STRATEGIES:
-            problems.append(
-                f"{key} {value!r} is unknown: set {config_key(key)} to one of {allowed}"
-            )
+            problems.append(f"{key} {value!r} is unknown: set {config_key(key)} to one of {known}")
     try:
         _window("user_details_refresh_days", settings["user_details_refresh_days"])
     except ConfigurationError as exc:
