@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ from sources.learning360 import learning360
 from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 from sources.learning360.errors import ConfigurationError, config_key
 from sources.learning360.redaction import redact
-from sources.learning360.v2.refresh import V2Options
 from sources.learning360.validation import (
+    V2Options,
     credentials_problem,
     positive_number_problem,
     settings_problems,
@@ -69,23 +68,14 @@ def resolve_source_config() -> Any:
 def source_problems(config: Any) -> list[str]:
     """What the source would refuse in this resolved configuration (``validation.py``, then
     the first bad v2 option from ``V2Options.checked``)."""
-    problems = settings_problems(
-        config.base_url,
-        config.api_version,
-        config.max_requests_per_second,
-        config.workers,
-        config.user_courses_strategy,
-        config.user_programs_strategy,
-        config.user_details_refresh_days,
-    )
+    problems = settings_problems(config)
     version = str(config.api_version or "").strip().lower()
     if version in SUPPORTED_API_VERSIONS and (
         problem := credentials_problem(config.credentials, version)
     ):
         problems.append(str(problem))
     try:
-        v2_keys = [field.name for field in fields(V2Options)]  # named as the source's arguments
-        V2Options.checked(**{key: getattr(config, key) for key in v2_keys})
+        V2Options.checked(config)
     except ConfigurationError as exc:
         problems.append(str(exc))
     return problems

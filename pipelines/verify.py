@@ -204,7 +204,7 @@ V2_ONLY_CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 SHARED_TABLES = tuple(t for t in CONTRACT if t not in V1_ONLY_TABLES)
 # v2 tables the spec gives no change signal for: re-read by fingerprint + rotation, within a
-# stated bound (sources/learning360/v2/refresh.py)
+# stated bound (sources/learning360/refresh.py)
 NO_SIGNAL = ("user_groups", "group_catalog", "user_custom_fields")
 
 

@@ -14,10 +14,8 @@ import os
 import sys
 import tempfile
 import time
-import types
 
-import sources.learning360.v1.refresh as v1_refresh
-import sources.learning360.v2.refresh as v2_refresh
+import sources.learning360.refresh as refresh
 from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline, run_sync
 
@@ -51,8 +49,7 @@ def main(size: str, version: str, rate: float = 50.0, *settings: str) -> None:
         for label in ("full", "incremental"):
             if label == "incremental":
                 company.advance(days=1)
-                v2_refresh.clock = _day_later
-                v1_refresh.time = types.SimpleNamespace(time=_day_later)
+                refresh.clock = _day_later
             started = time.time()
             requests = run_sync(pipeline, build_models=False).requests
             totals[label] = requests["total"]

@@ -1,14 +1,11 @@
-"""dlt source for the 360Learning LMS REST API, v1 or v2 (``api_version``); options are the
-arguments of :func:`learning360` (``[sources.learning360]``), every table a row of ``tables.py``.
-
-Schema contract ``evolve``: a new API field becomes a column, a changed type a variant column,
-not a failed run. The loader file format is the pipeline's choice (a parquet hint would break
-destinations without it). Bad records are dropped with a WARNING, counted and quarantined.
-"""
+"""dlt source for the 360Learning LMS REST API, v1 or v2: options are the arguments of
+:func:`learning360`, every table a row of ``tables.py``. Schema contract ``evolve``: a new field is
+a column, a changed type a variant one. No file format hint: not every destination loads parquet."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from typing import Any
 
 import dlt
@@ -18,7 +15,6 @@ from . import defaults as d
 from .bounds import Bounds
 from .client import build_client
 from .company import company_resource
-from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -33,9 +29,8 @@ from .row_guard import guard_rows
 from .stats import RequestStats
 from .tables import MAX_TABLE_NESTING
 from .v1.resources import build_resources as v1_resources
-from .v2.refresh import V2Options
 from .v2.resources import build_resources as v2_resources
-from .validation import check_settings
+from .validation import Learning360Credentials, V2Options, settings_problems
 
 
 @dlt.source(
@@ -67,39 +62,21 @@ def learning360(
     change_feed_retention_hours: float = d.DEFAULT_CHANGE_FEED_RETENTION_HOURS,
     stats: RequestStats | None = None,
 ) -> list[DltResource]:
-    """All 360Learning tables of one company. The settings are documented in README.md,
-    docs/reliability.md (bounds) and docs/migration-v2.md (v2's); pass ``stats`` to read the
-    request counters after the run."""
-    check_settings(
-        base_url or d.DEFAULT_BASE_URL,
-        api_version,
-        max_requests_per_second,
-        workers,
-        user_courses_strategy,
-        user_programs_strategy,
-        user_details_refresh_days,
-    )
+    """All 360Learning tables of one company (settings: README.md, docs/reliability.md, and
+    docs/migration-v2.md for v2's); pass ``stats`` to read the request counters after the run."""
+    base_url = base_url or d.DEFAULT_BASE_URL
+    settings = dict(locals())  # every argument, by name
+    if problems := settings_problems(settings):
+        raise ConfigurationError(problems[0])
+    v2_options = V2Options.checked(settings)
     version = api_version.strip().lower()
-    v2_options = V2Options.checked(
-        user_courses_full_read_hours=user_courses_full_read_hours,
-        v2_user_refresh_days=v2_user_refresh_days,
-        v2_group_refresh_days=v2_group_refresh_days,
-        v2_skip_tables=v2_skip_tables,
-        change_feed=change_feed,
-        change_feed_reconcile_hours=change_feed_reconcile_hours,
-        change_feed_retention_hours=change_feed_retention_hours,
-    )
     # pyarrow tables (user_courses) get _dlt_load_id and _dlt_id like dict rows (the models read
     # loads by _dlt_load_id), from any directory (also in .dlt/config.toml); explicit env wins
     for key in ("ADD_DLT_LOAD_ID", "ADD_DLT_ID"):
         os.environ.setdefault(f"NORMALIZE__PARQUET_NORMALIZER__{key}", "true")
-    bounds = Bounds.from_settings(
-        response_deadline=response_deadline,
-        max_listing_elements=max_listing_elements,
-        max_listing_pages=max_listing_pages,
-    )
+    bounds = Bounds.from_settings(**{f.name: settings[f.name] for f in fields(Bounds)})
     client = build_client(
-        base_url or d.DEFAULT_BASE_URL,
+        base_url,
         credentials,
         version,
         max_requests_per_second=max_requests_per_second,

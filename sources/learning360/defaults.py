@@ -4,20 +4,15 @@ DEFAULT_BASE_URL = "https://app.360learning.com"
 SUPPORTED_API_VERSIONS = ("v1", "v2")
 STRATEGIES = ("bulk", "per_user")  # of user_courses and user_programs
 
-# 50 = the API's documented limit: never more than 50 in any second (and 5 in any 100 ms)
-# measured ~47.6 requests/s against a 50/s server limiter with 0 429s.
+# the API's documented limit (and 5 in any 100 ms); measured ~47.6/s with 0 429s
 DEFAULT_MAX_REQUESTS_PER_SECOND = 50.0
 DEFAULT_WORKERS = 16
-# getUser details are re-read for every user at least this often (days); 0 = every run.
 DEFAULT_USER_DETAILS_REFRESH_DAYS = 30
-# Bounds on one answer and one listing (bounds.py): seconds to an answer's last byte, elements
-# and pages of one listing.
+# bounds.py: seconds to an answer's last byte, elements and pages of one listing
 DEFAULT_RESPONSE_DEADLINE = 300.0
 DEFAULT_MAX_LISTING_ELEMENTS = 5_000_000
 DEFAULT_MAX_LISTING_PAGES = 100_000
-# API v2: every user's custom-field values and every group's members and catalog are re-read at
-# least this often (days; 0 = every run); hours between two full user_courses reads (0 = every
-# run); the change feed's periodic full reconcile and the event log's assumed retention (hours).
+# API v2 (docs/migration-v2.md)
 DEFAULT_V2_USER_REFRESH_DAYS = 30.0
 DEFAULT_V2_GROUP_REFRESH_DAYS = 7.0
 DEFAULT_USER_COURSES_FULL_READ_HOURS = 0.0

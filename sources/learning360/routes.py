@@ -24,10 +24,7 @@ V1_ROUTES = {
     "path_session_user_stats": "paths/sessions/{session_id}/stats/users",
 }
 # v1 listings whose elements are records keyed by ``_id``: one without it cannot be stored
-ID_KEYED_ROUTES = frozenset(
-    V1_ROUTES[name]
-    for name in ("courses", "users", "groups", "program_sessions", "paths", "path_sessions")
-)
+ID_KEYED_ROUTES = {t for t in V1_ROUTES.values() if "{" not in t} - {V1_ROUTES["courses_stats"]}
 
 # v2: route key -> (template, the scope a credential needs for it: else 403 invalid_scope)
 _V2 = {

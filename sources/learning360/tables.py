@@ -17,7 +17,7 @@ from .v1 import parsing as v1
 
 _snake_case = SnakeCaseNaming().normalize_identifier
 
-USER_BUCKETS = 4096  # users' fingerprint buckets (v1/refresh.py)
+USER_BUCKETS = 4096  # users' fingerprint buckets (refresh.py)
 # top-level lists (users.groups ...) become child tables, deeper ones JSON; link tables use 0
 MAX_TABLE_NESTING = 1
 FEED_CHUNK_SIZE = 500  # parent listings reach fan-outs in chunks of this many elements
@@ -102,7 +102,7 @@ V1_TABLES = _by_spec(
               columns={"_id": TEXT, "name": TEXT, "status": TEXT, "author": TEXT,
                        "author_id": TEXT, "creation_date": TS, "modification_date": TS,
                        "group": TEXT, "lang": TEXT, "course_duration": NUM}),
-    # hand-written: getUser for new / changed users and a rotating slice (v1/refresh.py)
+    # hand-written: getUser for new / changed users and a rotating slice (refresh.py)
     TableSpec("users", ("_id",), "merge", routes=("users", "user"),
               columns={"_id": TEXT, "mail": TEXT, "first_name": TEXT, "last_name": TEXT,
                        "primary_group_id": TEXT, "deleted": BOOL,
@@ -200,7 +200,7 @@ V2_TABLES = _by_spec(
                               "last_login_date": TS, "to_be_deactivated_at": TS},
         write_disposition="replace"),
     _v2("groups", ("groups",), {"parent_id": TEXT}),
-    # merge (merge_key group_id): a re-read group's members replace its rows (v2/refresh.py)
+    # merge (merge_key group_id): a re-read group's members replace its rows (refresh.py)
     _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge"),
     _v2("group_catalog", ("groups", "catalog_course_ids", "catalog_path_session_ids"), {},
         write_disposition="merge"),

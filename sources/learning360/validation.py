@@ -1,16 +1,24 @@
-"""Settings the source cannot work with, refused before any request (exit 2 in the CLI) in
-the same words by the source, ``doctor`` and the CLI's pre-flight; never quoting a password."""
+"""Settings and credentials the source cannot work with, refused before any request (exit 2 in
+the CLI) in the same words by the source, ``doctor`` and the CLI's pre-flight; never quoting a
+password. Also the credentials' configspec."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from dlt.common.configuration import configspec
+from dlt.common.configuration.specs import BaseConfiguration
+from dlt.common.typing import TSecretStrValue
 
 from .defaults import STRATEGIES, SUPPORTED_API_VERSIONS
 from .errors import WHERE, ConfigurationError, config_key
 from .redaction import register_secret
+from .tables import V2_TABLES
 
 AUTH_METHODS = ("oauth", "header", "query")
 
@@ -52,58 +60,88 @@ def positive_number_problem(value: Any) -> str | None:
     return None
 
 
-def _days_problem(key: str, value: Any, unit: str = "days") -> str | None:
+def _window(key: str, value: Any) -> float:
+    """A refresh window ≥ 0 (0: every run), in the unit its key ends with (days or hours)."""
     with contextlib.suppress(TypeError, ValueError):
         if float(value) >= 0:  # False for NaN too
-            return None
-    return (
-        f"{key} {value!r} is not a number of {unit}: set {config_key(key)} to 0 (every run) or more"
+            return float(value)
+    raise ConfigurationError(
+        f"{key} {value!r} is not a number of {key.rsplit('_', 1)[-1]}: set {config_key(key)} to 0 "
+        "(every run) or more"
     )
 
 
-def days_setting(key: str, value: Any, unit: str = "days") -> float:
-    """A refresh window ≥ 0 (0 = every run), or a configuration error."""
-    if problem := _days_problem(key, value, unit):
-        raise ConfigurationError(problem)
-    return float(value)
-
-
-def settings_problems(
-    base_url: Any, api_version: Any, rate: Any, workers: Any, courses: Any, programs: Any, days: Any
-) -> list[str]:
-    """Every source setting no run can work with, one line each, in the source's order. A zero
-    rate is refused, not read as "no limit": a typo must not become a 429 storm."""
+def settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    """Every setting of ``learning360()`` (by argument name) no run can work with, one line each;
+    a zero rate is refused, not read as "no limit" (a typo must not become a 429 storm)."""
     problems = []
-    if problem := base_url_problem(base_url):
+    if problem := base_url_problem(settings["base_url"]):
         problems.append(f"{config_key('base_url')} {problem}")
-    if problem := positive_number_problem(rate):
+    if problem := positive_number_problem(settings["max_requests_per_second"]):
         key = config_key("max_requests_per_second")
         problems.append(f"{key} {problem} (the API allows 50 GET/s)")
-    try:
+    version, workers = settings["api_version"], settings["workers"]
+    whole = 0
+    with contextlib.suppress(TypeError, ValueError):
         whole = int(str(workers))
-    except (TypeError, ValueError):
-        whole = 0
     if whole < 1:
         problems.append(f"{config_key('workers')} is {workers!r}; it must be 1 or more")
-    if str(api_version or "").strip().lower() not in SUPPORTED_API_VERSIONS:
+    if str(version or "").strip().lower() not in SUPPORTED_API_VERSIONS:
         problems.append(
-            f"api_version {api_version!r} is not supported (supported: "
+            f"api_version {version!r} is not supported (supported: "
             f'{", ".join(SUPPORTED_API_VERSIONS)}): set {config_key("api_version")} = "v1"'
         )
-    allowed = ", ".join(STRATEGIES)
-    for key, value in (("user_courses_strategy", courses), ("user_programs_strategy", programs)):
-        if value not in STRATEGIES:
-            problems.append(
-                f"{key} {value!r} is unknown: set {config_key(key)} to one of {allowed}"
-            )
-    if problem := _days_problem("user_details_refresh_days", days):
-        problems.append(problem)
+    known = ", ".join(STRATEGIES)
+    for key in ("user_courses_strategy", "user_programs_strategy"):
+        if (value := settings[key]) not in STRATEGIES:
+            problems.append(f"{key} {value!r} is unknown: set {config_key(key)} to one of {known}")
+    try:
+        _window("user_details_refresh_days", settings["user_details_refresh_days"])
+    except ConfigurationError as exc:
+        problems.append(str(exc))
     return problems
 
 
-def check_settings(*args: Any) -> None:
-    if problems := settings_problems(*args):
-        raise ConfigurationError(problems[0])
+@dataclass(frozen=True)
+class V2Options:
+    """The v2-only settings, named as the arguments of ``learning360()``."""
+
+    user_courses_full_read_hours: float
+    v2_user_refresh_days: float
+    v2_group_refresh_days: float
+    v2_skip_tables: frozenset[str]
+    change_feed: bool
+    change_feed_reconcile_hours: float
+    change_feed_retention_hours: float
+
+    @classmethod
+    def checked(cls, settings: Mapping[str, Any]) -> V2Options:
+        """The options, or a :class:`ConfigurationError` naming the first bad one."""
+        checks = {"v2_skip_tables": _skip_tables, "change_feed": _change_feed_on}
+        names = [field.name for field in fields(cls)]
+        return cls(**{key: checks.get(key, _window)(key, settings[key]) for key in names})
+
+
+def _skip_tables(key: str, value: Any) -> frozenset[str]:
+    """A list or a comma-separated string of table names; an unknown name is an error."""
+    names = value.split(",") if isinstance(value, str) else list(value or ())
+    chosen = frozenset(str(name).strip() for name in names if str(name).strip())
+    if unknown := chosen - set(V2_TABLES):
+        raise ConfigurationError(
+            f"{key} names unknown table(s) {', '.join(sorted(unknown))}: set {config_key(key)} "
+            f"to some of {', '.join(V2_TABLES)}"
+        )
+    return chosen
+
+
+def _change_feed_on(key: str, value: Any) -> bool:
+    """``"webhooks"`` turns the change feed on; unset, ``""`` or ``"off"`` leave it off."""
+    text = str(value or "").strip().lower()
+    if text not in ("", "off", "none", "false", "webhooks"):
+        raise ConfigurationError(
+            f'{key} {value!r} is unknown: set {config_key(key)} to "webhooks" or remove it'
+        )
+    return text == "webhooks"
 
 
 def auth_method(value: str | None) -> str:
@@ -128,14 +166,11 @@ def credentials_problem(credentials: Any, api_version: str) -> ConfigurationErro
             "v1's company_id/api_key do not work with v2)"
         )
     if missing:
-        v2_hint = (
-            f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
-            if getattr(credentials, "client_id", None)
-            else ""
-        )
+        v2 = getattr(credentials, "client_id", None)
+        hint = f' (or, for the v2 client id/secret you set, {config_key("api_version")} = "v2")'
         return ConfigurationError(
             f"missing configuration: {config_key('credentials', missing[0])}; set it in "
-            f".dlt/secrets.toml or as that env variable{v2_hint}"
+            f".dlt/secrets.toml or as that env variable{hint if v2 else ''}"
         )
     try:
         if api_version != "v2":
@@ -143,3 +178,34 @@ def credentials_problem(credentials: Any, api_version: str) -> ConfigurationErro
     except ConfigurationError as exc:
         return exc
     return None
+
+
+@configspec
+class Learning360Credentials(BaseConfiguration):
+    """v1 ``company_id`` + ``api_key`` (+ ``auth_method``) or v2 ``client_id`` + ``client_secret``:
+    one spec, not a union (dlt 1.31 would refuse company_id from config.toml: architecture.md)."""
+
+    company_id: str = None
+    api_key: TSecretStrValue = None
+    auth_method: str = "oauth"
+    # API v2: with both set, company_id/api_key may be left out
+    client_id: str | None = None
+    client_secret: TSecretStrValue | None = None
+
+    __config_gen_annotations__: ClassVar[list[str]] = ["company_id", "api_key"]
+
+    def on_resolved(self) -> None:
+        self.auth_method = auth_method(self.auth_method)
+        self.company_id = (self.company_id or "").strip()
+
+    def on_partial(self) -> None:
+        if self.client_id and self.client_secret:
+            self.resolve()
+        elif self.client_id or self.client_secret:
+            missing = "client_secret" if self.client_id else "client_id"
+            raise ConfigurationError(
+                f"API v2 credentials are incomplete: set {config_key('credentials', missing)}"
+            )
+
+    def __str__(self) -> str:  # never print the key
+        return f"360Learning company {self.company_id} ({self.auth_method})"

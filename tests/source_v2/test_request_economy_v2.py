@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import sources.learning360.v2.refresh as refresh
+import sources.learning360.refresh as refresh
 from emulator import Company
 from emulator import v2_data as d2
 from pipelines.cli import EXIT_CONFIG, explain
@@ -19,8 +19,8 @@ from pipelines.run import make_pipeline, run_sync
 from pipelines.verify import NO_SIGNAL
 from pipelines.verify import assert_v2_tables_equal as _assert_tables_equal
 from sources.learning360.defaults import DEFAULT_V2_GROUP_REFRESH_DAYS, DEFAULT_V2_USER_REFRESH_DAYS
+from sources.learning360.refresh import user_bucket
 from sources.learning360.tables import USER_BUCKETS
-from sources.learning360.v1.refresh import user_bucket
 from tests.source_v2.truth import assert_v2_warehouse_equals_truth, v2_view
 from tests.warehouse import assert_models_equal_expected, read_table
 
@@ -62,7 +62,7 @@ def move_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[Company, int], None
 
 def _due(ids: set[str], days: int, period: float, buckets: int = refresh.GROUP_BUCKETS):
     """The parents whose refresh falls due within ``days`` of the first run: bucket ``b`` is
-    due ``period * (b + 1) / buckets`` days after it (v1/refresh.py)."""
+    due ``period * (b + 1) / buckets`` days after it (refresh.py)."""
     return {i for i in ids if period * (user_bucket(i, buckets) + 1) / buckets <= days}
 
 

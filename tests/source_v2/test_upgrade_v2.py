@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import sources.learning360.v2.refresh as refresh
+import sources.learning360.refresh as refresh
 from emulator import Company, EmulatorServer
 from pipelines.run import make_pipeline, run_sync
 from tests.source_v2.test_request_economy_v2 import NO_SIGNAL, _assert_tables_equal

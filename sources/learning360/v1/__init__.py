@@ -1,3 +1,1 @@
-"""360Learning API v1 adapter: ``api.py`` (routes -> raw elements), ``parsing.py`` (elements ->
-rows, tolerant of the §12 variants), ``resources.py`` (the dlt resources). Nothing is imported
-here: importing a module of the package runs no other."""
+"""360Learning API v1 adapter: api.py (routes -> elements), parsing.py (-> rows), resources.py."""

@@ -16,6 +16,7 @@ from ..client import json_type
 from ..lag_window import ArrowCursor, LagWindow
 from ..parallel import FanOut
 from ..quarantine import clean_cursor
+from ..refresh import UserDetailsRefresh
 from ..resource_helpers import Row, chunked, incremental, only_changed
 from ..tables import FEED_CHUNK_SIZE, V1_FEEDS, V1_PER_USER, V1_TABLES, TableSpec
 from .api import V1Api
@@ -28,7 +29,6 @@ from .parsing import (
     user_course_attempts,
     user_row,
 )
-from .refresh import UserDetailsRefresh
 
 if TYPE_CHECKING:
     from ..client import Learning360Client

@@ -1,6 +1,6 @@
-"""v2 routes as Python calls over the shared client, following ``Link: <…>; rel="next"``.
-Pages are whole JSON documents, so a retried page yields nothing twice; a listing that breaks
-after some pages fails the resource, and dlt loads nothing of that table for the run."""
+"""v2 routes as Python calls over the shared client, following ``Link: <…>; rel="next"``: one
+method per route of ``V2_TABLES``, generated below. Pages are whole JSON documents, so a retried
+page yields nothing twice; a listing that breaks after some pages fails the resource."""
 
 from __future__ import annotations
 
@@ -11,39 +11,32 @@ from urllib.parse import urljoin
 
 from ..client import Learning360Client, Params, json_type
 from ..errors import MalformedResponseError, NotFoundError
+from ..resource_helpers import Row
 from ..routes import V2_ROUTES as ROUTES
 from ..tables import V2_TABLES
 from ..timestamps import format_filter_date
 
-# listings whose route key is not the table's name
-LISTING_TABLES = {"course_stats": "user_courses", "path_stats": "user_path_sessions"}
-
-Row = dict[str, Any]
-
-
-def _since(name: str | None, value: Any) -> dict[str, str] | None:
-    return {name: format_filter_date(value)} if name and value else None
+# the table a listing feeds (its rejects go there); the filter each table's cursor is sent as
+TABLE_OF = {spec.routes[0]: name for name, spec in reversed(V2_TABLES.items())}
+SINCE_FILTERS = {spec.routes[-1]: spec.server_filter for spec in V2_TABLES.values() if spec.cursor}
 
 
-def _listing(route: str, since_filter: str | None = None) -> Callable[..., Any]:
-    """Pages of a listing, non-objects quarantined; ``since_filter`` takes the cursor."""
+def _method(route: str, since_filter: str | None) -> Callable[..., Any]:
+    """A listing's pages (non-objects quarantined), or every element under one parent (none if
+    it is gone mid-sync); ``since`` is sent as ``since_filter``."""
+    template = ROUTES[route]
+    parent = template[template.index("{") + 1 : template.index("}")] if "{" in template else ""
+
+    def params(since: Any) -> dict[str, str] | None:
+        return {since_filter: format_filter_date(since)} if since_filter and since else None
 
     def listing(self: V2Api, since: Any = None) -> Iterator[list[Row]]:
-        return self._records(route, self.pages(route, params=_since(since_filter, since)))
-
-    return listing
-
-
-def _children(route: str, since_filter: str | None = None) -> Callable[..., Any]:
-    """Every element under one parent; a parent gone mid-sync yields nothing."""
-    template = ROUTES[route]
-    parent = template[template.index("{") + 1 : template.index("}")]
+        return self._records(route, params(since))
 
     def children(self: V2Api, parent_id: str, since: Any = None) -> list[Any]:
-        params = _since(since_filter, since)
-        return list(self.items(route, {parent: parent_id}, params=params, missing_ok=True))
+        return list(self.items(route, {parent: parent_id}, params=params(since), missing_ok=True))
 
-    return children
+    return children if parent else listing
 
 
 class V2Api:
@@ -52,15 +45,15 @@ class V2Api:
         self._listing_lock = threading.Lock()
         self._listings: dict[str, list[Row]] = {}
 
+    path_completions = _method("path_stats", "completedAt[gte]")  # no table's cursor
+
     def pages(
         self, route: str, path_params: Params = None, params: Params = None, missing_ok=False
     ) -> Iterator[list[Any]]:
         """Every page of a listing; ``missing_ok``: a parent gone (404 on page 1) yields none."""
-        url: str | None = None
         bounds, template = self.client.bounds, ROUTES[route]
-        label = f"GET {template}"
+        url, label, elements = None, f"GET {template}", 0
         read_urls: set[str] = set()  # a next link back to one of these would loop forever
-        elements = 0
         while True:
             if len(read_urls) >= bounds.max_listing_pages:
                 raise bounds.too_many_pages(label)
@@ -100,36 +93,17 @@ class V2Api:
             self.client.skip_missing(exc)
             return None
 
-    courses = _listing("courses", V2_TABLES["courses"].server_filter)
-    course_stats = _listing("course_stats", V2_TABLES["user_courses"].server_filter)
-    path_sessions = _listing("path_sessions")
-    path_stats = _listing("path_stats")
-    path_completions = _listing("path_stats", "completedAt[gte]")  # no table's cursor
-    paths = _listing("paths", V2_TABLES["paths"].server_filter)
-    skills = _listing("skills")
-    custom_fields = _listing("custom_fields")
-
-    group_roles = _children("group_roles")
-    catalog_course_ids = _children("catalog_course_ids")
-    catalog_path_session_ids = _children("catalog_path_session_ids")
-    user_certificates = _children("user_certificates", V2_TABLES["user_certificates"].server_filter)
-    classroom_slots = _children("classroom_slots")
-    classroom_registrations = _children("classroom_registrations")
-
     def user_custom_field_values(self, user_id: str) -> list[Row]:
         body = self.one("user_custom_field_values", {"user_id": user_id})
         return body if isinstance(body, list) else []
 
-    def _records(self, route: str, pages: Iterator[list[Any]]) -> Iterator[list[Row]]:
+    def _records(self, route: str, params: Params = None) -> Iterator[list[Row]]:
         """A listing's pages without the elements that are not objects: each is quarantined."""
-        for page in pages:
-            for element in page:
-                if not isinstance(element, Mapping):
-                    self.client.stats.quarantine.reject(
-                        LISTING_TABLES.get(route, route),
-                        f"GET {ROUTES[route]} element is {json_type(element)}, not an object",
-                        element,
-                    )
+        reject = self.client.stats.quarantine.reject
+        for page in self.pages(route, params=params):
+            for element in (e for e in page if not isinstance(e, Mapping)):
+                why = f"GET {ROUTES[route]} element is {json_type(element)}, not an object"
+                reject(TABLE_OF.get(route, route), why, element)
             yield [element for element in page if isinstance(element, Mapping)]
 
     def listing(self, route: str) -> list[Row]:
@@ -137,6 +111,9 @@ class V2Api:
         kept (a few MB at 20,000 users): the feed and the refresh fingerprints share it."""
         with self._listing_lock:
             if route not in self._listings:
-                rows = [r for page in self._records(route, self.pages(route)) for r in page]
-                self._listings[route] = rows
+                self._listings[route] = [row for page in self._records(route) for row in page]
             return self._listings[route]
+
+
+for _route in {route for spec in V2_TABLES.values() for route in spec.routes} - set(vars(V2Api)):
+    setattr(V2Api, _route, _method(_route, SINCE_FILTERS.get(_route)))

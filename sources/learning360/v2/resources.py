@@ -16,12 +16,13 @@ from ..change_feed import ChangeFeed
 from ..lag_window import LagWindow
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
+from ..refresh import GROUP_BUCKETS, full_read_due, parents_due
 from ..resource_helpers import Row, chunked, incremental, only_changed
 from ..tables import FEED_CHUNK_SIZE, V2_TABLES
 from ..timestamps import format_api_timestamp, parse_timestamp
+from ..validation import V2Options
 from . import parsing
 from .api import V2Api
-from .refresh import GROUP_BUCKETS, V2Options, full_read_due, parents_due
 
 if TYPE_CHECKING:
     from ..client import Learning360Client

@@ -1,19 +1,24 @@
-"""Which users get a getUser call this run (v1 has no "modified since" for users): those new or
-changed in the listing (a fingerprint per bucket of users), every user at least every
-``refresh_days`` (spread over the period), and everyone on the first run, after a full refresh
-or with 0 days. The state is two lists of ``USER_BUCKETS`` integers whatever the user count.
-"""
+"""Which parents are re-read when the API has no "changed since" for them (v1 getUser, v2 users'
+custom fields, groups' members and catalog): the new and changed (a fingerprint per bucket: the
+state is two lists of ``buckets`` ints), and each every ``refresh_days``; v2's full reads."""
 
 from __future__ import annotations
 
 import json
 import time
 import zlib
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from ..tables import USER_BUCKETS
-from .parsing import id_of
+from .resource_helpers import Row
+from .tables import USER_BUCKETS
+from .v1.parsing import id_of
+
+GROUP_BUCKETS = 256  # groups are few (hundreds): fewer buckets keep the state small (~5 KB)
+
+
+def clock() -> float:  # tests move it with the emulator's simulated days
+    return time.time()
 
 
 def user_bucket(user_id: str, buckets: int = USER_BUCKETS) -> int:
@@ -21,25 +26,18 @@ def user_bucket(user_id: str, buckets: int = USER_BUCKETS) -> int:
 
 
 class UserDetailsRefresh:
-    def __init__(
-        self,
-        state: MutableMapping[str, Any],
-        refresh_days: float,
-        *,
-        buckets: int = USER_BUCKETS,
-        now: float | None = None,
-    ):
+    def __init__(self, state: MutableMapping[str, Any], refresh_days: float, buckets=USER_BUCKETS):
         self._state, self._buckets = state, buckets
         self._period = max(0.0, float(refresh_days or 0)) * 86_400
-        self._now = time.time() if now is None else now
+        self._now = clock()
 
     def everyone(self) -> bool:
-        """Every user is read this run: the listing may stream through :meth:`observe`."""
+        """Every parent is read this run: the listing may stream through :meth:`observe`."""
         previous, due = self._state.get("fingerprints"), self._state.get("due")
         known = isinstance(previous, list) and isinstance(due, list)
         return self._period <= 0 or not (known and len(previous) == len(due) == self._buckets)
 
-    def _bucket(self, row: dict[str, Any], fingerprints: list[int]) -> int:
+    def _bucket(self, row: Row, fingerprints: list[int]) -> int:
         """Adds the row to its bucket's fingerprint; the bucket."""
         b = user_bucket(id_of(row) or "", self._buckets)
         row_print = zlib.crc32(json.dumps(row, sort_keys=True, default=str).encode())
@@ -51,7 +49,7 @@ class UserDetailsRefresh:
         n = self._buckets
         return [int(self._now + self._period * (b + 1) / n) for b in range(n)]
 
-    def observe(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def observe(self, rows: Iterable[Row]) -> Iterator[Row]:
         """Every row, fingerprinted on its way; the state is written once they are exhausted."""
         fingerprints = [0] * self._buckets
         for row in rows:
@@ -59,7 +57,7 @@ class UserDetailsRefresh:
             yield row
         self._state.update(fingerprints=fingerprints, due=self._staggered())
 
-    def select(self, listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def select(self, listing: list[Row]) -> list[Row]:
         """The listing rows whose details to fetch; updates the state."""
         fingerprints = [0] * self._buckets
         bucket_of = [self._bucket(row, fingerprints) for row in listing]
@@ -73,3 +71,18 @@ class UserDetailsRefresh:
                 due[b] = int(self._now + self._period)
         self._state.update(fingerprints=fingerprints, due=due)
         return [row for row, b in zip(listing, bucket_of, strict=True) if b in selected]
+
+
+def parents_due(
+    state: MutableMapping[str, Any], days: float, listing: list[Row], buckets: int = USER_BUCKETS
+) -> list[Row]:
+    """The new and changed parents of ``listing`` and those whose refresh is due."""
+    return UserDetailsRefresh(state, days, buckets).select(listing)
+
+
+def full_read_due(state: Mapping[str, Any], hours: float, cursor: Any) -> float | None:
+    """The time to record once a full ``/courses/stats`` read is done when one is due (every
+    ``hours``, 0: every run): v2 has no signal for the progress of open attempts."""
+    now, last = clock(), state.get("full_read_at")
+    stale = not isinstance(last, int | float) or now - last >= hours * 3600
+    return now if hours <= 0 or cursor is None or stale else None
