@@ -1,13 +1,12 @@
-"""Fan-out of per-item requests: one pool per run, fed by a background thread (dlt's
-``parallelized=True`` is fed from the main thread, which stalls it while parsing), the answers
-in flight or unread bounded by ``buffer``; the first exception cancels the rest."""
+"""Fan-out of per-item requests on one pool per run: at most ``buffer`` answers in flight or
+unread, refilled as the consumer reads them; the first exception cancels the rest."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -44,17 +43,7 @@ class FanOut:
             executor = self._executor
         if self.stats is not None:
             fn, items = _counted(self.stats, fn, items)
-        return _prefetch(executor, fn, items, max(buffer, 2 * self.workers), max_batch)
-
-
-def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
-    """``(item, fn(item))`` as calls complete, on a pool of its own."""
-    pool = FanOut(workers)
-    try:
-        for batch in pool.batches(fn, items):
-            yield from batch
-    finally:
-        pool.close()
+        return _window(executor, fn, items, max(buffer, 2 * self.workers), max_batch)
 
 
 def _counted(stats: Any, fn: Callable[[T], R], items: Iterable[T]) -> tuple[Callable, Iterable]:
@@ -72,63 +61,36 @@ def _counted(stats: Any, fn: Callable[[T], R], items: Iterable[T]) -> tuple[Call
     return call, (stats.add(calls_planned=1) or item for item in items)
 
 
-def _prefetch(
-    executor: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], buffer: int, most: int
-) -> Iterator[list[tuple[T, R]]]:
-    results: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (item, value, error) or the end
-    slots = threading.Semaphore(buffer)
-    cancelled = threading.Event()
+def _window(executor, fn: Callable[[T], R], items: Iterable[T], buffer: int, most: int):
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # filled by the pool's threads
+    pending: set[Future] = set()
 
-    def call(item: T) -> None:
-        if cancelled.is_set():
-            return
-        try:
-            results.put((item, fn(item), None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            results.put((item, None, exc))
+    def answers(block: bool) -> Iterator[list[tuple[T, R]]]:
+        done = [finished.get()] if block else []
+        while not finished.empty():
+            done.append(finished.get())
+        pending.difference_update(done)
+        pairs = [future.result() for future in done]  # raises the first exception
+        return (pairs[start : start + most] for start in range(0, len(pairs), most))
 
-    def feed() -> None:
-        submitted = 0
-        try:
-            for item in items:
-                while not slots.acquire(timeout=0.2):
-                    if cancelled.is_set():
-                        return
-                if cancelled.is_set():
-                    return
-                executor.submit(call, item)
-                submitted += 1
-        except BaseException as exc:
-            results.put((submitted, exc))
-            return
-        results.put((submitted, None))
-
-    feeder = threading.Thread(target=feed, name="learning360-feed", daemon=True)
-    feeder.start()
-    received = 0
-    expected: int | None = None
     try:
-        while expected is None or received < expected:
-            batch: list[tuple[T, R]] = []
-            message = results.get()
-            while True:
-                if len(message) == 2:  # the feeder's end: how many were submitted
-                    expected, error = message
-                else:
-                    received += 1
-                    slots.release()
-                    item, value, error = message
-                    batch.append((item, value))
-                if error is not None:
-                    raise error
-                if len(batch) >= most or (expected is not None and received >= expected):
-                    break
-                try:
-                    message = results.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                yield batch
+        for item in items:
+            future = executor.submit(lambda item: (item, fn(item)), item)
+            pending.add(future)
+            future.add_done_callback(finished.put)
+            yield from answers(block=len(pending) >= buffer)
+        while pending:
+            yield from answers(block=True)
     finally:
-        cancelled.set()
-        feeder.join(timeout=5)
+        for future in pending:
+            future.cancel()
+
+
+def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
+    """``(item, fn(item))`` as calls complete, on a pool of its own."""
+    pool = FanOut(workers)
+    try:
+        for batch in pool.batches(fn, items):
+            yield from batch
+    finally:
+        pool.close()
