@@ -140,7 +140,7 @@ class Learning360Client:
         self.auth = auth
         if isinstance(auth, TokenAuth):
             auth.post = self._post_token  # the strategy borrows the client's transport
-        self.describe = errors.DESCRIBE[api_version]
+        self.api_version = api_version
         self.workers = max(1, int(workers))
         self.stats = stats if stats is not None else RequestStats()
         self.retry = retry or RetryPolicy.from_dlt_config()
@@ -350,7 +350,7 @@ class Learning360Client:
         return errors.ApiError(failed, route=label)
 
     def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
-        if worded := self.describe(refusal):
+        if worded := errors.describe(self.api_version, refusal):
             return worded
         status, code, description = refusal.status, refusal.code, refusal.description
         message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()

@@ -83,11 +83,8 @@ def error_code(body: Any) -> tuple[str | None, str | None]:
         code, description = error.get("code"), error.get("message")
     else:
         code, description = error, body.get("error_description") or body.get("message")
-    return _text(code), _text(description)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    code, description = (v if isinstance(v, str) and v else None for v in (code, description))
+    return code, description
 
 
 def is_not_found(status: int, body: Any) -> bool:
@@ -111,28 +108,57 @@ _API_401 = {
     "invalid_token": "360Learning rejected the OAuth token (401 invalid_token{detail}): check "
     f"{COMPANY_ID} and {API_KEY}, or try {AUTH_METHOD} = header",
 }
-# 400/401 bodies of the token route, by their `error` code
+CLIENT_ID = config_key("credentials", "client_id")
+CLIENT_SECRET = config_key("credentials", "client_secret")
+WHERE = "360Learning Settings → API v2"
+# 400/401 bodies of the token route, per API version, by their `error` code ("": any other)
 _TOKEN_ERRORS = {
-    "invalid_request": "360Learning refused the token request ({status} invalid_request): the "
-    f"company id or API key is missing or malformed; check {COMPANY_ID} and {API_KEY}",
-    "unsupported_grant_type": "360Learning refused the token request ({status} "
-    "unsupported_grant_type): this source sends grant_type=client_credentials, so the tenant "
-    f"does not offer OAuth; set {AUTH_METHOD} = header",
-    "invalid_client": "360Learning rejected the API key when issuing a token ({status} "
-    f"invalid_client): check {API_KEY} and {COMPANY_ID} (v2 client credentials do not work "
-    "with API v1)",
+    "v1": {
+        "invalid_request": "360Learning refused the token request ({status} invalid_request): "
+        f"the company id or API key is missing or malformed; check {COMPANY_ID} and {API_KEY}",
+        "unsupported_grant_type": "360Learning refused the token request ({status} "
+        "unsupported_grant_type): this source sends grant_type=client_credentials, so the tenant "
+        f"does not offer OAuth; set {AUTH_METHOD} = header",
+        "invalid_client": "360Learning rejected the API key when issuing a token ({status} "
+        f"invalid_client): check {API_KEY} and {COMPANY_ID} (v2 client credentials do not work "
+        "with API v1)",
+        "": "360Learning refused the token request ({status} {code}): check "
+        f"{COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host",
+    },
+    "v2": {
+        "invalid_client": "360Learning rejected the API v2 client secret ({status} "
+        f"invalid_client): check {CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from "
+        f"{WHERE})",
+        "invalid_request": "360Learning refused the API v2 token request ({status} "
+        "invalid_request): the client id is unknown or a field is missing; check "
+        f"{CLIENT_ID} and {CLIENT_SECRET}",
+        "unsupported_grant_type": "360Learning refused the API v2 token request ({status} "
+        "unsupported_grant_type): this host does not offer client credentials; check "
+        f"{BASE_URL}",
+        "": "360Learning refused the API v2 token request ({status} {code}): check "
+        f"{CLIENT_ID} and {CLIENT_SECRET}",
+    },
 }
 
 
-def describe_v1(refusal: Refusal) -> AuthenticationError | None:
-    """v1's words for a refused token request, 401 or 403; None: the client's own words."""
-    status, code = refusal.status, refusal.code
-    if refusal.route == TOKEN_ROUTE:
-        return token_refusal(
-            refusal,
-            _TOKEN_ERRORS,
-            f"360Learning refused the token request ({status} {redact(code or 'no error code')})"
-            f": check {COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host",
+def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
+    """Each version's words for a refused token request, 401 or 403 (v2: its client credentials,
+    a scope per route); None: the client's own words."""
+    status, code, route = refusal.status, refusal.code, refusal.route
+    v2 = api_version == "v2"
+    if route == TOKEN_ROUTE:
+        known = _TOKEN_ERRORS[api_version]
+        template = known.get(code or "") or known[""]
+        message = template.format(status=status, code=redact(code or "no error code"))
+        return AuthenticationError(message, status, code)
+    if status == 403 and v2:
+        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
+        return PermissionDeniedError(
+            f"360Learning denied GET {route} (403 {code or 'forbidden'}): the API v2 credential "
+            f"{CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, or leave the "
+            f"tables that need it out with {config_key('v2_skip_tables')}",
+            status,
+            code,
         )
     if status == 403:
         return PermissionDeniedError(
@@ -140,6 +166,20 @@ def describe_v1(refusal: Refusal) -> AuthenticationError | None:
             "may not read this data; ask your 360Learning admin for a key with the needed rights",
             status,
             code,
+        )
+    if v2 and status == 401 and code == "invalid_token":  # only after a fresh token was refused
+        return AuthenticationError(
+            f"360Learning rejected the API v2 access token (401 {code}) even after fetching a "
+            f"new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have been "
+            f"revoked in {WHERE})",
+            status,
+            code,
+        )
+    if v2 and status == 400 and code == "invalidApiVersion":
+        return ConfigurationError(
+            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
+            f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
+            f'serves API v2, or set {config_key("api_version")} = "v1"'
         )
     if status != 401:
         return None
@@ -153,12 +193,6 @@ def describe_v1(refusal: Refusal) -> AuthenticationError | None:
         status,
         code,
     )
-
-
-def token_refusal(refusal: Refusal, known: dict[str, str], other: str) -> AuthenticationError:
-    template = known.get(refusal.code or "")
-    message = template.format(status=refusal.status) if template else other
-    return AuthenticationError(message, refusal.status, refusal.code)
 
 
 def connection_error(base_url: str, reason: str, transient: bool = True) -> ConnectionFailedError:
@@ -175,56 +209,3 @@ def not_an_api_error(base_url: str, answer: str) -> ConfigurationError:
         f"{redact(base_url)} does not answer like the 360Learning API ({redact(answer)}): check "
         f"{BASE_URL} (e.g. https://app.360learning.com) and {config_key('api_version')}"
     )
-
-
-CLIENT_ID = config_key("credentials", "client_id")
-CLIENT_SECRET = config_key("credentials", "client_secret")
-WHERE = "360Learning Settings → API v2"
-_V2_TOKEN_ERRORS = {
-    "invalid_client": "360Learning rejected the API v2 client secret ({status} invalid_client): "
-    f"check {CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from {WHERE})",
-    "invalid_request": "360Learning refused the API v2 token request ({status} invalid_request): "
-    f"the client id is unknown or a field is missing; check {CLIENT_ID} and {CLIENT_SECRET}",
-    "unsupported_grant_type": "360Learning refused the API v2 token request ({status} "
-    "unsupported_grant_type): this host does not offer client credentials; check "
-    f"{BASE_URL}",
-}
-
-
-def describe_v2(refusal: Refusal) -> Learning360Error | None:
-    """v2's words (its client credentials, a scope per route), else v1's."""
-    status, code, route = refusal.status, refusal.code, refusal.route
-    if route == TOKEN_ROUTE:
-        return token_refusal(
-            refusal,
-            _V2_TOKEN_ERRORS,
-            f"360Learning refused the API v2 token request ({status} {code or 'no error code'})"
-            f": check {CLIENT_ID} and {CLIENT_SECRET}",
-        )
-    if status == 403:
-        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
-        return PermissionDeniedError(
-            f"360Learning denied GET {route} (403 {code or 'forbidden'}): the API v2 credential "
-            f"{CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, or leave the "
-            f"tables that need it out with {config_key('v2_skip_tables')}",
-            status,
-            code,
-        )
-    if status == 401 and code == "invalid_token":  # only after a fresh token was refused too
-        return AuthenticationError(
-            f"360Learning rejected the API v2 access token (401 {code}) even after fetching a "
-            f"new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have been "
-            f"revoked in {WHERE})",
-            status,
-            code,
-        )
-    if status == 400 and code == "invalidApiVersion":
-        return ConfigurationError(
-            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
-            f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
-            f'serves API v2, or set {config_key("api_version")} = "v1"'
-        )
-    return describe_v1(refusal)
-
-
-DESCRIBE = {"v1": describe_v1, "v2": describe_v2}
