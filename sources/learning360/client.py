@@ -4,6 +4,7 @@ retries a ``200`` HTML page, throttles across threads and counts requests per ro
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +21,7 @@ from pyrate_limiter import InMemoryBucket, Limiter, Rate
 from requests.adapters import HTTPAdapter
 
 from . import errors
-from .auth import Auth, TokenAuth, auth_for
+from .auth import Auth, auth_for
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
 from .quarantine import table_of_route
@@ -57,11 +58,6 @@ class RetryPolicy:
             max_retry_delay=float(runtime.request_max_retry_delay),
             timeout=float(runtime.request_timeout),
         )
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds before attempt ``attempt + 1``: ``Retry-After`` if sent, else exponential."""
-        wait = retry_after if retry_after is not None else self.backoff_factor * 2 ** (attempt - 1)
-        return max(0.0, min(wait, self.max_retry_delay))
 
 
 def build_limiter(max_requests_per_second: float) -> Limiter | None:
@@ -138,8 +134,7 @@ class Learning360Client:
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
         self.auth = auth
-        if isinstance(auth, TokenAuth):
-            auth.post = self._post_token  # the strategy borrows the client's transport
+        auth.post = self._post_token  # a token strategy borrows the client's transport
         self.api_version = api_version
         self.workers = max(1, int(workers))
         self.stats = stats if stats is not None else RequestStats()
@@ -164,13 +159,7 @@ class Learning360Client:
     ) -> Any:
         """One JSON document; ``missing_ok``: None for a gone item. Another type than ``expect``
         (``str`` in it: an object with an ``_id``) is retried, then :class:`UnexpectedBodyError`."""
-
-        def parse(response: requests.Response) -> Any:
-            body = self._parse_body(response)
-            if expect and (problem := _wrong_shape(body, expect)):
-                raise _Retry(f"200 with {problem}")
-            return body
-
+        parse = lambda response: self._parse_body(response, expect)  # noqa: E731
         try:
             return self._request("GET", route, self._url(route, path_params), parse=parse)
         except errors.NotFoundError as exc:
@@ -258,10 +247,7 @@ class Learning360Client:
     ) -> tuple[Any, requests.Response]:
         """A v2 page's body and closed response (its ``Link`` header); ``url``: a next link."""
         url, params = (url, None) if url else (self._url(route, path_params), params)
-        return self._request("GET", route, url, params, parse=self._body_and_response)
-
-    def _body_and_response(self, response: requests.Response) -> tuple[Any, requests.Response]:
-        return self._parse_body(response), response
+        return self._request("GET", route, url, params, parse=lambda r: (self._parse_body(r), r))
 
     def close(self) -> None:
         self.session.close()
@@ -280,15 +266,18 @@ class Learning360Client:
         url = f"{self.base_url}/api/v2/oauth2/token"
         return self._request("POST", errors.TOKEN_ROUTE, url, json=body, parse=self._parse_body)
 
-    def _parse_body(self, response: requests.Response) -> Any:
+    def _parse_body(self, response: requests.Response, expect: tuple = ()) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
         self.stats.add(bytes_received=len(content))
         if not _looks_like_json(response):
             raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
             raise _Retry("200 with a truncated or invalid JSON body") from None
+        if expect and (problem := _wrong_shape(body, expect)):
+            raise _Retry(f"200 with {problem}")
+        return body
 
     def _request(
         self, method: str, route: str, url: str, params: Params = None, *, json=None, parse=None
@@ -300,13 +289,12 @@ class Learning360Client:
         label = route if route == errors.TOKEN_ROUTE else f"{method} {route}"
         while True:
             attempt += 1
-            error: errors.Learning360Error | None = None
+            refused: _ExpiredToken | None = None
             try:
                 return self._attempt(method, route, label, url, params, json, parse)
             except _ExpiredToken as expired:
-                if reauthenticated:
-                    error = self._worded(expired.refusal, label)
-                else:
+                refused = expired
+                if not reauthenticated:
                     reauthenticated = True
                     attempt -= 1  # a fresh token is not a retry of a faulty server
                     self.auth.invalidate(expired.used_token)
@@ -315,10 +303,8 @@ class Learning360Client:
                     continue
             except _Retry as exc:
                 retry = exc
-            except errors.Learning360Error as exc:
-                error = exc
-            if error is not None:
-                raise error  # raised outside `except`: no __context__ carrying a raw URL
+            if refused is not None:  # raised outside `except`: no __context__
+                raise self._worded(refused.refusal, label)
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
@@ -330,7 +316,9 @@ class Learning360Client:
         if attempt >= self.retry.max_attempts:
             raise self._exhausted(label, retry.reason, attempt)
         self.stats.add(retries=1, rate_limited=int(retry.rate_limited))
-        delay = self.retry.delay(attempt, retry.retry_after)
+        wait = retry.retry_after  # the server's word, else exponential
+        wait = self.retry.backoff_factor * 2 ** (attempt - 1) if wait is None else wait
+        delay = max(0.0, min(wait, self.retry.max_retry_delay))
         # a 429 is the API pacing us: counted in progress and the summary, not a warning
         log = logger.info if retry.rate_limited else logger.warning
         then = then or f"retry {attempt}/{self.retry.max_attempts - 1}"
@@ -384,7 +372,9 @@ class Learning360Client:
         status = response.status_code
         if 200 <= status < 300:
             return self._read(response, watch, parse)
-        body = _read_error_body(response)
+        body = None
+        with contextlib.suppress(ValueError, requests.RequestException, OSError):
+            body = response.json()
         self.stats.add(bytes_received=len(response.content or b"") if body is not None else 0)
         past_deadline = self._watchdog.release(watch)
         response.close()
@@ -472,13 +462,6 @@ def _retry_after_seconds(value: str | None) -> float | None:
 def _looks_like_json(response: requests.Response) -> bool:
     content_type = response.headers.get("Content-Type", "")
     return not content_type or "json" in content_type.lower()
-
-
-def _read_error_body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, requests.RequestException, OSError):
-        return None
 
 
 def _send_failure(exc: requests.RequestException, timeout: float) -> str:

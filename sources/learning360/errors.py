@@ -111,6 +111,12 @@ _API_401 = {
 CLIENT_ID = config_key("credentials", "client_id")
 CLIENT_SECRET = config_key("credentials", "client_secret")
 WHERE = "360Learning Settings → API v2"
+_V2_401 = {  # invalid_token: only after a fresh token was refused too
+    **_API_401,
+    "invalid_token": "360Learning rejected the API v2 access token (401 invalid_token) even "
+    f"after fetching a new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have "
+    f"been revoked in {WHERE})",
+}
 # 400/401 bodies of the token route, per API version, by their `error` code ("": any other)
 _TOKEN_ERRORS = {
     "v1": {
@@ -151,27 +157,16 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
         template = known.get(code or "") or known[""]
         message = template.format(status=status, code=redact(code or "no error code"))
         return AuthenticationError(message, status, code)
-    if status == 403 and v2:
-        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
-        return PermissionDeniedError(
-            f"360Learning denied GET {route} (403 {code or 'forbidden'}): the API v2 credential "
-            f"{CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, or leave the "
-            f"tables that need it out with {config_key('v2_skip_tables')}",
-            status,
-            code,
-        )
     if status == 403:
+        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
+        denied = f"403 {code or 'forbidden'}"
         return PermissionDeniedError(
-            f"360Learning denied access (403 {code or 'forbidden'}): the API key of {COMPANY_ID} "
-            "may not read this data; ask your 360Learning admin for a key with the needed rights",
-            status,
-            code,
-        )
-    if v2 and status == 401 and code == "invalid_token":  # only after a fresh token was refused
-        return AuthenticationError(
-            f"360Learning rejected the API v2 access token (401 {code}) even after fetching a "
-            f"new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have been "
-            f"revoked in {WHERE})",
+            f"360Learning denied GET {route} ({denied}): the API v2 credential {CLIENT_ID} lacks "
+            f"the scope {scope}; grant {scope} to it in {WHERE}, or leave the tables that need it "
+            f"out with {config_key('v2_skip_tables')}"
+            if v2
+            else f"360Learning denied access ({denied}): the API key of {COMPANY_ID} may not read "
+            "this data; ask your 360Learning admin for a key with the needed rights",
             status,
             code,
         )
@@ -183,7 +178,7 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
         )
     if status != 401:
         return None
-    if template := _API_401.get(code or ""):
+    if template := (_V2_401 if v2 else _API_401).get(code or ""):
         detail = f": {redact(refusal.description)}" if refusal.description else ""
         return AuthenticationError(template.format(detail=detail), status, code)
     return AuthenticationError(
