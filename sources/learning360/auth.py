@@ -19,22 +19,7 @@ REFRESH_MARGIN_SECONDS = 60.0
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 
 
-class Auth:
-    """Adds credentials to a request; ``apply`` returns the token it used (or None)."""
-
-    method = "none"
-
-    def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> Any:
-        return None
-
-    def expired(self, code: str | None, description: str | None) -> bool:
-        return False  # True: fetch a new token and retry once
-
-    def invalidate(self, used_token: str | None) -> None:
-        """Forget a token the API refused (unless another thread already replaced it)."""
-
-
-class ApiKeyAuth(Auth):
+class ApiKeyAuth:
     """v1 company id + API key, as query parameters or as ``X-company-id``/``X-apiKey``."""
 
     def __init__(self, company_id: str, api_key: str, method: str = "header"):
@@ -48,8 +33,14 @@ class ApiKeyAuth(Auth):
             headers.update({"X-company-id": self.company_id, "X-apiKey": self.api_key})
         return None
 
+    def expired(self, code: str | None, description: str | None) -> bool:
+        return False
 
-class TokenAuth(Auth):
+    def invalidate(self, used_token: str | None) -> None:
+        pass
+
+
+class TokenAuth:
     """One bearer token for every thread, from ``POST /api/v2/oauth2/token`` (v1 and v2)."""
 
     def __init__(self, client_id: str, secret: str, *, method="oauth", headers=None, clock=None):
@@ -67,7 +58,15 @@ class TokenAuth(Auth):
         with self._lock:
             if self._token is None or self._clock() >= self._refresh_at:
                 assert self.post is not None, "a TokenAuth is used through Learning360Client"
-                value, lifetime = parse_token(self.post(self.body))
+                payload = self.post(self.body)
+                value = payload.get("access_token") if isinstance(payload, Mapping) else None
+                if not isinstance(value, str) or not value:
+                    raise AuthenticationError(
+                        "360Learning's token route answered without an access_token: check "
+                        f"{config_key('base_url')} points at a 360Learning host"
+                    )
+                register_secret(value)
+                lifetime = parse_expires_in(payload.get("expires_in"))
                 # a short-lived token must not be refreshed on every call
                 margin = min(REFRESH_MARGIN_SECONDS, lifetime / 2)
                 self._token, self._refresh_at = value, self._clock() + lifetime - margin
@@ -79,26 +78,16 @@ class TokenAuth(Auth):
         return token
 
     def expired(self, code: str | None, description: str | None) -> bool:
-        # v1 says "jwt expired"; v2 says only invalid_token
+        """True: fetch a new token and retry once. v1 says "jwt expired"; v2 only invalid_token."""
         return code == "invalid_token" and (
             self.method != "oauth" or "expired" in (description or "").lower()
         )
 
     def invalidate(self, used_token: str | None) -> None:
+        """Forget a token the API refused (unless another thread already replaced it)."""
         with self._lock:
             if self._token == used_token:
                 self._token = None
-
-
-def parse_token(payload: Any) -> tuple[str, float]:
-    token = payload.get("access_token") if isinstance(payload, Mapping) else None
-    if not isinstance(token, str) or not token:
-        raise AuthenticationError(
-            "360Learning's token route answered without an access_token: check "
-            f"{config_key('base_url')} points at a 360Learning host"
-        )
-    register_secret(token)
-    return token, parse_expires_in(payload.get("expires_in"))
 
 
 def parse_expires_in(value: Any) -> float:
@@ -107,6 +96,9 @@ def parse_expires_in(value: Any) -> float:
         if float(value) > 0:
             return float(value)
     return DEFAULT_TOKEN_LIFETIME_SECONDS
+
+
+Auth = ApiKeyAuth | TokenAuth  # apply() adds credentials to a request, returns the token used
 
 
 def auth_for(credentials: Any, api_version: str) -> Auth:

@@ -35,22 +35,24 @@ class Bounds:
         """Validated settings; a value that is not a positive number is a configuration error."""
         values = {}
         for name, value in settings.items():
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 values[name] = type(getattr(cls, name))(value)
-            except (TypeError, ValueError):
-                values[name] = 0
-            if isinstance(value, bool) or not values[name] > 0:  # NaN too
+            if isinstance(value, bool) or not values.get(name, 0) > 0:  # NaN too
                 raise ConfigurationError(
                     f"{name} {value!r} is not a positive number: set {config_key(name)} "
                     f"(default {getattr(cls, name):g})"
                 )
         return cls(**values)
 
-    def too_many_elements(self, label: str, count: int) -> ListingOutOfBounds:
-        return _too_large(label, "sent", self.max_listing_elements, "a body", "elements")
-
-    def too_many_pages(self, label: str) -> ListingOutOfBounds:
-        return _too_large(label, "spans", self.max_listing_pages, "a next link", "pages")
+    def too_large(self, label: str, unit: str) -> ListingOutOfBounds:
+        """A listing past ``max_listing_<unit>`` (``unit``: "elements" or "pages")."""
+        verb, culprit = ("sent", "a body") if unit == "elements" else ("spans", "a next link")
+        return ListingOutOfBounds(
+            f"360Learning {label} {verb} more than {getattr(self, f'max_listing_{unit}')} {unit}, "
+            f"the bound for one listing ({culprit} that never ends?); not read further: raise "
+            f"{config_key(f'max_listing_{unit}')} if the company is really that large",
+            route=label,
+        )
 
     @staticmethod
     def looping_link(label: str, page: int) -> ListingOutOfBounds:
@@ -60,15 +62,6 @@ class Bounds:
             "sync retries",
             route=label,
         )
-
-
-def _too_large(label: str, verb: str, bound: int, culprit: str, unit: str) -> ListingOutOfBounds:
-    return ListingOutOfBounds(
-        f"360Learning {label} {verb} more than {bound} {unit}, the bound for one listing "
-        f"({culprit} that never ends?); not read further: raise "
-        f"{config_key(f'max_listing_{unit}')} if the company is really that large",
-        route=label,
-    )
 
 
 class ResponseWatchdog:

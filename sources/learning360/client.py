@@ -196,7 +196,7 @@ class Learning360Client:
                 elements = ijson.items(reader, item_prefix, use_float=True)
                 for position, element in enumerate(elements):
                     if position >= self.bounds.max_listing_elements:
-                        raise self.bounds.too_many_elements(f"GET {route}", position)
+                        raise self.bounds.too_large(f"GET {route}", "elements")
                     if time.monotonic() - extended_at >= 1.0:  # progress: the deadline moves
                         extended_at = time.monotonic()
                         self._watchdog.extend(watch, self.bounds.response_deadline)

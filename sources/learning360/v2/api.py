@@ -63,7 +63,7 @@ class V2Api:
         elements = 0
         while True:
             if len(read_urls) >= bounds.max_listing_pages:
-                raise bounds.too_many_pages(label)
+                raise bounds.too_large(label, "pages")
             try:
                 body, response = self.client.get_page(template, path_params, params, url=url)
             except NotFoundError as exc:
@@ -79,7 +79,7 @@ class V2Api:
                 )
             elements += len(body)
             if elements > bounds.max_listing_elements:
-                raise bounds.too_many_elements(label, elements)
+                raise bounds.too_large(label, "elements")
             yield body
             read_urls.add(response.url)
             if not (next_link := response.links.get("next", {}).get("url")):
