@@ -143,6 +143,8 @@ class Learning360Client:
         self._limiter = build_limiter(max_requests_per_second)
         self._sleep = sleep
         self._watchdog = ResponseWatchdog()
+        deadline = f"{self.bounds.response_deadline:g}s ({errors.config_key('response_deadline')})"
+        self._too_slow = f"no complete answer within {deadline}"
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.workers + 4, max_retries=0)
         self.session.mount("http://", adapter)
@@ -184,12 +186,11 @@ class Learning360Client:
         while True:
             attempt += 1
             try:
-                response = self._request("GET", route, url, params)
+                response, watch = self._request("GET", route, url, params)
             except errors.NotFoundError:
                 response = None  # a listing is never "gone": the host does not serve this API
             if response is None:
                 raise errors.not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
-            watch = getattr(response, _WATCH, None)
             extended_at = time.monotonic()
             try:
                 reader = _StreamReader(response, self.stats)
@@ -200,7 +201,8 @@ class Learning360Client:
                     if time.monotonic() - extended_at >= 1.0:  # progress: the deadline moves
                         extended_at = time.monotonic()
                         self._watchdog.extend(watch, self.bounds.response_deadline)
-                    key = _element_key(element, position)
+                    element_id = element.get("_id") if isinstance(element, Mapping) else None
+                    key = element_id if isinstance(element_id, str) else ("#", position)
                     seen_in = yielded.get(key)
                     repeated = seen_in == attempt
                     if self._refused(route, element, key, repeated, reported, item_prefix):
@@ -218,7 +220,7 @@ class Learning360Client:
             finally:
                 past_deadline = self._watchdog.release(watch)
                 response.close()
-            reason = self._past_deadline() if past_deadline else failure
+            reason = self._too_slow if past_deadline else failure
             restart = f"restarting the request (skipping the {len(yielded)} elements read)"
             self._backoff(f"GET {route}", _Retry(reason), attempt, restart)
 
@@ -252,12 +254,6 @@ class Learning360Client:
     def close(self) -> None:
         self.session.close()
 
-    def _past_deadline(self) -> str:
-        return (
-            f"no complete answer within {self.bounds.response_deadline:g}s "
-            f"({errors.config_key('response_deadline')})"
-        )
-
     def _url(self, route: str, path_params: Params) -> str:
         quoted = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
         return f"{self.api_url}/{route.format(**quoted)}"
@@ -282,8 +278,8 @@ class Learning360Client:
     def _request(
         self, method: str, route: str, url: str, params: Params = None, *, json=None, parse=None
     ) -> Any:
-        """``parse(response)`` (without ``parse``: the open 2xx response), after retries and one
-        re-authentication. Raises only :class:`Learning360Error`."""
+        """``parse(response)`` (without ``parse``: the open 2xx response and its watchdog handle),
+        after retries and one re-authentication. Raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
         label = route if route == errors.TOKEN_ROUTE else f"{method} {route}"
@@ -379,7 +375,7 @@ class Learning360Client:
         past_deadline = self._watchdog.release(watch)
         response.close()
         if past_deadline:
-            raise _Retry(self._past_deadline())
+            raise _Retry(self._too_slow)
         code, description = errors.error_code(body)
         refusal = errors.Refusal(status, code, description, route)
         if route == errors.TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
@@ -404,8 +400,7 @@ class Learning360Client:
                 self._watchdog.release(watch)
                 response.close()
                 raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
-            setattr(response, _WATCH, watch)  # released by the reader (iter_array)
-            return response
+            return response, watch  # released and closed by the reader (iter_array)
         cut_short = ""
         try:
             return parse(response)
@@ -416,7 +411,7 @@ class Learning360Client:
         finally:
             past_deadline = self._watchdog.release(watch)
             response.close()
-        raise _Retry(self._past_deadline() if past_deadline else cut_short)
+        raise _Retry(self._too_slow if past_deadline else cut_short)
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
@@ -425,7 +420,6 @@ def build_client(base_url: str, credentials: Any, api_version: str = "v1", **opt
 
 
 _DNS_FAILURES = ("name or service not known", "nodename nor servname", "name resolution", "getaddr")
-_WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
 
 
 def json_type(value: Any) -> str:
@@ -442,11 +436,6 @@ def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
     if str in expect and isinstance(body, dict) and not isinstance(body.get("_id"), str):
         return "a body of an object without an _id"
     return None
-
-
-def _element_key(element: Any, position: int) -> Any:
-    element_id = element.get("_id") if isinstance(element, Mapping) else None
-    return element_id if isinstance(element_id, str) else ("#", position)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

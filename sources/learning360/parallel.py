@@ -41,29 +41,23 @@ class FanOut:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="learning360")
             executor = self._executor
-        if self.stats is not None:
-            fn, items = _counted(self.stats, fn, items)
-        return _window(executor, fn, items, max(buffer, 2 * self.workers), max_batch)
+        if (stats := self.stats) is not None and isinstance(items, Sized):
+            stats.add(calls_planned=len(items))
+        elif stats is not None:  # a stream's calls are planned as read
+            items = (stats.add(calls_planned=1) or item for item in items)
+        return _window(executor, fn, items, max(buffer, 2 * self.workers), max_batch, stats)
 
 
-def _counted(stats: Any, fn: Callable[[T], R], items: Iterable[T]) -> tuple[Callable, Iterable]:
-    """``fn`` and ``items`` counting planned calls (a stream's as read) and answered calls."""
-
-    def call(item: T) -> R:
-        try:
-            return fn(item)
-        finally:
-            stats.add(calls_done=1)
-
-    if isinstance(items, Sized):
-        stats.add(calls_planned=len(items))
-        return call, items
-    return call, (stats.add(calls_planned=1) or item for item in items)
-
-
-def _window(executor, fn: Callable[[T], R], items: Iterable[T], buffer: int, most: int):
+def _window(executor, fn: Callable[[T], R], items: Iterable[T], buffer: int, most: int, stats):
     finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # filled by the pool's threads
     pending: set[Future] = set()
+
+    def call(item: T) -> tuple[T, R]:
+        try:
+            return item, fn(item)
+        finally:
+            if stats is not None:  # answered calls, for the progress ETA
+                stats.add(calls_done=1)
 
     def answers(block: bool) -> Iterator[list[tuple[T, R]]]:
         done = [finished.get()] if block else []
@@ -75,7 +69,7 @@ def _window(executor, fn: Callable[[T], R], items: Iterable[T], buffer: int, mos
 
     try:
         for item in items:
-            future = executor.submit(lambda item: (item, fn(item)), item)
+            future = executor.submit(call, item)
             pending.add(future)
             future.add_done_callback(finished.put)
             yield from answers(block=len(pending) >= buffer)
