@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from . import routes
-from .errors import AuthenticationError, config_key
-from .redaction import register_secret
+from .errors import AuthenticationError, config_key, register_secret
 from .validation import auth_method, credentials_problem
 
 REFRESH_MARGIN_SECONDS = 60.0

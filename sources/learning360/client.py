@@ -5,7 +5,6 @@ retries a ``200`` HTML page, throttles across threads and counts requests per ro
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,13 +18,15 @@ from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import RuntimeConfiguration
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util import Retry
 
 from . import errors
 from .auth import Auth, auth_for
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
+from .errors import install_log_filter, redact
 from .quarantine import table_of_route
-from .redaction import install_log_filter, redact
 from .routes import ID_KEYED_ROUTES
 from .stats import RequestStats
 
@@ -439,13 +440,9 @@ def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    with contextlib.suppress(TypeError, InvalidHeader):  # absent or unreadable: None
+        return Retry().parse_retry_after(value)  # whole seconds or an HTTP date
+    return None
 
 
 def _looks_like_json(response: requests.Response) -> bool:

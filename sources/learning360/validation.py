@@ -9,8 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .defaults import STRATEGIES, SUPPORTED_API_VERSIONS
-from .errors import WHERE, ConfigurationError, config_key
-from .redaction import register_secret
+from .errors import WHERE, ConfigurationError, config_key, register_secret
 
 AUTH_METHODS = ("oauth", "header", "query")
 

@@ -15,8 +15,8 @@ from sources.learning360.errors import (
     Learning360Error,
     error_code,
     is_not_found,
+    redact,
 )
-from sources.learning360.redaction import redact
 
 from .conftest import API_KEY
 from .fake_http import FakeServer, Reply
