@@ -85,10 +85,6 @@ class _Retry(Exception):
         self.reason, self.retry_after, self.rate_limited = reason, retry_after, rate_limited
 
 
-class _BrokenStream(Exception):
-    """The streamed body broke after the status line."""
-
-
 class _ExpiredToken(Exception):
     def __init__(self, refusal: errors.Refusal, used_token: Any):
         super().__init__(refusal.code)
@@ -109,7 +105,7 @@ class _StreamReader:
         try:
             chunk = next(self._chunks, b"")
         except (requests.RequestException, OSError) as exc:
-            raise _BrokenStream(type(exc).__name__) from None
+            raise _Retry(f"stream broke ({type(exc).__name__})") from None
         self._stats.add(bytes_received=len(chunk))
         if self.first_char is None and chunk.strip():
             self.first_char = chunk.lstrip()[:1].decode("latin-1")
@@ -212,10 +208,10 @@ class Learning360Client:
                     if seen_in is None:  # else read before the stream broke: yielded already
                         yield element
                 if item_prefix == "item" and reader.first_char not in (None, "["):
-                    raise _BrokenStream("expected a JSON array")
+                    raise _Retry("stream broke (expected a JSON array)")
                 return
-            except _BrokenStream as exc:
-                failure = f"stream broke ({exc})"
+            except _Retry as exc:  # the stream broke after the status line
+                failure = exc.reason
             except ijson.JSONError as exc:
                 failure = f"body is not complete JSON ({type(exc).__name__})"
             finally:
@@ -266,8 +262,8 @@ class Learning360Client:
     def _parse_body(self, response: requests.Response, expect: tuple = ()) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
         self.stats.add(bytes_received=len(content))
-        if not _looks_like_json(response):
-            raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
+        if reason := _not_json(response):
+            raise _Retry(reason)
         try:
             body = response.json()
         except ValueError:
@@ -390,29 +386,26 @@ class Learning360Client:
                 rate_limited=status == 429,
             )
         if route != errors.TOKEN_ROUTE and errors.is_not_found(status, body):
-            path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
-            message = f"{label} {redact(path)} -> {status} {redact(code or 'not found')}"
+            path = redact(url.removeprefix(self.api_url))
+            message = f"{label} {path} -> {status} {redact(code or 'not found')}"
             raise errors.NotFoundError(message, status, route=label)
         raise self._worded(refusal, label)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
-        if parse is None:
-            if not _looks_like_json(response):
-                self._watchdog.release(watch)
-                response.close()
-                raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
+        reason = _not_json(response) if parse is None else None
+        if parse is None and reason is None:
             return response, watch  # released and closed by the reader (iter_array)
-        cut_short = ""
         try:
-            return parse(response)
+            if reason is None:
+                return parse(response)
         except (requests.RequestException, OSError) as exc:
-            cut_short = f"body cut short ({type(exc).__name__})"
+            reason = f"body cut short ({type(exc).__name__})"
         except _Retry as exc:
-            cut_short = exc.reason
+            reason = exc.reason
         finally:
             past_deadline = self._watchdog.release(watch)
             response.close()
-        raise _Retry(self._too_slow if past_deadline else cut_short)
+        raise _Retry(self._too_slow if past_deadline else reason)
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
@@ -445,9 +438,12 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return None
 
 
-def _looks_like_json(response: requests.Response) -> bool:
+def _not_json(response: requests.Response) -> str | None:
+    """Why a 2xx answer is not the JSON asked for (a login page?), or None."""
     content_type = response.headers.get("Content-Type", "")
-    return not content_type or "json" in content_type.lower()
+    if content_type and "json" not in content_type.lower():
+        return f"200 with a non-JSON body ({content_type})"
+    return None
 
 
 def _send_failure(exc: requests.RequestException, timeout: float) -> str:
