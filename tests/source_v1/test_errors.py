@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from sources.learning360.auth import parse_expires_in
+from sources.learning360.client import parse_expires_in
 from sources.learning360.errors import (
     AuthenticationError,
     ConnectionFailedError,
