@@ -91,9 +91,7 @@ class _Retry(Exception):
 
 
 class _ExpiredToken(Exception):
-    def __init__(self, refusal: errors.Refusal, used_token: Any):
-        super().__init__(refusal.code)
-        self.refusal, self.used_token = refusal, used_token
+    """``args``: the :class:`errors.Refusal` and the token it refused."""
 
 
 class _StreamReader:
@@ -129,7 +127,6 @@ class ApiKeyAuth:
             params.update(company=self.company_id, apiKey=self.api_key)
         else:
             headers.update({"X-company-id": self.company_id, "X-apiKey": self.api_key})
-        return None
 
     def expired(self, code: str | None, description: str | None) -> bool:
         return False
@@ -196,16 +193,13 @@ def parse_expires_in(value: Any) -> float:
     return DEFAULT_TOKEN_LIFETIME_SECONDS
 
 
-Auth = ApiKeyAuth | TokenAuth  # apply() adds credentials to a request, returns the token used
-
-
 class Learning360Client:
     """HTTP access to ``<base_url>/api/<api_version>``; thread-safe, shared by all resources."""
 
     def __init__(
         self,
         base_url: str,
-        auth: Auth,
+        auth: ApiKeyAuth | TokenAuth,  # apply() adds credentials, returns the token used
         *,
         api_version: str = "v1",
         max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND,
@@ -362,29 +356,29 @@ class Learning360Client:
     def _request(
         self, method: str, route: str, url: str, params: Params = None, *, json=None, parse=None
     ) -> Any:
-        """``parse(response)`` (without ``parse``: the open 2xx response and its watchdog handle),
-        after retries and one re-authentication. Raises only :class:`Learning360Error`."""
+        """``parse(response)`` (none: the open 2xx response and its watchdog handle) after retries
+        and one re-authentication; raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
         label = route if route == errors.TOKEN_ROUTE else f"{method} {route}"
         while True:
             attempt += 1
-            refused: _ExpiredToken | None = None
+            refusal: errors.Refusal | None = None
             try:
                 return self._attempt(method, route, label, url, params, json, parse)
             except _ExpiredToken as expired:
-                refused = expired
+                refusal, used_token = expired.args
                 if not reauthenticated:
                     reauthenticated = True
                     attempt -= 1  # a fresh token is not a retry of a faulty server
-                    self.auth.invalidate(expired.used_token)
+                    self.auth.invalidate(used_token)
                     self.stats.add(reauthentications=1)
                     logger.info("360Learning: access token refused (expired?), fetching a new one")
                     continue
             except _Retry as exc:
                 retry = exc
-            if refused is not None:  # raised outside `except`: no __context__
-                raise self._worded(refused.refusal, label)
+            if refusal is not None:  # raised outside `except`: no __context__
+                raise self._worded(refusal, label)
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"

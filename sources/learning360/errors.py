@@ -128,7 +128,7 @@ class UnexpectedBodyError(MalformedResponseError):
     """One item's body stayed valid JSON of the wrong type: the caller quarantines the item."""
 
 
-# what the API refused, neutral (route: the template, or TOKEN_ROUTE); DESCRIBE words it
+# what the API refused, neutral (route: the template, or TOKEN_ROUTE); describe() words it
 Refusal = namedtuple("Refusal", "status code description route")
 
 
@@ -157,8 +157,10 @@ API_KEY = config_key("credentials", "api_key")
 AUTH_METHOD = config_key("credentials", "auth_method")
 BASE_URL = config_key("base_url")
 
-# 401 bodies of the v1 API routes, by their `error` code
+# 401 bodies of the v1 API routes, by their `error` code ("": any other)
 _API_401 = {
+    "": "360Learning refused the credentials (401 {code}): check "
+    f"{COMPANY_ID}, {API_KEY} and {AUTH_METHOD}, and that {BASE_URL} is a 360Learning host",
     "missing_company_id": "360Learning did not receive a company id (401 missing_company_id): "
     f"set {COMPANY_ID}",
     "invalid_company_id": "360Learning rejected the company id (401 invalid_company_id): "
@@ -237,16 +239,11 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
         )
     if status != 401:
         return None
-    if template := (_V2_401 if v2 else _API_401).get(code or ""):
-        detail = f": {redact(refusal.description)}" if refusal.description else ""
-        return AuthenticationError(template.format(detail=detail), status, code)
-    return AuthenticationError(
-        f"360Learning refused the credentials ({status} {redact(code or 'unauthorized')}): "
-        f"check {COMPANY_ID}, {API_KEY} and {AUTH_METHOD}, and that {BASE_URL} is a 360Learning "
-        "host",
-        status,
-        code,
-    )
+    known = _V2_401 if v2 else _API_401
+    detail = f": {redact(refusal.description)}" if refusal.description else ""
+    template = known.get(code or "") or known[""]
+    message = template.format(detail=detail, code=redact(code or "unauthorized"))
+    return AuthenticationError(message, status, code)
 
 
 def connection_error(base_url: str, reason: str, transient: bool = True) -> ConnectionFailedError:

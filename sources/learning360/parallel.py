@@ -4,7 +4,6 @@ unread, refilled as the consumer reads them; the first exception cancels the res
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,29 +22,22 @@ class FanOut:
     def __init__(self, workers: int, stats: Any = None):
         self.workers = max(1, int(workers))
         self.stats = stats
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        # its threads start with the first call
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="learning360")
 
     def close(self) -> None:
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def batches(
         self, fn: Callable[[T], R], items: Iterable[T], buffer=DEFAULT_BUFFER, max_batch=MAX_BATCH
     ) -> Iterator[list[tuple[T, R]]]:
         """Lists of ``(item, fn(item))`` in completion order: every answer ready at that moment
         (1 to ``max_batch``), so the consuming resource yields often. ``items`` may stream."""
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="learning360")
-            executor = self._executor
         if (stats := self.stats) is not None and isinstance(items, Sized):
             stats.add(calls_planned=len(items))
         elif stats is not None:  # a stream's calls are planned as read
             items = (stats.add(calls_planned=1) or item for item in items)
-        return _window(executor, fn, items, max(buffer, 2 * self.workers), max_batch, stats)
+        return _window(self._executor, fn, items, max(buffer, 2 * self.workers), max_batch, stats)
 
 
 def _window(executor, fn: Callable[[T], R], items: Iterable[T], buffer: int, most: int, stats):
