@@ -31,7 +31,6 @@ class Bounds:
 
     @classmethod
     def from_settings(cls, **settings: Any) -> Bounds:
-        """Validated settings; a value that is not a positive number is a configuration error."""
         values = {}
         for name, value in settings.items():
             with contextlib.suppress(TypeError, ValueError):

@@ -31,12 +31,11 @@ from .errors import AuthenticationError, config_key, install_log_filter, redact,
 from .quarantine import table_of_route
 from .routes import ID_KEYED_ROUTES
 from .stats import RequestStats
-from .validation import auth_method, credentials_problem
+from .validation import auth_method, credentials_problem, positive_number_problem
 
 Params = Mapping[str, Any] | None
 
 USER_AGENT = "learning360-dlt-source/1.0"
-STREAM_CHUNK_BYTES = 64 * 1024
 REFRESH_MARGIN_SECONDS = 60.0
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 
@@ -53,11 +52,9 @@ class RetryPolicy:
     @classmethod
     def from_dlt_config(cls) -> RetryPolicy:
         runtime = resolve_configuration(RuntimeConfiguration())
-        if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
-            raise errors.ConfigurationError(
-                f"runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT) is "
-                f"{runtime.request_timeout!r}; it must be above 0"
-            )
+        if problem := positive_number_problem(runtime.request_timeout):  # else every attempt fails
+            key = "runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT)"
+            raise errors.ConfigurationError(f"{key} {problem}")
         return cls(
             max_attempts=max(1, int(runtime.request_max_attempts)),
             backoff_factor=float(runtime.request_backoff_factor),
@@ -98,7 +95,7 @@ class _StreamReader:
     """File-like view of a streamed response for ijson; counts bytes, maps stream errors."""
 
     def __init__(self, response: requests.Response, stats: RequestStats):
-        self._chunks = response.iter_content(chunk_size=STREAM_CHUNK_BYTES)
+        self._chunks = response.iter_content(chunk_size=64 * 1024)
         self._stats = stats
         self.first_char: str | None = None
 

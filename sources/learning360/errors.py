@@ -133,8 +133,7 @@ Refusal = namedtuple("Refusal", "status code description route")
 
 
 def error_code(body: Any) -> tuple[str | None, str | None]:
-    """``(code, description)`` of ``{"error": "x"}``, ``{"error": {"code": "x"}}`` or
-    ``{"message": ...}`` bodies; ``(None, None)`` for anything else."""
+    """``(code, description)`` of ``{"error": "x" | {"code": "x"}}`` or ``{"message": ...}``."""
     if not isinstance(body, Mapping):
         return None, None
     error = body.get("error")
@@ -214,11 +213,8 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
     status, code, route = refusal.status, refusal.code, refusal.route
     v2 = api_version == "v2"
     if route == TOKEN_ROUTE:
-        known = _TOKEN_ERRORS[api_version]
-        template = known.get(code or "") or known[""]
-        message = template.format(status=status, code=redact(code or "no error code"))
-        return AuthenticationError(message, status, code)
-    if status == 403:
+        known, unnamed = _TOKEN_ERRORS[api_version], "no error code"
+    elif status == 403:
         scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
         denied = f"403 {code or 'forbidden'}"
         return PermissionDeniedError(
@@ -231,18 +227,19 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
             status,
             code,
         )
-    if v2 and status == 400 and code == "invalidApiVersion":
+    elif v2 and status == 400 and code == "invalidApiVersion":
         return ConfigurationError(
             f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
             f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
             f'serves API v2, or set {config_key("api_version")} = "v1"'
         )
-    if status != 401:
+    elif status != 401:
         return None
-    known = _V2_401 if v2 else _API_401
+    else:
+        known, unnamed = (_V2_401 if v2 else _API_401), "unauthorized"
     detail = f": {redact(refusal.description)}" if refusal.description else ""
     template = known.get(code or "") or known[""]
-    message = template.format(detail=detail, code=redact(code or "unauthorized"))
+    message = template.format(status=status, detail=detail, code=redact(code or unnamed))
     return AuthenticationError(message, status, code)
 
 
