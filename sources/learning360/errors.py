@@ -69,13 +69,12 @@ def install_log_filter() -> None:
             target.addFilter(RedactingFilter())
 
 
-CONFIG_SECTION = "sources.learning360"
 TOKEN_ROUTE = "POST /api/v2/oauth2/token"
 
 
 def config_key(*path: str) -> str:
     """``config_key("credentials", "api_key")`` -> the toml key plus the env var that sets it."""
-    dotted = ".".join((CONFIG_SECTION, *path))
+    dotted = ".".join(("sources.learning360", *path))
     return f"{dotted} (env {dotted.replace('.', '__').upper()})"
 
 
