@@ -27,8 +27,7 @@ from dlt.common.configuration.specs import RuntimeConfiguration
 from pipelines.exit_codes import EXIT_CONFIG, EXIT_FAILED
 from sources.learning360 import learning360
 from sources.learning360.defaults import SUPPORTED_API_VERSIONS
-from sources.learning360.errors import ConfigurationError, config_key
-from sources.learning360.redaction import redact
+from sources.learning360.errors import ConfigurationError, config_key, redact
 from sources.learning360.validation import (
     V2Options,
     credentials_problem,

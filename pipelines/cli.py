@@ -22,7 +22,7 @@ from pipelines.explain import explain
 from pipelines.models.runner import list_models
 from pipelines.run import PIPELINE_NAME, make_pipeline, run_models, run_sync, sync_lock
 from pipelines.summary import print_summary, read_snapshot
-from sources.learning360.redaction import RedactingFilter, install_log_filter
+from sources.learning360.errors import RedactingFilter, install_log_filter
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_LOCKED", "build_parser", "explain", "main"]
 

@@ -22,8 +22,8 @@ from sources.learning360.errors import (
     ConfigurationError,
     ConnectionFailedError,
     Learning360Error,
+    redact,
 )
-from sources.learning360.redaction import redact
 
 
 def explain(exc: BaseException) -> tuple[int, str]:

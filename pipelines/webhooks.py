@@ -31,8 +31,8 @@ from sources.learning360.errors import (
     NotFoundError,
     PermissionDeniedError,
     config_key,
+    register_secret,
 )
-from sources.learning360.redaction import register_secret
 from sources.learning360.routes import V2_ROUTES
 from sources.learning360.v2.api import V2Api
 

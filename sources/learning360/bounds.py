@@ -5,7 +5,6 @@ trickling a byte at a time passes ``request_timeout`` (per read) but not ``respo
 from __future__ import annotations
 
 import contextlib
-import heapq
 import itertools
 import os
 import socket
@@ -32,25 +31,26 @@ class Bounds:
 
     @classmethod
     def from_settings(cls, **settings: Any) -> Bounds:
-        """Validated settings; a value that is not a positive number is a configuration error."""
         values = {}
         for name, value in settings.items():
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 values[name] = type(getattr(cls, name))(value)
-            except (TypeError, ValueError):
-                values[name] = 0
-            if isinstance(value, bool) or not values[name] > 0:  # NaN too
+            if isinstance(value, bool) or not values.get(name, 0) > 0:  # NaN too
                 raise ConfigurationError(
                     f"{name} {value!r} is not a positive number: set {config_key(name)} "
                     f"(default {getattr(cls, name):g})"
                 )
         return cls(**values)
 
-    def too_many_elements(self, label: str, count: int) -> ListingOutOfBounds:
-        return _too_large(label, "sent", self.max_listing_elements, "a body", "elements")
-
-    def too_many_pages(self, label: str) -> ListingOutOfBounds:
-        return _too_large(label, "spans", self.max_listing_pages, "a next link", "pages")
+    def too_large(self, label: str, unit: str) -> ListingOutOfBounds:
+        """A listing past ``max_listing_<unit>`` (``unit``: "elements" or "pages")."""
+        verb, culprit = ("sent", "a body") if unit == "elements" else ("spans", "a next link")
+        return ListingOutOfBounds(
+            f"360Learning {label} {verb} more than {getattr(self, f'max_listing_{unit}')} {unit}, "
+            f"the bound for one listing ({culprit} that never ends?); not read further: raise "
+            f"{config_key(f'max_listing_{unit}')} if the company is really that large",
+            route=label,
+        )
 
     @staticmethod
     def looping_link(label: str, page: int) -> ListingOutOfBounds:
@@ -62,24 +62,13 @@ class Bounds:
         )
 
 
-def _too_large(label: str, verb: str, bound: int, culprit: str, unit: str) -> ListingOutOfBounds:
-    return ListingOutOfBounds(
-        f"360Learning {label} {verb} more than {bound} {unit}, the bound for one listing "
-        f"({culprit} that never ends?); not read further: raise "
-        f"{config_key(f'max_listing_{unit}')} if the company is really that large",
-        route=label,
-    )
-
-
 class ResponseWatchdog:
     """Shuts down (not closes: urllib3 owns the fd) the socket of an answer still being read when
-    its deadline passes; one daemon thread per client and process, a heap of deadlines."""
+    its deadline passes; one daemon thread per client and process (a few dozen sockets at most)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int]] = []
-        self._sockets: dict[int, socket.socket] = {}
-        self._due: dict[int, float] = {}  # the current deadline (the heap may hold older ones)
+        self._watched: dict[int, tuple[socket.socket, float]] = {}  # handle -> socket, deadline
         self._expired: set[int] = set()
         self._ids = itertools.count()
         self._owner_pid = -1
@@ -93,34 +82,25 @@ class ResponseWatchdog:
         with self._cond:
             if self._owner_pid != os.getpid():  # no thread yet, an idle end, or a fork
                 self._owner_pid = os.getpid()
-                self._heap = [(due, h) for h, due in self._due.items() if h in self._sockets]
-                heapq.heapify(self._heap)
                 threading.Thread(
                     target=self._run, name="learning360-deadlines", daemon=True
                 ).start()
             handle = next(self._ids)
-            self._sockets[handle] = sock
-            self._push(handle, seconds)
+            self._watched[handle] = (sock, time.monotonic() + max(0.0, seconds))
+            self._cond.notify()
             return handle
 
     def extend(self, handle: int | None, seconds: float) -> None:
         with self._cond:
-            if handle is not None and handle in self._sockets:
-                self._push(handle, seconds)
-
-    def _push(self, handle: int, seconds: float) -> None:
-        due = time.monotonic() + max(0.0, seconds)
-        self._due[handle] = due
-        heapq.heappush(self._heap, (due, handle))
-        self._cond.notify()
+            if handle in self._watched:
+                sock = self._watched[handle][0]
+                self._watched[handle] = (sock, time.monotonic() + max(0.0, seconds))
+                self._cond.notify()
 
     def release(self, handle: int | None) -> bool:
         """Stops watching; True when the deadline had passed (the socket was shut down)."""
-        if handle is None:
-            return False
         with self._cond:
-            self._sockets.pop(handle, None)
-            self._due.pop(handle, None)
+            self._watched.pop(handle, None)
             expired = handle in self._expired
             self._expired.discard(handle)
             return expired
@@ -128,21 +108,17 @@ class ResponseWatchdog:
     def _run(self) -> None:
         with self._cond:
             while True:
-                while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
-                    heapq.heappop(self._heap)  # released before its deadline, or extended
-                if not self._heap:
-                    if not self._cond.wait(IDLE_SECONDS) and not self._heap:
-                        self._owner_pid = -1  # idle: the next watch() starts a new thread
-                        return
-                    continue
-                due, handle = self._heap[0]
-                if due > time.monotonic():
-                    self._cond.wait(due - time.monotonic())
-                    continue
-                heapq.heappop(self._heap)
-                del self._due[handle]
-                sock = self._sockets.pop(handle)
-                self._expired.add(handle)
-                with contextlib.suppress(OSError):  # already closed by the reader
-                    # the plain socket's shutdown: SSLSocket's would drop its TLS state
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                for handle, (sock, due) in list(self._watched.items()):
+                    if due <= time.monotonic():
+                        del self._watched[handle]
+                        self._expired.add(handle)
+                        with contextlib.suppress(OSError):  # already closed by the reader
+                            # the plain socket's shutdown: SSLSocket's would drop its TLS state
+                            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                if self._watched:
+                    self._cond.wait(
+                        min(due for _, due in self._watched.values()) - time.monotonic()
+                    )
+                elif not self._cond.wait(IDLE_SECONDS) and not self._watched:
+                    self._owner_pid = -1  # idle: the next watch() starts a new thread
+                    return

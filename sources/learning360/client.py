@@ -1,12 +1,15 @@
-"""The only place that speaks HTTP to 360Learning, for both API versions. Not dlt's
-``RESTClient``: it restarts a streamed v1 array mid-way without duplicates, re-authenticates once,
-retries a ``200`` HTML page, throttles across threads and counts requests per route template."""
+"""The only place that speaks HTTP to 360Learning, for both API versions, and the Auth strategy
+of each credentials method. Not dlt's ``RESTClient``: it restarts a streamed v1 array mid-way
+without duplicates, re-authenticates once, retries a ``200`` HTML page, throttles across threads
+and counts requests per route template; not dlt's ``OAuth2ClientCredentials``: 360Learning wants
+a JSON token body, not a form."""
 
 from __future__ import annotations
 
-import email.utils
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -18,20 +21,23 @@ from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.specs import RuntimeConfiguration
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util import Retry
 
-from . import errors
-from .auth import Auth, TokenAuth, auth_for
+from . import errors, routes
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
+from .errors import AuthenticationError, config_key, install_log_filter, redact, register_secret
 from .quarantine import table_of_route
-from .redaction import install_log_filter, redact
 from .routes import ID_KEYED_ROUTES
 from .stats import RequestStats
+from .validation import auth_method, credentials_problem, positive_number_problem
 
 Params = Mapping[str, Any] | None
 
 USER_AGENT = "learning360-dlt-source/1.0"
-STREAM_CHUNK_BYTES = 64 * 1024
+REFRESH_MARGIN_SECONDS = 60.0
+DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
 
 install_log_filter()
 
@@ -46,22 +52,15 @@ class RetryPolicy:
     @classmethod
     def from_dlt_config(cls) -> RetryPolicy:
         runtime = resolve_configuration(RuntimeConfiguration())
-        if not float(runtime.request_timeout) > 0:  # requests would fail every attempt
-            raise errors.ConfigurationError(
-                f"runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT) is "
-                f"{runtime.request_timeout!r}; it must be above 0"
-            )
+        if problem := positive_number_problem(runtime.request_timeout):  # else every attempt fails
+            key = "runtime.request_timeout (env RUNTIME__REQUEST_TIMEOUT)"
+            raise errors.ConfigurationError(f"{key} {problem}")
         return cls(
             max_attempts=max(1, int(runtime.request_max_attempts)),
             backoff_factor=float(runtime.request_backoff_factor),
             max_retry_delay=float(runtime.request_max_retry_delay),
             timeout=float(runtime.request_timeout),
         )
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds before attempt ``attempt + 1``: ``Retry-After`` if sent, else exponential."""
-        wait = retry_after if retry_after is not None else self.backoff_factor * 2 ** (attempt - 1)
-        return max(0.0, min(wait, self.max_retry_delay))
 
 
 def build_limiter(max_requests_per_second: float) -> Limiter | None:
@@ -88,21 +87,15 @@ class _Retry(Exception):
         self.reason, self.retry_after, self.rate_limited = reason, retry_after, rate_limited
 
 
-class _BrokenStream(Exception):
-    """The streamed body broke after the status line."""
-
-
 class _ExpiredToken(Exception):
-    def __init__(self, refusal: errors.Refusal, used_token: Any):
-        super().__init__(refusal.code)
-        self.refusal, self.used_token = refusal, used_token
+    """``args``: the :class:`errors.Refusal` and the token it refused."""
 
 
 class _StreamReader:
     """File-like view of a streamed response for ijson; counts bytes, maps stream errors."""
 
     def __init__(self, response: requests.Response, stats: RequestStats):
-        self._chunks = response.iter_content(chunk_size=STREAM_CHUNK_BYTES)
+        self._chunks = response.iter_content(chunk_size=64 * 1024)
         self._stats = stats
         self.first_char: str | None = None
 
@@ -112,11 +105,89 @@ class _StreamReader:
         try:
             chunk = next(self._chunks, b"")
         except (requests.RequestException, OSError) as exc:
-            raise _BrokenStream(type(exc).__name__) from None
+            raise _Retry(f"stream broke ({type(exc).__name__})") from None
         self._stats.add(bytes_received=len(chunk))
         if self.first_char is None and chunk.strip():
             self.first_char = chunk.lstrip()[:1].decode("latin-1")
         return chunk
+
+
+class ApiKeyAuth:
+    """v1 company id + API key, as query parameters or as ``X-company-id``/``X-apiKey``."""
+
+    def __init__(self, company_id: str, api_key: str, method: str = "header"):
+        self.company_id, self.api_key, self.method = company_id, api_key, method
+        register_secret(api_key)
+
+    def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> Any:
+        if self.method == "query":
+            params.update(company=self.company_id, apiKey=self.api_key)
+        else:
+            headers.update({"X-company-id": self.company_id, "X-apiKey": self.api_key})
+
+    def expired(self, code: str | None, description: str | None) -> bool:
+        return False
+
+    def invalidate(self, used_token: str | None) -> None:
+        pass
+
+
+class TokenAuth:
+    """One bearer token for every thread, from ``POST /api/v2/oauth2/token`` (v1 and v2)."""
+
+    def __init__(self, client_id: str, secret: str, *, method="oauth", headers=None, clock=None):
+        register_secret(secret)
+        self.body = {"grant_type": "client_credentials", "client_id": client_id}
+        self.body["client_secret"] = secret
+        self.method, self.headers = method, dict(headers or {})
+        self.post: Callable[[Mapping[str, str]], Any] | None = None  # set by the client
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._refresh_at:
+                assert self.post is not None, "a TokenAuth is used through Learning360Client"
+                payload = self.post(self.body)
+                value = payload.get("access_token") if isinstance(payload, Mapping) else None
+                if not isinstance(value, str) or not value:
+                    raise AuthenticationError(
+                        "360Learning's token route answered without an access_token: check "
+                        f"{config_key('base_url')} points at a 360Learning host"
+                    )
+                register_secret(value)
+                lifetime = parse_expires_in(payload.get("expires_in"))
+                # a short-lived token must not be refreshed on every call
+                margin = min(REFRESH_MARGIN_SECONDS, lifetime / 2)
+                self._token, self._refresh_at = value, self._clock() + lifetime - margin
+            return self._token
+
+    def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> Any:
+        token = self.token()
+        headers.update({"Authorization": f"Bearer {token}", **self.headers})
+        return token
+
+    def expired(self, code: str | None, description: str | None) -> bool:
+        """True: fetch a new token and retry once. v1 says "jwt expired"; v2 only invalid_token."""
+        return code == "invalid_token" and (
+            self.method != "oauth" or "expired" in (description or "").lower()
+        )
+
+    def invalidate(self, used_token: str | None) -> None:
+        """Forget a token the API refused (unless another thread already replaced it)."""
+        with self._lock:
+            if self._token == used_token:
+                self._token = None
+
+
+def parse_expires_in(value: Any) -> float:
+    """A number or a numeric string; anything else -> 1 h."""
+    with contextlib.suppress(TypeError, ValueError):
+        if float(value) > 0:
+            return float(value)
+    return DEFAULT_TOKEN_LIFETIME_SECONDS
 
 
 class Learning360Client:
@@ -125,7 +196,7 @@ class Learning360Client:
     def __init__(
         self,
         base_url: str,
-        auth: Auth,
+        auth: ApiKeyAuth | TokenAuth,  # apply() adds credentials, returns the token used
         *,
         api_version: str = "v1",
         max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND,
@@ -138,9 +209,8 @@ class Learning360Client:
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/{api_version}"
         self.auth = auth
-        if isinstance(auth, TokenAuth):
-            auth.post = self._post_token  # the strategy borrows the client's transport
-        self.describe = errors.DESCRIBE[api_version]
+        auth.post = self._post_token  # a token strategy borrows the client's transport
+        self.api_version = api_version
         self.workers = max(1, int(workers))
         self.stats = stats if stats is not None else RequestStats()
         self.retry = retry or RetryPolicy.from_dlt_config()
@@ -148,6 +218,8 @@ class Learning360Client:
         self._limiter = build_limiter(max_requests_per_second)
         self._sleep = sleep
         self._watchdog = ResponseWatchdog()
+        deadline = f"{self.bounds.response_deadline:g}s ({errors.config_key('response_deadline')})"
+        self._too_slow = f"no complete answer within {deadline}"
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.workers + 4, max_retries=0)
         self.session.mount("http://", adapter)
@@ -164,13 +236,7 @@ class Learning360Client:
     ) -> Any:
         """One JSON document; ``missing_ok``: None for a gone item. Another type than ``expect``
         (``str`` in it: an object with an ``_id``) is retried, then :class:`UnexpectedBodyError`."""
-
-        def parse(response: requests.Response) -> Any:
-            body = self._parse_body(response)
-            if expect and (problem := _wrong_shape(body, expect)):
-                raise _Retry(f"200 with {problem}")
-            return body
-
+        parse = lambda response: self._parse_body(response, expect)  # noqa: E731
         try:
             return self._request("GET", route, self._url(route, path_params), parse=parse)
         except errors.NotFoundError as exc:
@@ -195,23 +261,23 @@ class Learning360Client:
         while True:
             attempt += 1
             try:
-                response = self._request("GET", route, url, params)
+                response, watch = self._request("GET", route, url, params)
             except errors.NotFoundError:
                 response = None  # a listing is never "gone": the host does not serve this API
             if response is None:
                 raise errors.not_an_api_error(self.base_url, f"404 to GET {self.api_url}/{route}")
-            watch = getattr(response, _WATCH, None)
             extended_at = time.monotonic()
             try:
                 reader = _StreamReader(response, self.stats)
                 elements = ijson.items(reader, item_prefix, use_float=True)
                 for position, element in enumerate(elements):
                     if position >= self.bounds.max_listing_elements:
-                        raise self.bounds.too_many_elements(f"GET {route}", position)
+                        raise self.bounds.too_large(f"GET {route}", "elements")
                     if time.monotonic() - extended_at >= 1.0:  # progress: the deadline moves
                         extended_at = time.monotonic()
                         self._watchdog.extend(watch, self.bounds.response_deadline)
-                    key = _element_key(element, position)
+                    element_id = element.get("_id") if isinstance(element, Mapping) else None
+                    key = element_id if isinstance(element_id, str) else ("#", position)
                     seen_in = yielded.get(key)
                     repeated = seen_in == attempt
                     if self._refused(route, element, key, repeated, reported, item_prefix):
@@ -220,16 +286,16 @@ class Learning360Client:
                     if seen_in is None:  # else read before the stream broke: yielded already
                         yield element
                 if item_prefix == "item" and reader.first_char not in (None, "["):
-                    raise _BrokenStream("expected a JSON array")
+                    raise _Retry("stream broke (expected a JSON array)")
                 return
-            except _BrokenStream as exc:
-                failure = f"stream broke ({exc})"
+            except _Retry as exc:  # the stream broke after the status line
+                failure = exc.reason
             except ijson.JSONError as exc:
                 failure = f"body is not complete JSON ({type(exc).__name__})"
             finally:
                 past_deadline = self._watchdog.release(watch)
                 response.close()
-            reason = self._past_deadline() if past_deadline else failure
+            reason = self._too_slow if past_deadline else failure
             restart = f"restarting the request (skipping the {len(yielded)} elements read)"
             self._backoff(f"GET {route}", _Retry(reason), attempt, restart)
 
@@ -258,19 +324,10 @@ class Learning360Client:
     ) -> tuple[Any, requests.Response]:
         """A v2 page's body and closed response (its ``Link`` header); ``url``: a next link."""
         url, params = (url, None) if url else (self._url(route, path_params), params)
-        return self._request("GET", route, url, params, parse=self._body_and_response)
-
-    def _body_and_response(self, response: requests.Response) -> tuple[Any, requests.Response]:
-        return self._parse_body(response), response
+        return self._request("GET", route, url, params, parse=lambda r: (self._parse_body(r), r))
 
     def close(self) -> None:
         self.session.close()
-
-    def _past_deadline(self) -> str:
-        return (
-            f"no complete answer within {self.bounds.response_deadline:g}s "
-            f"({errors.config_key('response_deadline')})"
-        )
 
     def _url(self, route: str, path_params: Params) -> str:
         quoted = {key: quote(str(value), safe="") for key, value in (path_params or {}).items()}
@@ -280,45 +337,45 @@ class Learning360Client:
         url = f"{self.base_url}/api/v2/oauth2/token"
         return self._request("POST", errors.TOKEN_ROUTE, url, json=body, parse=self._parse_body)
 
-    def _parse_body(self, response: requests.Response) -> Any:
+    def _parse_body(self, response: requests.Response, expect: tuple = ()) -> Any:
         content = response.content  # may raise ChunkedEncodingError: caught by the caller
         self.stats.add(bytes_received=len(content))
-        if not _looks_like_json(response):
-            raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
+        if reason := _not_json(response):
+            raise _Retry(reason)
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
             raise _Retry("200 with a truncated or invalid JSON body") from None
+        if expect and (problem := _wrong_shape(body, expect)):
+            raise _Retry(f"200 with {problem}")
+        return body
 
     def _request(
         self, method: str, route: str, url: str, params: Params = None, *, json=None, parse=None
     ) -> Any:
-        """``parse(response)`` (without ``parse``: the open 2xx response), after retries and one
-        re-authentication. Raises only :class:`Learning360Error`."""
+        """``parse(response)`` (none: the open 2xx response and its watchdog handle) after retries
+        and one re-authentication; raises only :class:`Learning360Error`."""
         attempt = 0
         reauthenticated = False
         label = route if route == errors.TOKEN_ROUTE else f"{method} {route}"
         while True:
             attempt += 1
-            error: errors.Learning360Error | None = None
+            refusal: errors.Refusal | None = None
             try:
                 return self._attempt(method, route, label, url, params, json, parse)
             except _ExpiredToken as expired:
-                if reauthenticated:
-                    error = self._worded(expired.refusal, label)
-                else:
+                refusal, used_token = expired.args
+                if not reauthenticated:
                     reauthenticated = True
                     attempt -= 1  # a fresh token is not a retry of a faulty server
-                    self.auth.invalidate(expired.used_token)
+                    self.auth.invalidate(used_token)
                     self.stats.add(reauthentications=1)
                     logger.info("360Learning: access token refused (expired?), fetching a new one")
                     continue
             except _Retry as exc:
                 retry = exc
-            except errors.Learning360Error as exc:
-                error = exc
-            if error is not None:
-                raise error  # raised outside `except`: no __context__ carrying a raw URL
+            if refusal is not None:  # raised outside `except`: no __context__
+                raise self._worded(refusal, label)
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
@@ -330,7 +387,9 @@ class Learning360Client:
         if attempt >= self.retry.max_attempts:
             raise self._exhausted(label, retry.reason, attempt)
         self.stats.add(retries=1, rate_limited=int(retry.rate_limited))
-        delay = self.retry.delay(attempt, retry.retry_after)
+        wait = retry.retry_after  # the server's word, else exponential
+        wait = self.retry.backoff_factor * 2 ** (attempt - 1) if wait is None else wait
+        delay = max(0.0, min(wait, self.retry.max_retry_delay))
         # a 429 is the API pacing us: counted in progress and the summary, not a warning
         log = logger.info if retry.rate_limited else logger.warning
         then = then or f"retry {attempt}/{self.retry.max_attempts - 1}"
@@ -350,7 +409,7 @@ class Learning360Client:
         return errors.ApiError(failed, route=label)
 
     def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
-        if worded := self.describe(refusal):
+        if worded := errors.describe(self.api_version, refusal):
             return worded
         status, code, description = refusal.status, refusal.code, refusal.description
         message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
@@ -384,12 +443,14 @@ class Learning360Client:
         status = response.status_code
         if 200 <= status < 300:
             return self._read(response, watch, parse)
-        body = _read_error_body(response)
+        body = None
+        with contextlib.suppress(ValueError, requests.RequestException, OSError):
+            body = response.json()
         self.stats.add(bytes_received=len(response.content or b"") if body is not None else 0)
         past_deadline = self._watchdog.release(watch)
         response.close()
         if past_deadline:
-            raise _Retry(self._past_deadline())
+            raise _Retry(self._too_slow)
         code, description = errors.error_code(body)
         refusal = errors.Refusal(status, code, description, route)
         if route == errors.TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
@@ -403,39 +464,44 @@ class Learning360Client:
                 rate_limited=status == 429,
             )
         if route != errors.TOKEN_ROUTE and errors.is_not_found(status, body):
-            path = url[len(self.api_url) :] if url.startswith(self.api_url) else url
-            message = f"{label} {redact(path)} -> {status} {redact(code or 'not found')}"
+            path = redact(url.removeprefix(self.api_url))
+            message = f"{label} {path} -> {status} {redact(code or 'not found')}"
             raise errors.NotFoundError(message, status, route=label)
         raise self._worded(refusal, label)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
-        if parse is None:
-            if not _looks_like_json(response):
-                self._watchdog.release(watch)
-                response.close()
-                raise _Retry(f"200 with a non-JSON body ({response.headers.get('Content-Type')})")
-            setattr(response, _WATCH, watch)  # released by the reader (iter_array)
-            return response
-        cut_short = ""
+        reason = _not_json(response) if parse is None else None
+        if parse is None and reason is None:
+            return response, watch  # released and closed by the reader (iter_array)
         try:
-            return parse(response)
+            if reason is None:
+                return parse(response)
         except (requests.RequestException, OSError) as exc:
-            cut_short = f"body cut short ({type(exc).__name__})"
+            reason = f"body cut short ({type(exc).__name__})"
         except _Retry as exc:
-            cut_short = exc.reason
+            reason = exc.reason
         finally:
             past_deadline = self._watchdog.release(watch)
             response.close()
-        raise _Retry(self._past_deadline() if past_deadline else cut_short)
+        raise _Retry(self._too_slow if past_deadline else reason)
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
-    auth = auth_for(credentials, api_version)
+    """A client with the Auth strategy of ``credentials`` (v1 key or token, v2 credentials)."""
+    if problem := credentials_problem(credentials, api_version):
+        raise problem
+    if api_version == "v2":
+        headers = {routes.API_VERSION_HEADER: routes.API_VERSION}
+        client_id, secret = str(credentials.client_id).strip(), str(credentials.client_secret)
+        auth = TokenAuth(client_id, secret, method="oauth2_client_credentials", headers=headers)
+    elif (method := auth_method(credentials.auth_method)) == "oauth":
+        auth = TokenAuth(str(credentials.company_id).strip(), str(credentials.api_key))
+    else:
+        auth = ApiKeyAuth(str(credentials.company_id).strip(), str(credentials.api_key), method)
     return Learning360Client(base_url, auth, api_version=api_version, **options)
 
 
 _DNS_FAILURES = ("name or service not known", "nodename nor servname", "name resolution", "getaddr")
-_WATCH = "_learning360_watch"  # attribute of a streamed response: its ResponseWatchdog handle
 
 
 def json_type(value: Any) -> str:
@@ -454,31 +520,18 @@ def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
     return None
 
 
-def _element_key(element: Any, position: int) -> Any:
-    element_id = element.get("_id") if isinstance(element, Mapping) else None
-    return element_id if isinstance(element_id, str) else ("#", position)
-
-
 def _retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    with contextlib.suppress(TypeError, InvalidHeader):  # absent or unreadable: None
+        return Retry().parse_retry_after(value)  # whole seconds or an HTTP date
+    return None
 
 
-def _looks_like_json(response: requests.Response) -> bool:
+def _not_json(response: requests.Response) -> str | None:
+    """Why a 2xx answer is not the JSON asked for (a login page?), or None."""
     content_type = response.headers.get("Content-Type", "")
-    return not content_type or "json" in content_type.lower()
-
-
-def _read_error_body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, requests.RequestException, OSError):
-        return None
+    if content_type and "json" not in content_type.lower():
+        return f"200 with a non-JSON body ({content_type})"
+    return None
 
 
 def _send_failure(exc: requests.RequestException, timeout: float) -> str:

@@ -1,22 +1,80 @@
-"""One-line, secret-free exceptions naming the key to fix, and each API version's words for
-what the API refused (the client raises a neutral :class:`Refusal`)."""
+"""One-line, secret-free exceptions naming the key to fix, each API version's words for what
+the API refused (the client raises a neutral :class:`Refusal`), and :func:`redact`, which masks
+secrets by pattern and literal (``requests`` and ``urllib3`` log whole URLs, with ``apiKey``)."""
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from collections import namedtuple
 from collections.abc import Mapping
 from typing import Any
 
-from .redaction import redact
 from .routes import API_VERSION, API_VERSION_HEADER, SCOPE_OF_TEMPLATE
 
-CONFIG_SECTION = "sources.learning360"
+MASK = "***"
+
+_RULES = (
+    # query strings and form bodies: apiKey=..., client_secret=..., access_token=...
+    (r"(?i)\b(apikey|api_key|client_secret|access_token|token)=[^&\s'\"#]+", rf"\1={MASK}"),
+    # headers as printed in dicts or raw: 'X-apiKey': '...', Authorization: Bearer ...
+    (
+        r"(?i)(['\"]?(?:x-apikey|authorization)['\"]?\s*[:=]\s*['\"]?)(?:bearer\s+)?[^'\"\s,}]+",
+        rf"\1{MASK}",
+    ),
+    # JSON bodies: "client_secret": "...", "access_token": "...", "apiKey": "..."
+    (r"(?i)(\"(?:client_secret|access_token|api_?key)\"\s*:\s*\")[^\"]*", rf"\1{MASK}"),
+    (r"(?i)(\bbearer\s+)[A-Za-z0-9\-_\.=]+", rf"\1{MASK}"),  # a bare bearer token
+)
+_PATTERNS = tuple((re.compile(pattern), replacement) for pattern, replacement in _RULES)
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this literal everywhere from now on (tiny strings would shred ordinary text)."""
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: object) -> str:
+    result = str(text)
+    for pattern, replacement in _PATTERNS:
+        result = pattern.sub(replacement, result)
+    with _lock:
+        literals = sorted(_secrets, key=len, reverse=True)
+    for literal in literals:
+        result = result.replace(literal, MASK)
+    return result
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts the formatted message of a log record (urllib3 logs full URLs at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_log_filter() -> None:
+    """Attach the filter to the loggers that print request URLs (idempotent)."""
+    for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())
+
+
 TOKEN_ROUTE = "POST /api/v2/oauth2/token"
 
 
 def config_key(*path: str) -> str:
     """``config_key("credentials", "api_key")`` -> the toml key plus the env var that sets it."""
-    dotted = ".".join((CONFIG_SECTION, *path))
+    dotted = ".".join(("sources.learning360", *path))
     return f"{dotted} (env {dotted.replace('.', '__').upper()})"
 
 
@@ -69,13 +127,12 @@ class UnexpectedBodyError(MalformedResponseError):
     """One item's body stayed valid JSON of the wrong type: the caller quarantines the item."""
 
 
-# what the API refused, neutral (route: the template, or TOKEN_ROUTE); DESCRIBE words it
+# what the API refused, neutral (route: the template, or TOKEN_ROUTE); describe() words it
 Refusal = namedtuple("Refusal", "status code description route")
 
 
 def error_code(body: Any) -> tuple[str | None, str | None]:
-    """``(code, description)`` of ``{"error": "x"}``, ``{"error": {"code": "x"}}`` or
-    ``{"message": ...}`` bodies; ``(None, None)`` for anything else."""
+    """``(code, description)`` of ``{"error": "x" | {"code": "x"}}`` or ``{"message": ...}``."""
     if not isinstance(body, Mapping):
         return None, None
     error = body.get("error")
@@ -83,11 +140,8 @@ def error_code(body: Any) -> tuple[str | None, str | None]:
         code, description = error.get("code"), error.get("message")
     else:
         code, description = error, body.get("error_description") or body.get("message")
-    return _text(code), _text(description)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    code, description = (v if isinstance(v, str) and v else None for v in (code, description))
+    return code, description
 
 
 def is_not_found(status: int, body: Any) -> bool:
@@ -101,8 +155,10 @@ API_KEY = config_key("credentials", "api_key")
 AUTH_METHOD = config_key("credentials", "auth_method")
 BASE_URL = config_key("base_url")
 
-# 401 bodies of the v1 API routes, by their `error` code
+# 401 bodies of the v1 API routes, by their `error` code ("": any other)
 _API_401 = {
+    "": "360Learning refused the credentials (401 {code}): check "
+    f"{COMPANY_ID}, {API_KEY} and {AUTH_METHOD}, and that {BASE_URL} is a 360Learning host",
     "missing_company_id": "360Learning did not receive a company id (401 missing_company_id): "
     f"set {COMPANY_ID}",
     "invalid_company_id": "360Learning rejected the company id (401 invalid_company_id): "
@@ -111,54 +167,79 @@ _API_401 = {
     "invalid_token": "360Learning rejected the OAuth token (401 invalid_token{detail}): check "
     f"{COMPANY_ID} and {API_KEY}, or try {AUTH_METHOD} = header",
 }
-# 400/401 bodies of the token route, by their `error` code
+CLIENT_ID = config_key("credentials", "client_id")
+CLIENT_SECRET = config_key("credentials", "client_secret")
+WHERE = "360Learning Settings → API v2"
+_V2_401 = {  # invalid_token: only after a fresh token was refused too
+    **_API_401,
+    "invalid_token": "360Learning rejected the API v2 access token (401 invalid_token) even "
+    f"after fetching a new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have "
+    f"been revoked in {WHERE})",
+}
+# 400/401 bodies of the token route, per API version, by their `error` code ("": any other)
 _TOKEN_ERRORS = {
-    "invalid_request": "360Learning refused the token request ({status} invalid_request): the "
-    f"company id or API key is missing or malformed; check {COMPANY_ID} and {API_KEY}",
-    "unsupported_grant_type": "360Learning refused the token request ({status} "
-    "unsupported_grant_type): this source sends grant_type=client_credentials, so the tenant "
-    f"does not offer OAuth; set {AUTH_METHOD} = header",
-    "invalid_client": "360Learning rejected the API key when issuing a token ({status} "
-    f"invalid_client): check {API_KEY} and {COMPANY_ID} (v2 client credentials do not work "
-    "with API v1)",
+    "v1": {
+        "invalid_request": "360Learning refused the token request ({status} invalid_request): "
+        f"the company id or API key is missing or malformed; check {COMPANY_ID} and {API_KEY}",
+        "unsupported_grant_type": "360Learning refused the token request ({status} "
+        "unsupported_grant_type): this source sends grant_type=client_credentials, so the tenant "
+        f"does not offer OAuth; set {AUTH_METHOD} = header",
+        "invalid_client": "360Learning rejected the API key when issuing a token ({status} "
+        f"invalid_client): check {API_KEY} and {COMPANY_ID} (v2 client credentials do not work "
+        "with API v1)",
+        "": "360Learning refused the token request ({status} {code}): check "
+        f"{COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host",
+    },
+    "v2": {
+        "invalid_client": "360Learning rejected the API v2 client secret ({status} "
+        f"invalid_client): check {CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from "
+        f"{WHERE})",
+        "invalid_request": "360Learning refused the API v2 token request ({status} "
+        "invalid_request): the client id is unknown or a field is missing; check "
+        f"{CLIENT_ID} and {CLIENT_SECRET}",
+        "unsupported_grant_type": "360Learning refused the API v2 token request ({status} "
+        "unsupported_grant_type): this host does not offer client credentials; check "
+        f"{BASE_URL}",
+        "": "360Learning refused the API v2 token request ({status} {code}): check "
+        f"{CLIENT_ID} and {CLIENT_SECRET}",
+    },
 }
 
 
-def describe_v1(refusal: Refusal) -> AuthenticationError | None:
-    """v1's words for a refused token request, 401 or 403; None: the client's own words."""
-    status, code = refusal.status, refusal.code
-    if refusal.route == TOKEN_ROUTE:
-        return token_refusal(
-            refusal,
-            _TOKEN_ERRORS,
-            f"360Learning refused the token request ({status} {redact(code or 'no error code')})"
-            f": check {COMPANY_ID} and {API_KEY}, and that {BASE_URL} is a 360Learning host",
-        )
-    if status == 403:
+def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
+    """Each version's words for a refused token request, 401 or 403 (v2: its client credentials,
+    a scope per route); None: the client's own words."""
+    status, code, route = refusal.status, refusal.code, refusal.route
+    v2 = api_version == "v2"
+    if route == TOKEN_ROUTE:
+        known, unnamed = _TOKEN_ERRORS[api_version], "no error code"
+    elif status == 403:
+        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
+        denied = f"403 {code or 'forbidden'}"
         return PermissionDeniedError(
-            f"360Learning denied access (403 {code or 'forbidden'}): the API key of {COMPANY_ID} "
-            "may not read this data; ask your 360Learning admin for a key with the needed rights",
+            f"360Learning denied GET {route} ({denied}): the API v2 credential {CLIENT_ID} lacks "
+            f"the scope {scope}; grant {scope} to it in {WHERE}, or leave the tables that need it "
+            f"out with {config_key('v2_skip_tables')}"
+            if v2
+            else f"360Learning denied access ({denied}): the API key of {COMPANY_ID} may not read "
+            "this data; ask your 360Learning admin for a key with the needed rights",
             status,
             code,
         )
-    if status != 401:
+    elif v2 and status == 400 and code == "invalidApiVersion":
+        return ConfigurationError(
+            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
+            f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
+            f'serves API v2, or set {config_key("api_version")} = "v1"'
+        )
+    elif status != 401:
         return None
-    if template := _API_401.get(code or ""):
-        detail = f": {redact(refusal.description)}" if refusal.description else ""
-        return AuthenticationError(template.format(detail=detail), status, code)
-    return AuthenticationError(
-        f"360Learning refused the credentials ({status} {redact(code or 'unauthorized')}): "
-        f"check {COMPANY_ID}, {API_KEY} and {AUTH_METHOD}, and that {BASE_URL} is a 360Learning "
-        "host",
-        status,
-        code,
-    )
-
-
-def token_refusal(refusal: Refusal, known: dict[str, str], other: str) -> AuthenticationError:
-    template = known.get(refusal.code or "")
-    message = template.format(status=refusal.status) if template else other
-    return AuthenticationError(message, refusal.status, refusal.code)
+    else:
+        known, unnamed = (_V2_401 if v2 else _API_401), "unauthorized"
+    detail = f": {redact(refusal.description)}" if refusal.description else ""
+    template = known.get(code or "") or known[""]
+    message = template.format(status=status, detail=detail, code=redact(code or unnamed))
+    return AuthenticationError(message, status, code)
 
 
 def connection_error(base_url: str, reason: str, transient: bool = True) -> ConnectionFailedError:
@@ -175,56 +256,3 @@ def not_an_api_error(base_url: str, answer: str) -> ConfigurationError:
         f"{redact(base_url)} does not answer like the 360Learning API ({redact(answer)}): check "
         f"{BASE_URL} (e.g. https://app.360learning.com) and {config_key('api_version')}"
     )
-
-
-CLIENT_ID = config_key("credentials", "client_id")
-CLIENT_SECRET = config_key("credentials", "client_secret")
-WHERE = "360Learning Settings → API v2"
-_V2_TOKEN_ERRORS = {
-    "invalid_client": "360Learning rejected the API v2 client secret ({status} invalid_client): "
-    f"check {CLIENT_SECRET}; it must be the secret of {CLIENT_ID} (from {WHERE})",
-    "invalid_request": "360Learning refused the API v2 token request ({status} invalid_request): "
-    f"the client id is unknown or a field is missing; check {CLIENT_ID} and {CLIENT_SECRET}",
-    "unsupported_grant_type": "360Learning refused the API v2 token request ({status} "
-    "unsupported_grant_type): this host does not offer client credentials; check "
-    f"{BASE_URL}",
-}
-
-
-def describe_v2(refusal: Refusal) -> Learning360Error | None:
-    """v2's words (its client credentials, a scope per route), else v1's."""
-    status, code, route = refusal.status, refusal.code, refusal.route
-    if route == TOKEN_ROUTE:
-        return token_refusal(
-            refusal,
-            _V2_TOKEN_ERRORS,
-            f"360Learning refused the API v2 token request ({status} {code or 'no error code'})"
-            f": check {CLIENT_ID} and {CLIENT_SECRET}",
-        )
-    if status == 403:
-        scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
-        return PermissionDeniedError(
-            f"360Learning denied GET {route} (403 {code or 'forbidden'}): the API v2 credential "
-            f"{CLIENT_ID} lacks the scope {scope}; grant {scope} to it in {WHERE}, or leave the "
-            f"tables that need it out with {config_key('v2_skip_tables')}",
-            status,
-            code,
-        )
-    if status == 401 and code == "invalid_token":  # only after a fresh token was refused too
-        return AuthenticationError(
-            f"360Learning rejected the API v2 access token (401 {code}) even after fetching a "
-            f"new one: check {CLIENT_ID} and {CLIENT_SECRET} (the credential may have been "
-            f"revoked in {WHERE})",
-            status,
-            code,
-        )
-    if status == 400 and code == "invalidApiVersion":
-        return ConfigurationError(
-            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
-            f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
-            f'serves API v2, or set {config_key("api_version")} = "v1"'
-        )
-    return describe_v1(refusal)
-
-
-DESCRIBE = {"v1": describe_v1, "v2": describe_v2}

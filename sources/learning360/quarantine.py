@@ -15,7 +15,7 @@ from typing import Any
 import dlt
 from dlt.common import logger
 
-from .redaction import redact
+from .errors import redact
 from .routes import V1_ROUTES
 from .tables import V1_TABLES
 from .timestamps import parse_timestamp

@@ -16,8 +16,7 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from .defaults import STRATEGIES, SUPPORTED_API_VERSIONS
-from .errors import WHERE, ConfigurationError, config_key
-from .redaction import register_secret
+from .errors import WHERE, ConfigurationError, config_key, register_secret
 from .tables import V2_TABLES
 
 AUTH_METHODS = ("oauth", "header", "query")

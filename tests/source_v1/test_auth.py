@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sources.learning360.auth import TokenAuth
+from sources.learning360.client import TokenAuth
 from sources.learning360.errors import AuthenticationError
 
 from .conftest import API_KEY, COMPANY_ID

@@ -8,15 +8,15 @@ import traceback
 
 import pytest
 
-from sources.learning360.auth import parse_expires_in
+from sources.learning360.client import parse_expires_in
 from sources.learning360.errors import (
     AuthenticationError,
     ConnectionFailedError,
     Learning360Error,
     error_code,
     is_not_found,
+    redact,
 )
-from sources.learning360.redaction import redact
 
 from .conftest import API_KEY
 from .fake_http import FakeServer, Reply

@@ -13,7 +13,7 @@ import pytest
 from emulator import Company, EmulatorServer
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import run_sync
-from sources.learning360 import auth as auth_module
+from sources.learning360 import client as auth_module
 from sources.learning360 import learning360, routes
 from sources.learning360.client import RetryPolicy, build_client
 from sources.learning360.errors import Learning360Error

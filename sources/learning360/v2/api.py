@@ -56,7 +56,7 @@ class V2Api:
         read_urls: set[str] = set()  # a next link back to one of these would loop forever
         while True:
             if len(read_urls) >= bounds.max_listing_pages:
-                raise bounds.too_many_pages(label)
+                raise bounds.too_large(label, "pages")
             try:
                 body, response = self.client.get_page(template, path_params, params, url=url)
             except NotFoundError as exc:
@@ -72,7 +72,7 @@ class V2Api:
                 )
             elements += len(body)
             if elements > bounds.max_listing_elements:
-                raise bounds.too_many_elements(label, elements)
+                raise bounds.too_large(label, "elements")
             yield body
             read_urls.add(response.url)
             if not (next_link := response.links.get("next", {}).get("url")):
