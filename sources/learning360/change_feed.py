@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 import dlt
 from dlt.common import logger
 
+from .cursors import Row, format_api_timestamp, format_filter_date, parse_timestamp
 from .errors import Learning360Error
-from .resource_helpers import Row
-from .timestamps import format_api_timestamp, format_filter_date, parse_timestamp
 
 if TYPE_CHECKING:
     from .v2.api import V2Api

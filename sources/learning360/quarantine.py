@@ -15,10 +15,10 @@ from typing import Any
 import dlt
 from dlt.common import logger
 
+from .cursors import parse_timestamp
 from .redaction import redact
 from .routes import V1_ROUTES
 from .tables import V1_TABLES
-from .timestamps import parse_timestamp
 
 REJECTED_TABLE = "_learning360_rejected"
 STATE_KEY = "quarantine"  # source state: {"open": {table: {key: {reason: first_seen}}}}

@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..client import Learning360Client, Params, json_type
+from ..cursors import format_filter_date
 from ..errors import MalformedResponseError, NotFoundError
 from ..routes import V2_ROUTES as ROUTES
 from ..tables import V2_TABLES
-from ..timestamps import format_filter_date
 
 # listings whose route key is not the table's name
 LISTING_TABLES = {"course_stats": "user_courses", "path_stats": "user_path_sessions"}

@@ -9,8 +9,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..cursors import Row
 from ..errors import ConfigurationError, config_key
-from ..resource_helpers import Row
 from ..tables import USER_BUCKETS, V2_TABLES
 from ..v1.refresh import UserDetailsRefresh
 from ..validation import days_setting

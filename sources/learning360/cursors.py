@@ -1,22 +1,61 @@
-"""Cursors are sent ``modified_lag_seconds`` early, so every run re-reads that window: a
-:class:`LagWindow` remembers (in the resource state) ``id -> cursor`` of the rows within the
-lag of the newest cursor, so re-read unchanged rows are dropped (no load, no getCourse call)."""
+"""Cursors: the API's timestamps (``YYYY-MM-DDTHH:MM:SS.sssZ``, UTC), dlt's incremental, and the
+lag window. Cursors are sent ``modified_lag_seconds`` early, so every run re-reads that window:
+:class:`LagWindow` remembers ``id -> cursor`` of those rows and drops the unchanged ones."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import dlt
 from dlt.common.time import ensure_pendulum_datetime
 
-from .timestamps import format_api_timestamp, parse_timestamp
-
+Row = dict[str, Any]
 PRUNE_EVERY = 10_000  # remembered rows between two prunes
 
 
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO string (``Z`` or offset) or a datetime as a datetime; None for anything else."""
+    try:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cursor_in_utc(value: Any) -> datetime:
+    """A cursor value (ISO string or datetime; naive means UTC) in UTC; raises on anything else."""
+    if (parsed := parse_timestamp(value)) is None:
+        raise TypeError(f"not a timestamp: {value!r}")
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def format_api_timestamp(value: Any) -> str:
+    """A cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
+    value = _cursor_in_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_filter_date(value: Any) -> str:
+    """A cursor as a v2 date filter, milliseconds floored like the API (``gte`` stays inclusive)."""
+    return _cursor_in_utc(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def incremental(cursor: str, lag: float | None) -> dlt.sources.incremental[Any]:
+    """dlt's cursor on ``cursor``, sent ``lag`` seconds early; rows without a value pass."""
+    return dlt.sources.incremental(cursor, lag=lag, on_cursor_value_missing="include")
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items; keeps listings and fan-out rows bounded in memory."""
+    iterator = iter(items)
+    return iter(lambda: list(islice(iterator, size)), [])
+
+
 class LagWindow:
+    """The rows within the lag of the newest cursor, kept in the resource state."""
+
     def __init__(self, state: MutableMapping[str, Any], cursor: str, lag_seconds: float | None):
         self._seen: dict[str, str] = state.setdefault("lag_window", {})
         self._cursor = cursor
@@ -55,6 +94,14 @@ class LagWindow:
         for row_id, moment in parsed.items():
             if moment is None or moment < horizon:
                 del self._seen[row_id]
+
+
+def only_changed(rows: Iterable[Any], window: LagWindow) -> list[Row]:
+    """The rows the lag window has not seen unchanged (non-objects dropped), remembered."""
+    fresh = [row for row in rows if isinstance(row, Mapping) and not window.is_unchanged(row)]
+    for row in fresh:
+        window.remember(row)
+    return fresh
 
 
 class ArrowCursor(dlt.sources.incremental[Any]):
