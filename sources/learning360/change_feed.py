@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,20 +36,6 @@ FEED_TABLES: dict[str, tuple[str, ...]] = {
 EVENT_TYPES = tuple(dict.fromkeys(t for types in FEED_TABLES.values() for t in types))
 
 
-class WebhooksApi:
-    """The Webhook API's reads over the shared v2 transport (pipelines/webhooks.py writes)."""
-
-    def __init__(self, api: V2Api):
-        self.api, self.client = api, api.client
-
-    def subscriptions(self) -> list[Row]:
-        return [s for s in self.api.items("webhook_subscriptions") if isinstance(s, Mapping)]
-
-    def events(self, subscription_id: str, since: datetime | None) -> Iterator[list[Any]]:
-        params = {"createdAt[gte]": format_filter_date(since)} if since else None
-        return self.api.pages("webhook_events", {"subscription_id": subscription_id}, params)
-
-
 @dataclass
 class ChangeSet:
     """The users the events read since the last run name, and the tables they cannot prove."""
@@ -60,12 +46,9 @@ class ChangeSet:
     users: set[str] = field(default_factory=set)
     fallback: dict[str, str] = field(default_factory=dict)  # table -> reason
 
-    def summary(self) -> dict[str, Any]:
-        return {**asdict(self), "users": len(self.users)}
 
-
-def _user_of(event: Any, event_type: str) -> str | None:
-    payload = event.get("payload") if isinstance(event, Mapping) else None
+def _user_of(event: Mapping[str, Any], event_type: str) -> str | None:
+    payload = event.get("payload")
     if not isinstance(payload, Mapping) or payload.get("type") != event_type:
         return None
     data = payload.get("data")
@@ -74,7 +57,7 @@ def _user_of(event: Any, event_type: str) -> str | None:
 
 
 def read_change_set(
-    webhooks: WebhooksApi,
+    api: V2Api,
     own: dict[str, Any],
     *,
     lag_seconds: float,
@@ -110,7 +93,8 @@ def read_change_set(
     elif time.time() - reconciled >= reconcile_hours * 3600:
         gap(f"periodic full reconcile ({reconcile_hours:g} h)")
     try:
-        live = {s.get("_id"): s for s in webhooks.subscriptions()}
+        subscriptions = api.items("webhook_subscriptions")
+        live = {s.get("_id"): s for s in subscriptions if isinstance(s, Mapping)}
     except Learning360Error as exc:
         gap(f"listing subscriptions failed: {exc.one_line()}")
         return result
@@ -133,7 +117,8 @@ def read_change_set(
             read_until[sub_id] = now_text  # its tables are read in full: start from here
             continue
         try:
-            for event in (e for page in webhooks.events(sub_id, cursor - lag) for e in page):
+            since = {"createdAt[gte]": format_filter_date(cursor - lag)}
+            for event in api.items("webhook_events", {"subscription_id": sub_id}, params=since):
                 event_id = event.get("_id") if isinstance(event, Mapping) else None
                 if not isinstance(event_id, str):
                     result.malformed += 1
@@ -176,7 +161,7 @@ class ChangeFeed:
     restored the state from the destination), shared by the fan-outs."""
 
     def __init__(self, api: V2Api, **settings: float):  # read_change_set's keywords
-        self.webhooks, self.settings = WebhooksApi(api), settings
+        self.api, self.settings = api, settings
         self._lock = threading.Lock()
         self._changes: ChangeSet | None = None
 
@@ -185,11 +170,12 @@ class ChangeFeed:
             if self._changes is None:
                 own = dlt.current.source_state().setdefault(STATE_KEY, {})
                 started = time.time()
-                changes = read_change_set(self.webhooks, own, **self.settings)
+                changes = read_change_set(self.api, own, **self.settings)
                 if len(changes.fallback) == len(FEED_TABLES):
                     own["reconciled_at"] = started  # every feed table is read in full now
-                summary = {"at": format_api_timestamp(datetime.now(tz=UTC)), **changes.summary()}
-                own["last_run"] = self.webhooks.client.stats.change_feed = summary
+                at = format_api_timestamp(datetime.now(tz=UTC))
+                summary = {"at": at, **asdict(changes), "users": len(changes.users)}
+                own["last_run"] = self.api.client.stats.change_feed = summary
                 for table, reason in changes.fallback.items():
                     logger.warning(
                         f"360Learning change feed: {table} by the default v2 policy alone: {reason}"
