@@ -23,10 +23,9 @@ from . import errors
 from .auth import Auth, TokenAuth, auth_for
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
-from .quarantine import table_of_route
+from .quarantine import RequestStats, table_of_route
 from .redaction import install_log_filter, redact
 from .routes import ID_KEYED_ROUTES
-from .stats import RequestStats
 
 Params = Mapping[str, Any] | None
 
