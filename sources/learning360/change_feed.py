@@ -48,11 +48,11 @@ class ChangeSet:
 
 
 def _user_of(event: Mapping[str, Any], event_type: str) -> str | None:
-    payload = event.get("payload")
-    if not isinstance(payload, Mapping) or payload.get("type") != event_type:
+    try:
+        payload = event["payload"]
+        user_id = payload["data"]["userId"] if payload["type"] == event_type else None
+    except (KeyError, TypeError):  # no such field, or not an object
         return None
-    data = payload.get("data")
-    user_id = data.get("userId") if isinstance(data, Mapping) else None
     return user_id if isinstance(user_id, str) and user_id else None
 
 
@@ -149,10 +149,8 @@ def read_change_set(
     # forget event ids that the next read (from the oldest cursor minus the lag) cannot return
     oldest = min((parse_timestamp(v) for v in read_until.values()), default=None)
     if oldest is not None:
-        keep_after = oldest - lag - timedelta(minutes=5)
-        own["seen"] = {
-            i: c for i, c in seen.items() if (t := parse_timestamp(c)) and t >= keep_after
-        }
+        keep = oldest - lag - timedelta(minutes=5)
+        own["seen"] = {i: c for i, c in seen.items() if (t := parse_timestamp(c)) and t >= keep}
     return result
 
 
