@@ -24,22 +24,17 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _cursor_in_utc(value: Any) -> datetime:
-    """A cursor value (ISO string or datetime; naive means UTC) in UTC; raises on anything else."""
+def format_api_timestamp(value: Any) -> str:
+    """A cursor value (ISO string or datetime; naive means UTC) as v1 expects; raises on others."""
     if (parsed := parse_timestamp(value)) is None:
         raise TypeError(f"not a timestamp: {value!r}")
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def format_api_timestamp(value: Any) -> str:
-    """A cursor value (ISO string or datetime) as v1 expects: ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
-    value = _cursor_in_utc(value)
+    value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def format_filter_date(value: Any) -> str:
     """A cursor as a v2 date filter, milliseconds floored like the API (``gte`` stays inclusive)."""
-    return _cursor_in_utc(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return format_api_timestamp(value)[:20] + "000Z"
 
 
 def incremental(cursor: str, lag: float | None) -> dlt.sources.incremental[Any]:
@@ -73,14 +68,12 @@ class LagWindow:
         if not (isinstance(row_id, str) and isinstance(value, str)):
             return
         # older than the horizon: never in the final window (a full sync sees 243k attempts)
-        horizon = self._horizon
-        if horizon is not None and len(value) == len(horizon) == 24 and value < horizon:
+        if self._horizon and len(value) == len(self._horizon) == 24 and value < self._horizon:
             return
         self._seen[row_id] = value
         if self._newest is None or (len(value) == len(self._newest) == 24 and value > self._newest):
             self._newest = value
-            moment = parse_timestamp(value)
-            if moment is not None:
+            if (moment := parse_timestamp(value)) is not None:
                 self._horizon = format_api_timestamp(moment - self._lag)
         if len(self._seen) >= self._next_prune:
             self.prune()

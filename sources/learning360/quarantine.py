@@ -1,7 +1,6 @@
-"""What one run records: its request counters and the elements it will not load as sent (the
-row guard's missing or repeated keys among them), for ``_learning360_rejected``
-(``pipelines/data_guard.py``). Open items' keys live in the source state so the next run
-re-requests them; a key that loads cleanly later is resolved (hard-deleted)."""
+"""What one run records: request counters, and the elements it will not load as sent (rows too,
+by the row guard) for ``_learning360_rejected``; open items' keys live in the source state so
+the next run re-requests them, and a key that loads cleanly later is resolved (hard-deleted)."""
 
 from __future__ import annotations
 
@@ -72,8 +71,8 @@ class Quarantine:
         self.found: dict[tuple[str, str, str], tuple[str, str]] = {}  # -> (raw, severity)
         self.counts: Counter[str] = Counter()  # "table: reason" -> elements this run
         self._open: dict[str, dict[str, dict[str, str]]] | None = None
-        self._loaded: dict[str, set[str]] = {}  # open keys that loaded cleanly this run
-        self._tables_loaded: set[str] = set()  # watched tables that loaded rows this run
+        # watched tables that loaded rows this run -> their open keys that loaded cleanly
+        self._loaded: dict[str, set[str]] = {}
 
     def reject(
         self, table: str, reason: str, element: Any, key: Any = None, *, severity: str = REJECTED
@@ -125,16 +124,14 @@ class Quarantine:
         # an answer refused under its parent's id (a catalog) is resolved by any of its rows
         texts |= {str(key[0]) for key in keys if isinstance(key, tuple) and len(key) > 1}
         with self._lock:
-            self._tables_loaded.add(table)
             self._loaded.setdefault(table, set()).update(texts & open_items.keys())
 
     def resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
         """Open keys loaded cleanly, or keyless ones (a null) of a table that loaded rows:
         ``_learning360_rejected`` deletes them (pipelines/data_guard.py)."""
         return {
-            table: self._loaded.get(table, set())
-            | {key for key in registry.get(table, {}) if key.startswith("#")}
-            for table in self._tables_loaded
+            table: keys | {key for key in registry.get(table, {}) if key.startswith("#")}
+            for table, keys in self._loaded.items()
         }
 
     def has_rows(self) -> bool:
@@ -219,11 +216,9 @@ def _missing(value: Any) -> bool:
 
 
 class RowGuard(ItemTransform[Any, dict[str, Any]]):
-    """The last check on every row before dlt sees it, a dlt pipe step for one table: a primary
-    key present and unique (a NULL key fails every load; ``replace`` would store a repeated one).
-    Bad rows are counted and quarantined (the first of a repeat wins; within the batch for
-    ``merge``, the run for ``replace``). A clean pyarrow batch passes as is, else it is checked
-    as dicts, so a wrong type lands in a variant column instead of failing the load."""
+    """A table's last pipe step: rows without a key (it fails every load) or repeating one (the
+    first wins; per batch for ``merge``, per run for ``replace``) are counted and quarantined. An
+    unclean pyarrow batch is checked as dicts: a wrong type lands in a variant column."""
 
     def __init__(
         self,
