@@ -80,12 +80,8 @@ def read_change_set(
             if event_type is None or event_type in needs:
                 result.fallback.setdefault(table, reason)
 
-    if not subscribed:
-        logger.warning(
-            "360Learning change feed: change_feed is on but there is no webhook subscription: "
-            "the default v2 policy alone instead; run `learning360 webhooks setup --url URL`"
-        )
-        gap("no webhook subscription (run `learning360 webhooks setup`)")
+    if not subscribed:  # ChangeFeed logs every fallback
+        gap("no webhook subscription (run `learning360 webhooks setup --url URL`)")
         return result
     reconciled = own.get("reconciled_at")
     if not isinstance(reconciled, int | float):

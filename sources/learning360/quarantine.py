@@ -167,17 +167,13 @@ class RequestStats:
     reauthentications: int = 0
     bytes_received: int = 0
     skipped_missing: int = 0  # single items gone mid-sync (404), skipped with a warning
-    # records that cannot be stored (no key, a repeated key), each a warning: what -> count
-    dropped: Counter[str] = field(default_factory=Counter)
-    # per-item calls known to be due and those answered: the progress ETA
-    calls_planned: int = 0
-    calls_done: int = 0
-    # every refused element, for the _learning360_rejected table
+    dropped: Counter[str] = field(default_factory=Counter)  # unstorable records: what -> count
+    calls_planned: int = 0  # per-item calls known to be due (the progress ETA)
+    calls_done: int = 0  # and those answered
     quarantine: Quarantine = field(default_factory=Quarantine, repr=False, compare=False)
     # ids of merge tables whose listing was read whole: table -> ids (deletions, data_guard)
     complete_reads: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    # what the webhook change feed did this run (change_feed.py); None when it is off
-    change_feed: dict[str, object] | None = None
+    change_feed: dict[str, object] | None = None  # what the change feed did, when it is on
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **counts: int) -> None:
