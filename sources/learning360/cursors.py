@@ -102,17 +102,13 @@ class ArrowCursor(dlt.sources.incremental[Any]):
     the previous version's ``MaxCursor`` (``state["incremental"]["lastActivity"]``)."""
 
     def get_state(self) -> Any:
-        if self.resource_name and self.end_value is None:
-            slots = dlt.current.resource_state(self.resource_name).setdefault("incremental", {})
+        state = super().get_state()  # dlt's slot, created with the initial value (None)
+        if self.end_value is None and state.get("last_value") is None:
+            slots = dlt.current.resource_state(self.resource_name)["incremental"]
             head, *rest = self.cursor_path.split("_")
             old = slots.pop(head + "".join(p.title() for p in rest), None) if rest else None
             last = parse_timestamp(old.get("last_value")) if isinstance(old, dict) else None
-            if last is not None and not slots.get(self.cursor_path):
+            if last is not None:
                 moment = ensure_pendulum_datetime(last)
-                slots[self.cursor_path] = {
-                    "initial_value": None,
-                    "last_value": moment,
-                    "unique_hashes": [],
-                    "start_value": moment,
-                }
-        return super().get_state()
+                state.update(last_value=moment, start_value=moment)
+        return state
