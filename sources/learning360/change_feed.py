@@ -1,7 +1,6 @@
-"""The change feed: the v2 webhook event logs read into the set of users to re-read on top of
-the default v2 policy (docs/operations.md, "Change feed"). Only the *set* of user ids is kept,
-so lost, repeated or reordered deliveries change nothing; a table whose logs cannot prove it
-complete falls back to the default policy alone, and the summary says why."""
+"""The v2 webhook event logs read into the users to re-read on top of the default v2 policy
+(docs/operations.md): only the *set* of ids is kept, so lost, repeated or reordered deliveries
+change nothing; a table its logs cannot prove complete falls back to that policy, and says why."""
 
 from __future__ import annotations
 

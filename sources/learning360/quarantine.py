@@ -145,8 +145,7 @@ class Quarantine:
 def clean_cursor(
     rows: Iterable[Any], table: str, cursor: str, quarantine: Quarantine
 ) -> Iterator[Any]:
-    """A ``cursor`` value that is not a timestamp is dropped (the row loads, the cursor never
-    advances on it) and recorded as a ``warning``."""
+    """A non-timestamp cursor is nulled: the row loads, the cursor never moves on it (a warning)."""
     for row in rows:
         value = row.get(cursor) if isinstance(row, Mapping) else None
         if value is not None and parse_timestamp(value) is None:
@@ -277,7 +276,6 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         return kept if kept or not item else None
 
     def _arrow_problem(self, table: pa.Table) -> str | None:
-        """Why a pyarrow batch cannot be loaded as is (None when it can)."""
         for column in self.required:
             if column not in table.column_names:
                 return f"no {column} column"
@@ -296,7 +294,6 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
 
 
 def guard_rows(resources: Iterable[DltResource], stats: RequestStats) -> None:
-    """Adds a :class:`RowGuard` as the last step of every resource that has a primary key."""
     for resource in resources:
         if primary_key := (resource._hints or {}).get("primary_key"):
             types = {name: column["data_type"] for name, column in (resource.columns or {}).items()}
