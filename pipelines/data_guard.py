@@ -26,9 +26,9 @@ from typing import Any
 import dlt
 from dlt.common import logger
 
+from sources.learning360.cursors import parse_timestamp
 from sources.learning360.errors import ConfigurationError, Learning360Error, config_key
 from sources.learning360.quarantine import REJECTED_TABLE, STATE_KEY, Quarantine
-from sources.learning360.timestamps import parse_timestamp
 
 SHRINK_KEY = "sources.learning360.max_shrink_share"
 DEFAULT_MAX_SHRINK_SHARE = 0.5

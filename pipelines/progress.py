@@ -2,8 +2,8 @@
 
 Built on dlt's progress collectors (``dlt.pipeline(progress=...)``), so extract, normalize and
 load report what dlt counts itself (rows per table, files, load jobs) and this module only adds
-the source's request counters (:class:`~sources.learning360.stats.RequestStats`) as one more
-counter, ``API requests``, with the 429s, retries and busiest route as its message.
+the source's request counters (:class:`~sources.learning360.quarantine.RequestStats`) as one
+more counter, ``API requests``, with the 429s, retries and busiest route as its message.
 
 What is shown where (``--progress auto``, the default):
 
@@ -133,8 +133,8 @@ class StageLineCollector(Collector):
     A background timer writes the line every ``log_period`` seconds, whether or not dlt
     reported anything since (a long request still shows the sync is alive); the step's last
     line is written when it ends. The extract ETA is the per-item calls known to be due
-    (``RequestStats.calls_to_go``) at the step's request rate; normalize and load use dlt's
-    file and job totals.
+    (``RequestStats.calls_planned`` less ``calls_done``) at the step's request rate; normalize
+    and load use dlt's file and job totals.
     """
 
     def __init__(self, log_period: float = DEFAULT_LOG_INTERVAL, stream: TextIO | None = None):
@@ -223,7 +223,7 @@ class StageLineCollector(Collector):
             extract = self._stage == "extract"
             requests = (stats.requests - self._requests_at_start) if stats and extract else 0
             limited = (stats.rate_limited - self._limited_at_start) if stats and extract else 0
-            to_go = stats.calls_to_go() if stats is not None and extract else 0
+            to_go = max(0, stats.calls_planned - stats.calls_done) if stats and extract else 0
         parts: list[str] = []
         if requests or (extract and stats is not None and (rows or not final)):
             rate = requests / elapsed if elapsed > 0 else 0.0

@@ -54,7 +54,7 @@ from pipelines.summary import (
 from pipelines.variants import describe as describe_variants
 from pipelines.variants import pipeline_variants
 from pipelines.webhooks import change_feed_line
-from sources.learning360.timestamps import parse_timestamp
+from sources.learning360.cursors import parse_timestamp
 
 SOURCE_NAME = "learning360"
 RECENT_COMPLETED_PACKAGES = 1  # the last sync's package is checked for failed jobs

@@ -23,7 +23,6 @@ from sources.learning360.change_feed import (
     EVENT_TYPES,
     STATE_KEY,
     SUBSCRIPTION_NAME,
-    WebhooksApi,
 )
 from sources.learning360.client import build_client
 from sources.learning360.errors import (
@@ -65,8 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser, pipeline_arguments: Any) -> N
 # ---- API and state ---------------------------------------------------------------------------
 
 
-class WebhooksAdmin(WebhooksApi):
-    """The subscriptions' management and secrets: only this CLI and its receiver use them."""
+class WebhooksAdmin:
+    """The Webhook API over the shared v2 transport: only this CLI and its receiver manage
+    subscriptions and read secrets (the sync reads the logs, change_feed.py)."""
+
+    def __init__(self, api: V2Api):
+        self.api, self.client = api, api.client
+
+    def subscriptions(self) -> list[Any]:
+        return [s for s in self.api.items("webhook_subscriptions") if isinstance(s, Mapping)]
 
     def secret(self, subscription_id: str) -> str | None:
         body = self.api.one("webhook_secret", {"subscription_id": subscription_id})

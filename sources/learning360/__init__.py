@@ -25,8 +25,7 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from .row_guard import guard_rows
-from .stats import RequestStats
+from .quarantine import RequestStats, guard_rows
 from .tables import MAX_TABLE_NESTING
 from .v1.resources import build_resources as v1_resources
 from .v2.resources import build_resources as v2_resources

@@ -1,13 +1,12 @@
-"""The change feed: the v2 webhook event logs read into the set of users to re-read on top of
-the default v2 policy (docs/operations.md, "Change feed"). Only the *set* of user ids is kept,
-so lost, repeated or reordered deliveries change nothing; a table whose logs cannot prove it
-complete falls back to the default policy alone, and the summary says why."""
+"""The v2 webhook event logs read into the users to re-read on top of the default v2 policy
+(docs/operations.md): only the *set* of ids is kept, so lost, repeated or reordered deliveries
+change nothing; a table its logs cannot prove complete falls back to that policy, and says why."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import dlt
 from dlt.common import logger
 
+from .cursors import Row, format_api_timestamp, format_filter_date, parse_timestamp
 from .errors import Learning360Error
-from .resource_helpers import Row
-from .timestamps import format_api_timestamp, format_filter_date, parse_timestamp
 
 if TYPE_CHECKING:
     from .v2.api import V2Api
@@ -37,20 +35,6 @@ FEED_TABLES: dict[str, tuple[str, ...]] = {
 EVENT_TYPES = tuple(dict.fromkeys(t for types in FEED_TABLES.values() for t in types))
 
 
-class WebhooksApi:
-    """The Webhook API's reads over the shared v2 transport (pipelines/webhooks.py writes)."""
-
-    def __init__(self, api: V2Api):
-        self.api, self.client = api, api.client
-
-    def subscriptions(self) -> list[Row]:
-        return [s for s in self.api.items("webhook_subscriptions") if isinstance(s, Mapping)]
-
-    def events(self, subscription_id: str, since: datetime | None) -> Iterator[list[Any]]:
-        params = {"createdAt[gte]": format_filter_date(since)} if since else None
-        return self.api.pages("webhook_events", {"subscription_id": subscription_id}, params)
-
-
 @dataclass
 class ChangeSet:
     """The users the events read since the last run name, and the tables they cannot prove."""
@@ -61,21 +45,18 @@ class ChangeSet:
     users: set[str] = field(default_factory=set)
     fallback: dict[str, str] = field(default_factory=dict)  # table -> reason
 
-    def summary(self) -> dict[str, Any]:
-        return {**asdict(self), "users": len(self.users)}
 
-
-def _user_of(event: Any, event_type: str) -> str | None:
-    payload = event.get("payload") if isinstance(event, Mapping) else None
-    if not isinstance(payload, Mapping) or payload.get("type") != event_type:
+def _user_of(event: Mapping[str, Any], event_type: str) -> str | None:
+    try:
+        payload = event["payload"]
+        user_id = payload["data"]["userId"] if payload["type"] == event_type else None
+    except (KeyError, TypeError):  # no such field, or not an object
         return None
-    data = payload.get("data")
-    user_id = data.get("userId") if isinstance(data, Mapping) else None
     return user_id if isinstance(user_id, str) and user_id else None
 
 
 def read_change_set(
-    webhooks: WebhooksApi,
+    api: V2Api,
     own: dict[str, Any],
     *,
     lag_seconds: float,
@@ -98,12 +79,8 @@ def read_change_set(
             if event_type is None or event_type in needs:
                 result.fallback.setdefault(table, reason)
 
-    if not subscribed:
-        logger.warning(
-            "360Learning change feed: change_feed is on but there is no webhook subscription: "
-            "the default v2 policy alone instead; run `learning360 webhooks setup --url URL`"
-        )
-        gap("no webhook subscription (run `learning360 webhooks setup`)")
+    if not subscribed:  # ChangeFeed logs every fallback
+        gap("no webhook subscription (run `learning360 webhooks setup --url URL`)")
         return result
     reconciled = own.get("reconciled_at")
     if not isinstance(reconciled, int | float):
@@ -111,7 +88,8 @@ def read_change_set(
     elif time.time() - reconciled >= reconcile_hours * 3600:
         gap(f"periodic full reconcile ({reconcile_hours:g} h)")
     try:
-        live = {s.get("_id"): s for s in webhooks.subscriptions()}
+        subscriptions = api.items("webhook_subscriptions")
+        live = {s.get("_id"): s for s in subscriptions if isinstance(s, Mapping)}
     except Learning360Error as exc:
         gap(f"listing subscriptions failed: {exc.one_line()}")
         return result
@@ -134,7 +112,8 @@ def read_change_set(
             read_until[sub_id] = now_text  # its tables are read in full: start from here
             continue
         try:
-            for event in (e for page in webhooks.events(sub_id, cursor - lag) for e in page):
+            since = {"createdAt[gte]": format_filter_date(cursor - lag)}
+            for event in api.items("webhook_events", {"subscription_id": sub_id}, params=since):
                 event_id = event.get("_id") if isinstance(event, Mapping) else None
                 if not isinstance(event_id, str):
                     result.malformed += 1
@@ -165,10 +144,8 @@ def read_change_set(
     # forget event ids that the next read (from the oldest cursor minus the lag) cannot return
     oldest = min((parse_timestamp(v) for v in read_until.values()), default=None)
     if oldest is not None:
-        keep_after = oldest - lag - timedelta(minutes=5)
-        own["seen"] = {
-            i: c for i, c in seen.items() if (t := parse_timestamp(c)) and t >= keep_after
-        }
+        keep = oldest - lag - timedelta(minutes=5)
+        own["seen"] = {i: c for i, c in seen.items() if (t := parse_timestamp(c)) and t >= keep}
     return result
 
 
@@ -177,7 +154,7 @@ class ChangeFeed:
     restored the state from the destination), shared by the fan-outs."""
 
     def __init__(self, api: V2Api, **settings: float):  # read_change_set's keywords
-        self.webhooks, self.settings = WebhooksApi(api), settings
+        self.api, self.settings = api, settings
         self._lock = threading.Lock()
         self._changes: ChangeSet | None = None
 
@@ -186,11 +163,12 @@ class ChangeFeed:
             if self._changes is None:
                 own = dlt.current.source_state().setdefault(STATE_KEY, {})
                 started = time.time()
-                changes = read_change_set(self.webhooks, own, **self.settings)
+                changes = read_change_set(self.api, own, **self.settings)
                 if len(changes.fallback) == len(FEED_TABLES):
                     own["reconciled_at"] = started  # every feed table is read in full now
-                summary = {"at": format_api_timestamp(datetime.now(tz=UTC)), **changes.summary()}
-                own["last_run"] = self.webhooks.client.stats.change_feed = summary
+                at = format_api_timestamp(datetime.now(tz=UTC))
+                summary = {"at": at, **asdict(changes), "users": len(changes.users)}
+                own["last_run"] = self.api.client.stats.change_feed = summary
                 for table, reason in changes.fallback.items():
                     logger.warning(
                         f"360Learning change feed: {table} by the default v2 policy alone: {reason}"

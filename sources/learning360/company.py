@@ -51,11 +51,9 @@ class CompanyRecord:
 
 def token_company_id(token: str) -> str | None:
     """The company id a JWT claims, unverified (the API verifies it)."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
     try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        _, payload, _ = token.split(".")  # ValueError unless header.payload.signature
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (ValueError, TypeError):
         return None
     values = [claims.get(claim) for claim in COMPANY_ID_CLAIMS] if isinstance(claims, dict) else []

@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from .resource_helpers import Row
+from .cursors import Row
 from .tables import USER_BUCKETS
 from .v1.parsing import id_of
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 
-from .resource_helpers import Row
+from .cursors import Row
 from .routes import SCOPES
 from .v1 import parsing as v1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sources.learning360.lag_window import LagWindow
+from sources.learning360.cursors import LagWindow
 
 
 def test_unchanged_rows_are_dropped_late_and_moved_rows_pass() -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sources.learning360.cursors import chunked
 from sources.learning360.errors import ConfigurationError
-from sources.learning360.resource_helpers import chunked
 from sources.learning360.v1 import parsing as p
 
 ATTEMPT = {
@@ -271,7 +271,7 @@ def test_path_session_stats_bare_list() -> None:
 
 
 def test_api_timestamp_format() -> None:
-    from sources.learning360.timestamps import format_api_timestamp
+    from sources.learning360.cursors import format_api_timestamp
 
     assert format_api_timestamp("2024-01-02T09:00:00.000000Z") == "2024-01-02T09:00:00.000Z"
     assert format_api_timestamp("2024-01-02T09:00:00.123456+00:00") == "2024-01-02T09:00:00.123Z"

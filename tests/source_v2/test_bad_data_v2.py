@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from emulator import Company, EmulatorServer
 from pipelines.run import run_sync
-from sources.learning360.timestamps import parse_timestamp
+from sources.learning360.cursors import parse_timestamp
 from tests.source_v2.truth import assert_v2_warehouse_equals_truth
 from tests.warehouse import read_table
 

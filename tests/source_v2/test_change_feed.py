@@ -20,8 +20,8 @@ from pipelines.cli import main
 from pipelines.run import run_sync
 from sources.learning360 import change_feed
 from sources.learning360.change_feed import EVENT_TYPES, FEED_TABLES, read_change_set
+from sources.learning360.cursors import parse_timestamp
 from sources.learning360.tables import REQUIRED_SCOPES
-from sources.learning360.timestamps import parse_timestamp
 from tests.conftest import SEED
 from tests.source_v2.truth import assert_v2_warehouse_equals_truth
 
@@ -286,11 +286,15 @@ class _FakeLog:
     def __init__(self, logs: dict[str, list[dict[str, Any]]]):
         self.logs = logs
 
-    def subscriptions(self) -> list[dict[str, Any]]:
-        return [{"_id": sub_id, "status": "active"} for sub_id in self.logs]
-
-    def events(self, sub_id: str, since: Any) -> Iterator[list[dict[str, Any]]]:
-        yield [e for e in self.logs[sub_id] if parse_timestamp(e["createdAt"]) >= since]
+    def items(self, route: str, path: Any = None, params: Any = None) -> list[dict[str, Any]]:
+        if route == "webhook_subscriptions":
+            return [{"_id": sub_id, "status": "active"} for sub_id in self.logs]
+        since = parse_timestamp(params["createdAt[gte]"])
+        return [
+            e
+            for e in self.logs[path["subscription_id"]]
+            if parse_timestamp(e["createdAt"]) >= since
+        ]
 
 
 def test_change_set_is_order_independent_and_idempotent() -> None:

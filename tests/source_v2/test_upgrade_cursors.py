@@ -17,7 +17,7 @@ import pytest
 from emulator import Company
 from pipelines.cli import EXIT_CONFIG, explain
 from pipelines.run import make_pipeline, run_sync
-from sources.learning360.timestamps import parse_timestamp
+from sources.learning360.cursors import parse_timestamp
 from tests.source_v2.test_upgrade_v2 import previous_version
 from tests.warehouse import read_table
 

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..client import Learning360Client, json_type
+from ..cursors import format_api_timestamp
 from ..errors import UnexpectedBodyError
 from ..quarantine import table_of_route
 from ..routes import V1_ROUTES as ROUTES
 from ..tables import V1_TABLES
-from ..timestamps import format_api_timestamp
 from .parsing import classify_catalog_path, id_of
 
 # item routes whose answer is a list of records (or holds one under usersStats)

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 
+from ..cursors import parse_timestamp
 from ..tables import TableSpec
-from ..timestamps import parse_timestamp
 
 _snake_case = SnakeCaseNaming().normalize_identifier
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ..cursors import Row
 from ..errors import ConfigurationError, config_key
-from ..resource_helpers import Row
 
 # getGroup member lists -> role; the first list wins, so (user_id, group_id) stays a key
 MEMBER_LIST_ROLES = {"admins": "admin", "authors": "author", "coaches": "coach", "users": "learner"}

@@ -13,11 +13,10 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from ..client import json_type
-from ..lag_window import ArrowCursor, LagWindow
+from ..cursors import ArrowCursor, LagWindow, Row, chunked, incremental, only_changed
 from ..parallel import FanOut
 from ..quarantine import clean_cursor
 from ..refresh import UserDetailsRefresh
-from ..resource_helpers import Row, chunked, incremental, only_changed
 from ..tables import FEED_CHUNK_SIZE, V1_FEEDS, V1_PER_USER, V1_TABLES, TableSpec
 from .api import V1Api
 from .columnar import ArrowRows

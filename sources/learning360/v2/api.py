@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..client import Learning360Client, Params, json_type
+from ..cursors import format_filter_date
 from ..errors import MalformedResponseError, NotFoundError
-from ..resource_helpers import Row
+from ..cursors import Row
 from ..routes import V2_ROUTES as ROUTES
 from ..tables import V2_TABLES
-from ..timestamps import format_filter_date
 
 # the table a listing feeds (its rejects go there); the filter each table's cursor is sent as
 TABLE_OF = {spec.routes[0]: name for name, spec in reversed(V2_TABLES.items())}

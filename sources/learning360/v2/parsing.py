@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..resource_helpers import Row
+from ..cursors import Row
 from ..tables import ROLE_PRECEDENCE, V1_ROLE
 
 # v1 column <- v2 field, per table (courses' ``author`` mail stays NULL: the models join

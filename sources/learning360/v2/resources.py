@@ -13,13 +13,19 @@ from dlt.common import logger
 from dlt.extract.resource import DltResource
 
 from ..change_feed import ChangeFeed
-from ..lag_window import LagWindow
+from ..cursors import (
+    LagWindow,
+    Row,
+    chunked,
+    format_api_timestamp,
+    incremental,
+    only_changed,
+    parse_timestamp,
+)
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
 from ..refresh import GROUP_BUCKETS, full_read_due, parents_due
-from ..resource_helpers import Row, chunked, incremental, only_changed
 from ..tables import FEED_CHUNK_SIZE, V2_TABLES
-from ..timestamps import format_api_timestamp, parse_timestamp
 from ..validation import V2Options
 from . import parsing
 from .api import V2Api
