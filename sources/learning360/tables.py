@@ -44,6 +44,10 @@ class TableSpec:
     nesting: int = MAX_TABLE_NESTING
     partition: str | None = None  # BigQuery: partitioned by day of this column
     cluster: tuple[str, ...] = ()  # BigQuery: clustered by these columns
+    # v2 rows (v2/parsing.py v1_row): v1 column <- v2 field of another name, copied; a v2 field
+    # whose snake_case is the v1 column is renamed instead (two keys normalising to one collide)
+    copies: dict[str, str] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
 
     @property
     def cursor_column(self) -> str | None:
@@ -193,13 +197,16 @@ _V2_CURSOR = {"cursor": "modifiedAt", "server_filter": "modifiedAt[gte]"}
 # fmt: off
 V2_TABLES = _by_spec(
     # ---- the tables v1 loads too (hand-written in v2/resources.py) ------------------------
+    # courses' ``author`` mail stays NULL: the models join ``users`` on ``author_id``
     _v2("courses", ("courses",),
         {"author_id": TEXT, "group_id": TEXT, "created_at": TS, "modified_at": TS,
-         "duration": NUM, "current_version_number": INT}, **_V2_CURSOR),
+         "duration": NUM, "current_version_number": INT}, **_V2_CURSOR,
+        copies={"creation_date": "createdAt", "modification_date": "modifiedAt",
+                "group": "groupId", "lang": "defaultLang", "course_duration": "duration"}),
     _v2("users", ("users",), {"status": TEXT, "deleted_at": TS, "reactivated_at": TS,
                               "last_login_date": TS, "to_be_deactivated_at": TS},
         write_disposition="replace"),
-    _v2("groups", ("groups",), {"parent_id": TEXT}),
+    _v2("groups", ("groups",), {"parent_id": TEXT}, copies={"parent": "parentId"}),
     # merge (merge_key group_id): a re-read group's members replace its rows (v2/refresh.py)
     _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge"),
     _v2("group_catalog", ("groups", "catalog_course_ids", "catalog_path_session_ids"), {},
@@ -214,13 +221,19 @@ V2_TABLES = _by_spec(
          "automatic_reenrollment__recurrence_months": NUM}),
     _v2("user_path_sessions", ("path_stats",),
         {"time_spent": NUM, "enrollment_id": TEXT, "session_id": TEXT, "enrolled_at": TS,
-         "unenrolled_at": TS, "started_at": TS, "due_date": TS}),
+         "unenrolled_at": TS, "started_at": TS, "due_date": TS},
+        copies={"path_session_id": "sessionId"},
+        renames={"_id": "enrollment_id", "userId": "user_id", "pathId": "path_id"}),
     # a full re-read every run by default; between full reads optionally completedAt[gte] only
     # (that cursor is kept in the resource state, not by dlt.sources.incremental)
     _v2("user_courses", ("course_stats",),
         {"time_spent": NUM, "first_activity_at": TS, "last_activity_at": TS, "path_id": TEXT,
          "path_session_id": TEXT, "version_number": INT},
-        cursor="completedAt", server_filter="completedAt[gte]"),
+        cursor="completedAt", server_filter="completedAt[gte]",
+        copies={"global_time": "timeSpent", "first_activity": "firstActivityAt",
+                "last_activity": "lastActivityAt", "path": "pathId",
+                "path_session": "pathSessionId"},
+        renames={"courseId": "course_id", "userId": "user_id"}),
     # ---- v2-only tables (the emulator's truth tables of the same names) -------------------
     TableSpec("skills", ("_id",), "replace", routes=("skills",),
               columns={"_id": TEXT, "name": TEXT, "status": TEXT, "library_id": TEXT,
@@ -231,7 +244,7 @@ V2_TABLES = _by_spec(
               columns={"_id": TEXT, "user_id": TEXT, "path_id": TEXT, "path_session_id": TEXT,
                        "certificate_outline_id": TEXT, "delivery_date": TS,
                        "expiration_date": TS, "title": TEXT, "type": TEXT,
-                       "validity_period": NUM}),
+                       "validity_period": NUM}, renames={"userId": "user_id"}),
     TableSpec("custom_fields", ("_id",), "replace", routes=("custom_fields",),
               columns={"_id": TEXT, "name": TEXT, "target_type": TEXT, "type": TEXT}),
     TableSpec("user_custom_fields", ("user_id", "custom_field_id"), "merge",
@@ -245,39 +258,16 @@ V2_TABLES = _by_spec(
                        "end_date": TS, "context_type": TEXT, "context_id": TEXT,
                        "virtual": BOOL, "created_at": TS, "modified_at": TS,
                        "reported_duration": NUM, "max_capacity": NUM,
-                       "self_registration__cutoff_date": TS}),
+                       "self_registration__cutoff_date": TS},
+              renames={"classroomId": "classroom_id"}),
     TableSpec("classroom_slot_registrations", ("_id",), "replace",
               routes=("classrooms", "classroom_registrations"),
               columns={"_id": TEXT, "classroom_slot_id": TEXT, "classroom_id": TEXT,
                        "user_id": TEXT, "path_id": TEXT, "created_at": TS, "modified_at": TS,
                        "has_attended": BOOL, "status": TEXT, "archived_at": TS,
-                       "attendance_duration": NUM, "rsvp__last_updated_at": TS}),
+                       "attendance_duration": NUM, "rsvp__last_updated_at": TS},
+              renames={"classroomSlotId": "classroom_slot_id"}),
 )
-# fmt: on
-
-# Where each v2 table's rows sit in the OpenAPI, and the columns filled from a v2 field of another
-# name (v2/parsing.py); any other column is its field in snake_case (objects flattened by ``__``)
-# fmt: off
-SPEC_ROWS: dict[str, tuple[str, dict[str, str]]] = {
-    "courses": ("/courses", {"creation_date": "createdAt", "modification_date": "modifiedAt",
-                             "course_duration": "duration"}),
-    "users": ("/users", {"deleted_at": "deletedAt", "reactivated_at": "reactivatedAt"}),
-    "groups": ("/groups", {}),
-    "user_groups": ("/groups/{groupId}/roles", {}),
-    "paths": ("/paths", {}),
-    "path_sessions": ("/paths/sessions", {}),
-    "user_path_sessions": ("/paths/stats", {"total_time_spent_in_seconds": "timeSpent"}),
-    "user_courses": ("/courses/stats", {"global_time": "timeSpent",
-                                        "first_activity": "firstActivityAt",
-                                        "last_activity": "lastActivityAt"}),
-    "skills": ("/skills", {}),
-    "user_certificates": ("/users/{userId}/certificates", {}),
-    "custom_fields": ("/custom-fields", {}),
-    "user_custom_fields": ("/users/{userId}/custom-fields/values", {}),
-    "classrooms": ("/classrooms", {}),
-    "classroom_slots": ("/classrooms/{classroomId}/slots", {}),
-    "classroom_slot_registrations": ("/classrooms/{classroomId}/registrations", {}),
-}
 # fmt: on
 
 # every scope a full v2 sync needs, in table order
