@@ -1,8 +1,6 @@
-"""v1 dlt resources: the simple shapes generated from the registry (``tables.V1_FEEDS`` and
-``V1_TABLES`` rows with a row mapper), and the four with real logic written out below. Per-item
-calls share one :class:`..parallel.FanOut` of ``workers`` threads, busy while dlt works on
-other resources; resources never build URLs, authenticate or sleep.
-"""
+"""v1 dlt resources: the simple shapes generated from the registry rows with a row mapper, and
+the four with real logic written out below. Per-item calls share one :class:`..parallel.FanOut`
+of ``workers`` threads; resources never build URLs, authenticate or sleep."""
 
 from __future__ import annotations
 
@@ -80,8 +78,7 @@ def build_resources(
         return [row for element in elements for row in spec.rows(element, api)]  # type: ignore[misc]
 
     def generated(spec: TableSpec) -> DltResource:
-        """list -> rows (filtered by the cursor if any), parent element -> rows, or parent ->
-        one request each -> rows."""
+        """list -> rows (after the cursor if any), parent element -> rows, parent -> request."""
         route = spec.routes[-1]
         if spec.parent is None and spec.cursor:
             start = incremental(spec.cursor, lag)
@@ -181,7 +178,6 @@ def build_resources(
         for batch in fan_out(api.user, selected):
             yield [user_row(u, details) for u, details in batch]
 
-    # group_programs: from the sessions' `groups`, else getGroupPrograms per group
     seen_pairs: set[tuple[Any, Any]] = set()
     per_group: list[bool] = []  # set once a tenant's sessions lack `groups`
 
@@ -209,9 +205,9 @@ def build_resources(
     # user_courses: pyarrow tables, bulk or per user
     attempts = V1_TABLES["user_courses"]
 
-    def refuse_nested_non_objects(element: Row) -> None:
-        """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
-        taken out (the parsers would skip it without a trace)."""
+    def bulk_attempts(element: Row) -> list[Row]:
+        """A ``null`` among a course's ``stats`` or a learner's ``attempts`` is quarantined and
+        taken out first (the parsers would skip it without a trace)."""
         stats = [stat for stat in element.get("stats") or () if isinstance(stat, dict)]
         for holder, key in [(element, "stats"), *((stat, "attempts") for stat in stats)]:
             values = holder.get(key)
@@ -221,6 +217,7 @@ def build_resources(
                 quarantine.reject("user_courses", problem, value)
             if bad:
                 holder[key] = [v for v in values if isinstance(v, dict)]
+        return list(course_stats_attempts(element))
 
     def arrow_batches(rows: Iterable[list[Row]]) -> Iterator[Any]:
         """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
@@ -242,26 +239,20 @@ def build_resources(
 
         @dlt.resource(**arrow_hints)
         def user_courses(since: ArrowCursor = arrow_cursor) -> Iterator[Any]:
-            def elements() -> Iterator[list[Row]]:
-                for element in api.courses_stats(since.start_value):
-                    if isinstance(element, dict):
-                        refuse_nested_non_objects(element)
-                        yield list(course_stats_attempts(element))
-
-            yield from arrow_batches(elements())
+            elements = (e for e in api.courses_stats(since.start_value) if isinstance(e, dict))
+            yield from arrow_batches(map(bulk_attempts, elements))
 
     else:  # same rows and cursor as the bulk strategy; dlt's cursor filters them here
 
         @dlt.transformer(data_from=built["user_list"], **arrow_hints)
         def user_courses(chunk: list[Row], since: ArrowCursor = arrow_cursor) -> Iterator[Any]:
-            def elements() -> Iterator[list[Row]]:
-                for batch in fan_out(api.user_courses, chunk):
-                    for user, answer in batch:
-                        for element in answer or ():
-                            if isinstance(element, dict):
-                                yield list(user_course_attempts(id_of(user) or "", element))
-
-            yield from arrow_batches(elements())
+            answers = (pair for batch in fan_out(api.user_courses, chunk) for pair in batch)
+            yield from arrow_batches(
+                list(user_course_attempts(id_of(user) or "", element))
+                for user, answer in answers
+                for element in answer or ()
+                if isinstance(element, dict)
+            )
 
     return [
         *built.values(),
