@@ -37,6 +37,7 @@ class TableSpec:
     columns: dict[str, str] = field(default_factory=dict)  # contract column -> dlt data type
     routes: tuple[str, ...] = ()  # keys of routes.V1_ROUTES / V2_ROUTES, in call order
     parent: str | None = None  # the feed or table it fans out from
+    merge_key: str | None = None  # v2: a re-read parent's rows replace its previous ones
     rows: RowMapper | None = None
     heavy: bool = False  # large answers: hold only a few at a time (parallel.FanOut)
     cursor: str | None = None  # API field tracked by dlt.sources.incremental
@@ -188,15 +189,15 @@ V1_ONLY_TABLES = ("program_sessions", "group_programs", "user_programs")
 def _v2(name: str, routes: tuple[str, ...], v1_extra: dict[str, str], **kw: Any) -> TableSpec:
     """A v2 table v1 loads too: v1's key, columns and BigQuery hints, plus v2's columns."""
     spec = V1_TABLES[name]
-    columns = {**spec.columns, **v1_extra}
-    return replace(spec, routes=routes, columns=columns, rows=None, parent=None, heavy=False, **kw)
+    kw = {"rows": None, "parent": None, "heavy": False, **kw}
+    return replace(spec, routes=routes, columns={**spec.columns, **v1_extra}, **kw)
 
 
 _V2_CURSOR = {"cursor": "modifiedAt", "server_filter": "modifiedAt[gte]"}
 
 # fmt: off
 V2_TABLES = _by_spec(
-    # ---- the tables v1 loads too (hand-written in v2/resources.py) ------------------------
+    # ---- the tables v1 loads too ----------------------------------------------------------
     # courses' ``author`` mail stays NULL: the models join ``users`` on ``author_id``
     _v2("courses", ("courses",),
         {"author_id": TEXT, "group_id": TEXT, "created_at": TS, "modified_at": TS,
@@ -207,10 +208,11 @@ V2_TABLES = _by_spec(
                               "last_login_date": TS, "to_be_deactivated_at": TS},
         write_disposition="replace"),
     _v2("groups", ("groups",), {"parent_id": TEXT}, copies={"parent": "parentId"}),
-    # merge (merge_key group_id): a re-read group's members replace its rows (v2/refresh.py)
-    _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge"),
+    # per group due (v2/refresh.py); merge: a re-read group's rows replace its previous ones
+    _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge",
+        parent="groups", merge_key="group_id"),
     _v2("group_catalog", ("groups", "catalog_course_ids", "catalog_path_session_ids"), {},
-        write_disposition="merge"),
+        write_disposition="merge", parent="groups", merge_key="group_id"),
     _v2("paths", ("paths",), {"status": TEXT, "estimated_duration__value": NUM,
                               "estimated_weekly_commitment__min": NUM,
                               "estimated_weekly_commitment__max": NUM}, **_V2_CURSOR),
@@ -225,7 +227,6 @@ V2_TABLES = _by_spec(
         copies={"path_session_id": "sessionId"},
         renames={"_id": "enrollment_id", "userId": "user_id", "pathId": "path_id"}),
     # a full re-read every run by default; between full reads optionally completedAt[gte] only
-    # (that cursor is kept in the resource state, not by dlt.sources.incremental)
     _v2("user_courses", ("course_stats",),
         {"time_spent": NUM, "first_activity_at": TS, "last_activity_at": TS, "path_id": TEXT,
          "path_session_id": TEXT, "version_number": INT},
@@ -248,12 +249,14 @@ V2_TABLES = _by_spec(
     TableSpec("custom_fields", ("_id",), "replace", routes=("custom_fields",),
               columns={"_id": TEXT, "name": TEXT, "target_type": TEXT, "type": TEXT}),
     TableSpec("user_custom_fields", ("user_id", "custom_field_id"), "merge",
-              routes=("users", "user_custom_field_values"), nesting=0,
+              routes=("users", "user_custom_field_values"), nesting=0, parent="users",
+              merge_key="user_id",
               columns={"user_id": TEXT, "custom_field_id": TEXT, "type": TEXT, "value": TEXT}),
     TableSpec("classrooms", ("_id",), "replace", routes=("classrooms",),
               columns={"_id": TEXT, "name": TEXT, "group_id": TEXT, "created_at": TS,
                        "modified_at": TS}),
     TableSpec("classroom_slots", ("_id",), "replace", routes=("classrooms", "classroom_slots"),
+              parent="classrooms",
               columns={"_id": TEXT, "classroom_id": TEXT, "name": TEXT, "start_date": TS,
                        "end_date": TS, "context_type": TEXT, "context_id": TEXT,
                        "virtual": BOOL, "created_at": TS, "modified_at": TS,
@@ -261,7 +264,7 @@ V2_TABLES = _by_spec(
                        "self_registration__cutoff_date": TS},
               renames={"classroomId": "classroom_id"}),
     TableSpec("classroom_slot_registrations", ("_id",), "replace",
-              routes=("classrooms", "classroom_registrations"),
+              routes=("classrooms", "classroom_registrations"), parent="classrooms",
               columns={"_id": TEXT, "classroom_slot_id": TEXT, "classroom_id": TEXT,
                        "user_id": TEXT, "path_id": TEXT, "created_at": TS, "modified_at": TS,
                        "has_attended": BOOL, "status": TEXT, "archived_at": TS,
