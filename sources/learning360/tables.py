@@ -15,7 +15,7 @@ from .resource_helpers import Row
 from .routes import SCOPES
 from .v1 import parsing as v1
 
-_snake_case = SnakeCaseNaming().normalize_identifier
+snake_case = SnakeCaseNaming().normalize_identifier
 
 USER_BUCKETS = 4096  # users' fingerprint buckets (v1/refresh.py)
 # top-level lists (users.groups ...) become child tables, deeper ones JSON; link tables use 0
@@ -52,7 +52,7 @@ class TableSpec:
 
     @property
     def cursor_column(self) -> str | None:
-        return _snake_case(self.cursor) if self.cursor else None
+        return snake_case(self.cursor) if self.cursor else None
 
     @property
     def scopes(self) -> tuple[str, ...]:
