@@ -27,9 +27,9 @@ TS, TEXT, BOOL, NUM, INT = "timestamp", "text", "bool", "double", "bigint"
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table (or unloaded feed) of one API version. A v1 spec with ``rows`` is generated
-    (``v1/resources.py``): it lists ``routes[-1]``, or reads it per parent element and maps
-    ``(parent, answer)`` (each parent element if the parent read that route)."""
+    """One table (or unloaded feed, no key) of one API version. A v1 spec with ``rows`` is
+    generated (``v1/resources.py``): it lists ``routes[-1]``, or reads it per parent element and
+    maps ``(parent, answer)`` (each parent element if the parent read that route)."""
 
     name: str
     primary_key: tuple[str, ...]
@@ -61,6 +61,8 @@ class TableSpec:
     def hints(self, *, incremental_cursor: bool = True) -> dict[str, Any]:
         """dlt resource hints. dlt.sources.incremental hints the cursor under its API name:
         the column takes that key too, or dlt would warn of two columns normalising to one."""
+        if not self.primary_key:  # a feed: read for its children (dlt forks it), not loaded
+            return {"name": self.name, "selected": False}
         columns = {
             column: {"data_type": data_type, "nullable": column not in self.primary_key}
             for column, data_type in self.columns.items()

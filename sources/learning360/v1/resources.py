@@ -74,9 +74,6 @@ def build_resources(
     def lag_window(spec: TableSpec) -> LagWindow:
         return LagWindow(dlt.current.resource_state(), spec.cursor or "", lag)
 
-    def hints(spec: TableSpec) -> dict[str, Any]:
-        return spec.hints() if spec.primary_key else {"name": spec.name, "selected": False}
-
     def mapped(spec: TableSpec, elements: Iterable[Any]) -> list[Row]:
         return [row for element in elements for row in spec.rows(element, api)]  # type: ignore[misc]
 
@@ -86,7 +83,7 @@ def build_resources(
         if spec.parent is None and spec.cursor:
             start = incremental(spec.cursor, lag)
 
-            @dlt.resource(**hints(spec))
+            @dlt.resource(**spec.hints())
             def changed_listing(since: dlt.sources.incremental[Any] = start) -> Iterator[list[Row]]:
                 window = lag_window(spec)
                 listing = getattr(api, route)(since.start_value)
@@ -98,14 +95,14 @@ def build_resources(
             return changed_listing
         if spec.parent is None:
 
-            @dlt.resource(**hints(spec))
+            @dlt.resource(**spec.hints())
             def listing() -> Iterator[list[Row]]:
                 for chunk in chunked(getattr(api, route)(), FEED_CHUNK_SIZE):
                     yield mapped(spec, chunk)
 
             return listing
 
-        @dlt.transformer(data_from=built[spec.parent], **hints(spec))
+        @dlt.transformer(data_from=built[spec.parent], **spec.hints())
         def child(chunk: list[Row]) -> Iterator[list[Row]]:
             if specs[spec.parent].routes[-1] == route:  # the parent's elements hold the rows
                 yield mapped(spec, chunk)
@@ -119,7 +116,6 @@ def build_resources(
         if spec.rows is not None:
             built[spec.name] = generated(spec)
 
-    # courses: getCourse details for the new and changed courses only
     courses_spec = V1_TABLES["courses"]
     cursor = courses_spec.cursor or ""
     courses_start = incremental(cursor, lag)
@@ -154,7 +150,6 @@ def build_resources(
 
         return retried
 
-    # users: details for new and changed users and a rotating slice
     @dlt.resource(**V1_TABLES["users"].hints())
     def users() -> Iterator[list[Row]]:
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
@@ -205,7 +200,6 @@ def build_resources(
         for batch in fan_out(api.group_programs, api.groups()):
             yield unseen(row for g, answer in batch for row in group_program_rows(id_of(g), answer))
 
-    # user_courses: pyarrow tables, bulk or per user
     attempts = V1_TABLES["user_courses"]
 
     def bulk_attempts(element: Row) -> list[Row]:
