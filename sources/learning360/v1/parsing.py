@@ -150,27 +150,25 @@ def user_programs_rows(user: Row, programs: Any) -> Iterator[Row]:
             yield row
 
 
-def _users_stats(body: Any) -> Any:
-    """``usersStats`` (``userStats``), or a bare list."""
-    if isinstance(body, Mapping):
-        return body.get("usersStats", body.get("userStats")) or ()
-    return body or ()
+def _users_stats(body: Any) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
+    """``(user id, stat)`` of ``usersStats`` (``userStats``) or a bare list; the user is a
+    stat's ``userId``, else its ``_id``."""
+    stats = body.get("usersStats", body.get("userStats")) if isinstance(body, Mapping) else body
+    for stat in stats or ():
+        if isinstance(stat, Mapping):
+            yield id_of(stat.get("userId")) or id_of(stat), stat
 
 
 def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
-    """Each getUsersPathSessionStats stat's ``userId`` (or ``_id``) is the user."""
     path_id, session_id = id_of(session.get("pathId")), id_of(session)
     if isinstance(body, Mapping):
         path_id = id_of(body.get("pathId")) or path_id
         session_id = id_of(body.get("sessionId")) or session_id
-    rows: list[Row] = []
-    for stat in _users_stats(body):
-        if isinstance(stat, Mapping):
-            row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
-            user_id = id_of(stat.get("userId")) or id_of(stat)
-            row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
-            rows.append(row)
-    return rows
+    ids = {"path_id": path_id, "path_session_id": session_id}
+    return [
+        {**{k: v for k, v in stat.items() if k not in ("_id", "userId")}, "user_id": user_id, **ids}
+        for user_id, stat in _users_stats(body)
+    ]
 
 
 # program-session stats (usersStats) -> the getUserPrograms element of that user
@@ -186,10 +184,7 @@ def program_stats_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
         return []
     shared = {k: session[k] for k in PROGRAM_SESSION_FIELDS if k in session}
     rows: dict[str, Row] = {}
-    for stat in _users_stats(body):
-        if not isinstance(stat, Mapping):
-            continue
-        user_id = id_of(stat.get("userId")) or id_of(stat)
+    for user_id, stat in _users_stats(body):
         if not user_id:
             raise ConfigurationError(
                 "360Learning's program-session stats name no user id on this tenant, so "
