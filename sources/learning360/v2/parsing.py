@@ -87,16 +87,6 @@ def membership_rows(group_id: str, roles: Iterable[Any]) -> list[Row]:
     ]
 
 
-def catalog_rows(group_id: str, ids: tuple[Iterable[Any], Iterable[Any]]) -> list[Row]:
-    """A group's catalog: its course ids, then its path-session ids, each once."""
-    items = dict.fromkeys(
-        (item_type, _str(i) or (_str(i.get("_id")) if isinstance(i, Mapping) else None))
-        for item_type, item_ids in zip(("course", "path_session"), ids, strict=True)
-        for i in item_ids
-    )
-    return [{"group_id": group_id, "item_type": t, "item_id": i} for t, i in items if i]
-
-
 def custom_value_rows(user_id: str, values: Iterable[Any]) -> list[Row]:
     rows: dict[str, Row] = {}
     for element in values:

@@ -19,6 +19,7 @@ from ..quarantine import clean_cursor
 from ..resource_helpers import Row, chunked, incremental, only_changed
 from ..tables import FEED_CHUNK_SIZE, V2_TABLES
 from ..timestamps import format_api_timestamp, parse_timestamp
+from ..v1.parsing import catalog_rows
 from . import parsing
 from .api import V2Api
 from .refresh import GROUP_BUCKETS, V2Options, full_read_due, parents_due
@@ -85,8 +86,9 @@ def build_resources(
         days, groups = options.v2_group_refresh_days, api.listing("groups")
         return parents_due(state(), days, groups, GROUP_BUCKETS)
 
-    def catalog(group_id: str) -> tuple[list[Any], list[Any]]:
-        return api.catalog_course_ids(group_id), api.catalog_path_session_ids(group_id)
+    def catalog(group_id: str) -> dict[str, list[Any]]:  # in v1's shape: v1's rows
+        courses = api.catalog_course_ids(group_id)
+        return {"courses": courses, "pathSessions": api.catalog_path_session_ids(group_id)}
 
     # the parents a per-parent table (``TableSpec.parent``) reads children of this run
     parents = {
@@ -101,7 +103,7 @@ def build_resources(
         "users": (pages("users"), parsing.user_row),
         "groups": (pages("groups"), partial(parsing.v1_row, "groups")),
         "user_groups": (api.group_roles, parsing.membership_rows),
-        "group_catalog": (catalog, parsing.catalog_rows),
+        "group_catalog": (catalog, catalog_rows),
         "paths": (api.paths, dict),
         "path_sessions": (api.path_sessions, dict),
         "user_path_sessions": (api.path_stats, parsing.path_stat_row),
