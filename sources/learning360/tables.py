@@ -1,7 +1,6 @@
-"""The table registry: one :class:`TableSpec` per table and API version, read by the resources,
-the v2 scopes, the models' raw columns and the BigQuery hints (docs/architecture.md). Types
-follow the v2 OpenAPI for both versions (tests/source_v2/test_spec_types.py); v2 keeps the name,
-key and columns of the tables v1 loads too, so the models run unchanged on either version."""
+"""The table registry: one :class:`TableSpec` per table and API version (docs/architecture.md).
+Types follow the v2 OpenAPI for both versions; v2 keeps the name, key and columns of the tables
+v1 loads too, so the models run unchanged on either version."""
 
 from __future__ import annotations
 

@@ -78,7 +78,6 @@ def build_resources(
         return [row for element in elements for row in spec.rows(element, api)]  # type: ignore[misc]
 
     def generated(spec: TableSpec) -> DltResource:
-        """list -> rows (after the cursor if any), parent element -> rows, parent -> request."""
         route = spec.routes[-1]
         if spec.parent is None and spec.cursor:
             start = incremental(spec.cursor, lag)
@@ -217,8 +216,6 @@ def build_resources(
         return list(course_stats_attempts(element))
 
     def arrow_batches(rows: Iterable[list[Row]]) -> Iterator[Any]:
-        """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
-        dropped the re-read ones whose cursor did not move."""
         window = lag_window(attempts)
         table = ArrowRows(attempts)
         for chunk in rows:

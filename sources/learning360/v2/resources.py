@@ -62,7 +62,6 @@ def build_resources(
         return dlt.current.resource_state().setdefault(STATE_KEY, {})
 
     def fan_out(fetch: Callable[[str], Any], ids: list[str], to_rows: Callable[[str, Any], Any]):
-        """``to_rows(id, fetch(id))`` for each parent id, fetched in parallel, in chunks."""
         pairs = bounded_map(fetch, ids, client.workers)
         return chunked((row for i, answer in pairs for row in to_rows(i, answer)), FEED_CHUNK_SIZE)
 
