@@ -273,6 +273,3 @@ V2_TABLES = _by_spec(
               renames={"classroomSlotId": "classroom_slot_id"}),
 )
 # fmt: on
-
-# every scope a full v2 sync needs, in table order
-REQUIRED_SCOPES = tuple(dict.fromkeys(s for spec in V2_TABLES.values() for s in spec.scopes))
