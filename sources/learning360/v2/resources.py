@@ -203,9 +203,8 @@ def build_resources(
         if seen is not None:
             client.stats.complete_reads["user_courses"] = seen
 
-    tables = [generate(name, *spec) for name, spec in generated.items()]
-    tables += [user_courses, user_certificates]
-    for resource in tables:
-        resource.selected = resource.name not in options.v2_skip_tables
-    by_name = {resource.name: resource for resource in tables}
+    by_name = {name: generate(name, *spec) for name, spec in generated.items()}
+    by_name |= {"user_courses": user_courses, "user_certificates": user_certificates}
+    for name, resource in by_name.items():
+        resource.selected = name not in options.v2_skip_tables
     return [by_name[name] for name in V2_TABLES]
