@@ -55,9 +55,8 @@ def group_memberships(details: Mapping[str, Any]) -> list[Row]:
     roles: dict[str, str] = {}
     for key, role in MEMBER_LIST_ROLES.items():
         for member in details.get(key) or ():
-            user_id = id_of(member, "userId")
-            if user_id and user_id not in roles:
-                roles[user_id] = role
+            if user_id := id_of(member, "userId"):
+                roles.setdefault(user_id, role)
     return [{"user_id": user, "group_id": group_id, "role": role} for user, role in roles.items()]
 
 

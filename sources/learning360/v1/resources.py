@@ -280,11 +280,9 @@ class ArrowRows(list[Mapping[str, Any]]):
         self._not_null = frozenset(spec.primary_key)  # NOT NULL when the batch has no null
         self._always = {spec.cursor_column}  # present even when no row has it (dlt's cursor)
 
-    def flush(self) -> pa.Table | None:
+    def flush(self) -> pa.Table:  # called with rows only
         rows = list(self)
         self.clear()
-        if not rows:
-            return None
         keys: dict[str, None] = {}
         for row in rows:
             if len(row) != len(keys) or any(key not in keys for key in row):
