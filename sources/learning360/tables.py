@@ -1,7 +1,6 @@
-"""The table registry: one :class:`TableSpec` per table and API version, read by the resources,
-the v2 scopes, the models' raw columns and the BigQuery hints (docs/architecture.md). Types
-follow the v2 OpenAPI for both versions (tests/source_v2/test_spec_types.py); v2 keeps the name,
-key and columns of the tables v1 loads too, so the models run unchanged on either version."""
+"""The table registry: one :class:`TableSpec` per table and API version (docs/architecture.md).
+Types follow the v2 OpenAPI for both versions; v2 keeps the name, key and columns of the tables
+v1 loads too, so the models run unchanged on either version."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from .cursors import Row
 from .routes import SCOPES
 from .v1 import parsing as v1
 
-_snake_case = SnakeCaseNaming().normalize_identifier
+snake_case = SnakeCaseNaming().normalize_identifier
 
 USER_BUCKETS = 4096  # users' fingerprint buckets (refresh.py)
 # top-level lists (users.groups ...) become child tables, deeper ones JSON; link tables use 0
@@ -27,9 +26,9 @@ TS, TEXT, BOOL, NUM, INT = "timestamp", "text", "bool", "double", "bigint"
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table (or unloaded feed) of one API version. A v1 spec with ``rows`` is generated
-    (``v1/resources.py``): it lists ``routes[-1]``, or reads it per parent element and maps
-    ``(parent, answer)`` (each parent element if the parent read that route)."""
+    """One table (or unloaded feed, no key) of one API version. A v1 spec with ``rows`` is
+    generated (``v1/resources.py``): it lists ``routes[-1]``, or reads it per parent element and
+    maps ``(parent, answer)`` (each parent element if the parent read that route)."""
 
     name: str
     primary_key: tuple[str, ...]
@@ -37,6 +36,7 @@ class TableSpec:
     columns: dict[str, str] = field(default_factory=dict)  # contract column -> dlt data type
     routes: tuple[str, ...] = ()  # keys of routes.V1_ROUTES / V2_ROUTES, in call order
     parent: str | None = None  # the feed or table it fans out from
+    merge_key: str | None = None  # v2: a re-read parent's rows replace its previous ones
     rows: RowMapper | None = None
     heavy: bool = False  # large answers: hold only a few at a time (parallel.FanOut)
     cursor: str | None = None  # API field tracked by dlt.sources.incremental
@@ -44,10 +44,14 @@ class TableSpec:
     nesting: int = MAX_TABLE_NESTING
     partition: str | None = None  # BigQuery: partitioned by day of this column
     cluster: tuple[str, ...] = ()  # BigQuery: clustered by these columns
+    # v2 rows (v2/parsing.py v1_row): v1 column <- v2 field of another name, copied; a v2 field
+    # whose snake_case is the v1 column is renamed instead (two keys normalising to one collide)
+    copies: dict[str, str] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
 
     @property
     def cursor_column(self) -> str | None:
-        return _snake_case(self.cursor) if self.cursor else None
+        return snake_case(self.cursor) if self.cursor else None
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -56,6 +60,8 @@ class TableSpec:
     def hints(self, *, incremental_cursor: bool = True) -> dict[str, Any]:
         """dlt resource hints. dlt.sources.incremental hints the cursor under its API name:
         the column takes that key too, or dlt would warn of two columns normalising to one."""
+        if not self.primary_key:  # a feed: read for its children (dlt forks it), not loaded
+            return {"name": self.name, "selected": False}
         columns = {
             column: {"data_type": data_type, "nullable": column not in self.primary_key}
             for column, data_type in self.columns.items()
@@ -184,26 +190,30 @@ V1_ONLY_TABLES = ("program_sessions", "group_programs", "user_programs")
 def _v2(name: str, routes: tuple[str, ...], v1_extra: dict[str, str], **kw: Any) -> TableSpec:
     """A v2 table v1 loads too: v1's key, columns and BigQuery hints, plus v2's columns."""
     spec = V1_TABLES[name]
-    columns = {**spec.columns, **v1_extra}
-    return replace(spec, routes=routes, columns=columns, rows=None, parent=None, heavy=False, **kw)
+    kw = {"rows": None, "parent": None, "heavy": False, **kw}
+    return replace(spec, routes=routes, columns={**spec.columns, **v1_extra}, **kw)
 
 
 _V2_CURSOR = {"cursor": "modifiedAt", "server_filter": "modifiedAt[gte]"}
 
 # fmt: off
 V2_TABLES = _by_spec(
-    # ---- the tables v1 loads too (hand-written in v2/resources.py) ------------------------
+    # ---- the tables v1 loads too ----------------------------------------------------------
+    # courses' ``author`` mail stays NULL: the models join ``users`` on ``author_id``
     _v2("courses", ("courses",),
         {"author_id": TEXT, "group_id": TEXT, "created_at": TS, "modified_at": TS,
-         "duration": NUM, "current_version_number": INT}, **_V2_CURSOR),
+         "duration": NUM, "current_version_number": INT}, **_V2_CURSOR,
+        copies={"creation_date": "createdAt", "modification_date": "modifiedAt",
+                "group": "groupId", "lang": "defaultLang", "course_duration": "duration"}),
     _v2("users", ("users",), {"status": TEXT, "deleted_at": TS, "reactivated_at": TS,
                               "last_login_date": TS, "to_be_deactivated_at": TS},
         write_disposition="replace"),
-    _v2("groups", ("groups",), {"parent_id": TEXT}),
-    # merge (merge_key group_id): a re-read group's members replace its rows (refresh.py)
-    _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge"),
+    _v2("groups", ("groups",), {"parent_id": TEXT}, copies={"parent": "parentId"}),
+    # per group due (refresh.py); merge: a re-read group's rows replace its previous ones
+    _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge",
+        parent="groups", merge_key="group_id"),
     _v2("group_catalog", ("groups", "catalog_course_ids", "catalog_path_session_ids"), {},
-        write_disposition="merge"),
+        write_disposition="merge", parent="groups", merge_key="group_id"),
     _v2("paths", ("paths",), {"status": TEXT, "estimated_duration__value": NUM,
                               "estimated_weekly_commitment__min": NUM,
                               "estimated_weekly_commitment__max": NUM}, **_V2_CURSOR),
@@ -214,13 +224,18 @@ V2_TABLES = _by_spec(
          "automatic_reenrollment__recurrence_months": NUM}),
     _v2("user_path_sessions", ("path_stats",),
         {"time_spent": NUM, "enrollment_id": TEXT, "session_id": TEXT, "enrolled_at": TS,
-         "unenrolled_at": TS, "started_at": TS, "due_date": TS}),
+         "unenrolled_at": TS, "started_at": TS, "due_date": TS},
+        copies={"path_session_id": "sessionId"},
+        renames={"_id": "enrollment_id", "userId": "user_id", "pathId": "path_id"}),
     # a full re-read every run by default; between full reads optionally completedAt[gte] only
-    # (that cursor is kept in the resource state, not by dlt.sources.incremental)
     _v2("user_courses", ("course_stats",),
         {"time_spent": NUM, "first_activity_at": TS, "last_activity_at": TS, "path_id": TEXT,
          "path_session_id": TEXT, "version_number": INT},
-        cursor="completedAt", server_filter="completedAt[gte]"),
+        cursor="completedAt", server_filter="completedAt[gte]",
+        copies={"global_time": "timeSpent", "first_activity": "firstActivityAt",
+                "last_activity": "lastActivityAt", "path": "pathId",
+                "path_session": "pathSessionId"},
+        renames={"courseId": "course_id", "userId": "user_id"}),
     # ---- v2-only tables (the emulator's truth tables of the same names) -------------------
     TableSpec("skills", ("_id",), "replace", routes=("skills",),
               columns={"_id": TEXT, "name": TEXT, "status": TEXT, "library_id": TEXT,
@@ -231,54 +246,30 @@ V2_TABLES = _by_spec(
               columns={"_id": TEXT, "user_id": TEXT, "path_id": TEXT, "path_session_id": TEXT,
                        "certificate_outline_id": TEXT, "delivery_date": TS,
                        "expiration_date": TS, "title": TEXT, "type": TEXT,
-                       "validity_period": NUM}),
+                       "validity_period": NUM}, renames={"userId": "user_id"}),
     TableSpec("custom_fields", ("_id",), "replace", routes=("custom_fields",),
               columns={"_id": TEXT, "name": TEXT, "target_type": TEXT, "type": TEXT}),
     TableSpec("user_custom_fields", ("user_id", "custom_field_id"), "merge",
-              routes=("users", "user_custom_field_values"), nesting=0,
+              routes=("users", "user_custom_field_values"), nesting=0, parent="users",
+              merge_key="user_id",
               columns={"user_id": TEXT, "custom_field_id": TEXT, "type": TEXT, "value": TEXT}),
     TableSpec("classrooms", ("_id",), "replace", routes=("classrooms",),
               columns={"_id": TEXT, "name": TEXT, "group_id": TEXT, "created_at": TS,
                        "modified_at": TS}),
     TableSpec("classroom_slots", ("_id",), "replace", routes=("classrooms", "classroom_slots"),
+              parent="classrooms",
               columns={"_id": TEXT, "classroom_id": TEXT, "name": TEXT, "start_date": TS,
                        "end_date": TS, "context_type": TEXT, "context_id": TEXT,
                        "virtual": BOOL, "created_at": TS, "modified_at": TS,
                        "reported_duration": NUM, "max_capacity": NUM,
-                       "self_registration__cutoff_date": TS}),
+                       "self_registration__cutoff_date": TS},
+              renames={"classroomId": "classroom_id"}),
     TableSpec("classroom_slot_registrations", ("_id",), "replace",
-              routes=("classrooms", "classroom_registrations"),
+              routes=("classrooms", "classroom_registrations"), parent="classrooms",
               columns={"_id": TEXT, "classroom_slot_id": TEXT, "classroom_id": TEXT,
                        "user_id": TEXT, "path_id": TEXT, "created_at": TS, "modified_at": TS,
                        "has_attended": BOOL, "status": TEXT, "archived_at": TS,
-                       "attendance_duration": NUM, "rsvp__last_updated_at": TS}),
+                       "attendance_duration": NUM, "rsvp__last_updated_at": TS},
+              renames={"classroomSlotId": "classroom_slot_id"}),
 )
 # fmt: on
-
-# Where each v2 table's rows sit in the OpenAPI, and the columns filled from a v2 field of another
-# name (v2/parsing.py); any other column is its field in snake_case (objects flattened by ``__``)
-# fmt: off
-SPEC_ROWS: dict[str, tuple[str, dict[str, str]]] = {
-    "courses": ("/courses", {"creation_date": "createdAt", "modification_date": "modifiedAt",
-                             "course_duration": "duration"}),
-    "users": ("/users", {"deleted_at": "deletedAt", "reactivated_at": "reactivatedAt"}),
-    "groups": ("/groups", {}),
-    "user_groups": ("/groups/{groupId}/roles", {}),
-    "paths": ("/paths", {}),
-    "path_sessions": ("/paths/sessions", {}),
-    "user_path_sessions": ("/paths/stats", {"total_time_spent_in_seconds": "timeSpent"}),
-    "user_courses": ("/courses/stats", {"global_time": "timeSpent",
-                                        "first_activity": "firstActivityAt",
-                                        "last_activity": "lastActivityAt"}),
-    "skills": ("/skills", {}),
-    "user_certificates": ("/users/{userId}/certificates", {}),
-    "custom_fields": ("/custom-fields", {}),
-    "user_custom_fields": ("/users/{userId}/custom-fields/values", {}),
-    "classrooms": ("/classrooms", {}),
-    "classroom_slots": ("/classrooms/{classroomId}/slots", {}),
-    "classroom_slot_registrations": ("/classrooms/{classroomId}/registrations", {}),
-}
-# fmt: on
-
-# every scope a full v2 sync needs, in table order
-REQUIRED_SCOPES = tuple(dict.fromkeys(s for spec in V2_TABLES.values() for s in spec.scopes))

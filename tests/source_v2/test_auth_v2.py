@@ -18,10 +18,10 @@ from sources.learning360 import learning360, routes
 from sources.learning360.client import RetryPolicy, build_client
 from sources.learning360.errors import Learning360Error
 from sources.learning360.routes import API_VERSION, API_VERSION_HEADER
-from sources.learning360.tables import REQUIRED_SCOPES
 from sources.learning360.v2.api import V2Api
 from sources.learning360.validation import Learning360Credentials
 from tests.source_v2.truth import (
+    REQUIRED_SCOPES,
     assert_shared_tables_equal,
     assert_v2_warehouse_equals_truth,
     v2_view,

@@ -21,9 +21,8 @@ from pipelines.run import run_sync
 from sources.learning360 import change_feed
 from sources.learning360.change_feed import EVENT_TYPES, FEED_TABLES, read_change_set
 from sources.learning360.cursors import parse_timestamp
-from sources.learning360.tables import REQUIRED_SCOPES
 from tests.conftest import SEED
-from tests.source_v2.truth import assert_v2_warehouse_equals_truth
+from tests.source_v2.truth import REQUIRED_SCOPES, assert_v2_warehouse_equals_truth
 
 CERTS = "GET users/{user_id}/certificates"
 VALUES = "GET users/{user_id}/custom-fields/values"

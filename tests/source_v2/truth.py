@@ -26,8 +26,13 @@ from pipelines.verify import (
     v2_catalog,
     v2_view,
 )
+from sources.learning360.tables import V2_TABLES
+
+# every scope a full v2 sync needs, in table order (the emulator's grants in the scope tests)
+REQUIRED_SCOPES = tuple(dict.fromkeys(s for spec in V2_TABLES.values() for s in spec.scopes))
 
 __all__ = [
+    "REQUIRED_SCOPES",
     "SHARED_TABLES",
     "V2_ONLY_CONTRACT",
     "Truth",

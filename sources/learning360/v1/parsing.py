@@ -46,19 +46,17 @@ def user_row(listing: Mapping[str, Any], details: Mapping[str, Any] | None) -> R
 
 
 def group_row(details: Mapping[str, Any]) -> Row:
-    """getGroup without its member lists (those become ``user_groups``)."""
     return {key: value for key, value in details.items() if key not in MEMBER_LIST_ROLES}
 
 
 def group_memberships(details: Mapping[str, Any]) -> list[Row]:
-    """getGroup member lists -> ``user_groups`` rows; members as ids or ``{_id, mail}``."""
+    """Members as ids or ``{_id, mail}``."""
     group_id = id_of(details)
     roles: dict[str, str] = {}
     for key, role in MEMBER_LIST_ROLES.items():
         for member in details.get(key) or ():
-            user_id = id_of(member, "userId")
-            if user_id and user_id not in roles:
-                roles[user_id] = role
+            if user_id := id_of(member, "userId"):
+                roles.setdefault(user_id, role)
     return [{"user_id": user, "group_id": group_id, "role": role} for user, role in roles.items()]
 
 
@@ -104,18 +102,13 @@ def classify_catalog_path(item_id: str, path_ids: set[str], session_ids: set[str
 
 
 def group_program_rows(group_id: str, programs: Any) -> list[Row]:
-    """getGroupPrograms -> ``(group_id, program_session_id)`` rows, elements ids or objects."""
     ids = dict.fromkeys(filter(None, (id_of(p, "sessionId") for p in programs or ())))
     return [{"group_id": group_id, "program_session_id": program_id} for program_id in ids]
 
 
-def course_id_of(element: Mapping[str, Any]) -> str | None:
-    """``course`` as an object or a plain id string, or ``courseId``."""
-    return id_of(element.get("course")) or id_of(element.get("courseId"))
-
-
-def attempt_rows(user_id: str | None, course_id: str | None, attempts: Any) -> Iterator[Row]:
-    """Attempts of one user on one course, with ``user_id``/``course_id`` added."""
+def attempt_rows(user_id: str | None, course: Mapping[str, Any], attempts: Any) -> Iterator[Row]:
+    """``course`` (an object or a plain id) or ``courseId`` of the element ``course`` names."""
+    course_id = id_of(course.get("course")) or id_of(course.get("courseId"))
     for attempt in attempts or ():
         if isinstance(attempt, Mapping):  # a dict was parsed for us alone: completed in place
             row = attempt if isinstance(attempt, dict) else dict(attempt)
@@ -124,18 +117,16 @@ def attempt_rows(user_id: str | None, course_id: str | None, attempts: Any) -> I
 
 
 def user_course_attempts(user_id: str, element: Mapping[str, Any]) -> Iterator[Row]:
-    """One getUserCourses element ``{course, attempts}`` -> attempt rows."""
-    yield from attempt_rows(user_id, course_id_of(element), element.get("attempts"))
+    """One getUserCourses element ``{course, attempts}``."""
+    return attempt_rows(user_id, element, element.get("attempts"))
 
 
 def course_stats_attempts(element: Mapping[str, Any]) -> Iterator[Row]:
-    """One getCoursesStats element ``{course, stats: [{user, attempts}]}`` -> attempt rows,
-    the same rows the per-user strategy builds."""
-    course_id = course_id_of(element)
+    """One getCoursesStats element ``{course, stats: [{user, attempts}]}``: the same rows."""
     for stat in element.get("stats") or ():
         if isinstance(stat, Mapping):
             user_id = id_of(stat.get("user")) or id_of(stat.get("userId"))
-            yield from attempt_rows(user_id, course_id, stat.get("attempts"))
+            yield from attempt_rows(user_id, element, stat.get("attempts"))
 
 
 def user_program_row(user_id: str, element: Mapping[str, Any]) -> Row | None:
@@ -153,34 +144,30 @@ def user_program_row(user_id: str, element: Mapping[str, Any]) -> Row | None:
 
 
 def user_programs_rows(user: Row, programs: Any) -> Iterator[Row]:
-    """getUserPrograms of one user -> ``user_programs`` rows."""
     for element in programs:
         if isinstance(element, dict) and (row := user_program_row(id_of(user) or "", element)):
             yield row
 
 
-def _users_stats(body: Any) -> Any:
-    """The per-user stats of a session: ``usersStats`` (``userStats``), or a bare list."""
-    if isinstance(body, Mapping):
-        return body.get("usersStats", body.get("userStats")) or ()
-    return body or ()
+def _users_stats(body: Any) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
+    """``(user id, stat)`` of ``usersStats`` (``userStats``) or a bare list; the user is a
+    stat's ``userId``, else its ``_id``."""
+    stats = body.get("usersStats", body.get("userStats")) if isinstance(body, Mapping) else body
+    for stat in stats or ():
+        if isinstance(stat, Mapping):
+            yield id_of(stat.get("userId")) or id_of(stat), stat
 
 
 def path_session_user_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
-    """getUsersPathSessionStats -> ``user_path_sessions`` rows; each stat's ``_id`` (or
-    ``userId``) is the user."""
     path_id, session_id = id_of(session.get("pathId")), id_of(session)
     if isinstance(body, Mapping):
         path_id = id_of(body.get("pathId")) or path_id
         session_id = id_of(body.get("sessionId")) or session_id
-    rows: list[Row] = []
-    for stat in _users_stats(body):
-        if isinstance(stat, Mapping):
-            row: Row = {k: v for k, v in stat.items() if k not in ("_id", "userId")}
-            user_id = id_of(stat.get("userId")) or id_of(stat)
-            row.update(user_id=user_id, path_id=path_id, path_session_id=session_id)
-            rows.append(row)
-    return rows
+    ids = {"path_id": path_id, "path_session_id": session_id}
+    return [
+        {**{k: v for k, v in stat.items() if k not in ("_id", "userId")}, "user_id": user_id, **ids}
+        for user_id, stat in _users_stats(body)
+    ]
 
 
 # program-session stats (usersStats) -> the getUserPrograms element of that user
@@ -189,18 +176,14 @@ PROGRAM_STATS_FIELDS = ("progress", "totalTimeSpentInSeconds", "score")
 
 
 def program_stats_rows(session: Mapping[str, Any], body: Any) -> list[Row]:
-    """getProgramSessionStats -> the rows getUserPrograms gives (session fields from the
-    listing element, ``completedAt`` from ``endTime``; the learner's name and mail are not
-    kept, so both strategies load the same table)."""
+    """The rows getUserPrograms gives (session fields from the listing element, ``completedAt``
+    from ``endTime``, no learner name or mail), so both strategies load the same table."""
     session_id = id_of(session)
     if not session_id:
         return []
     shared = {k: session[k] for k in PROGRAM_SESSION_FIELDS if k in session}
     rows: dict[str, Row] = {}
-    for stat in _users_stats(body):
-        if not isinstance(stat, Mapping):
-            continue
-        user_id = id_of(stat.get("userId")) or id_of(stat)
+    for user_id, stat in _users_stats(body):
         if not user_id:
             raise ConfigurationError(
                 "360Learning's program-session stats name no user id on this tenant, so "

@@ -1,25 +1,33 @@
-"""v1 dlt resources: the simple shapes generated from the registry (``tables.V1_FEEDS`` and
-``V1_TABLES`` rows with a row mapper), and the four with real logic written out below. Per-item
-calls share one :class:`..parallel.FanOut` of ``workers`` threads, busy while dlt works on
-other resources; resources never build URLs, authenticate or sleep.
-"""
+"""v1 dlt resources: the simple shapes generated from the registry rows with a row mapper, and
+the four with real logic written out below. Per-item calls share one :class:`..parallel.FanOut`
+of ``workers`` threads; resources never build URLs, authenticate or sleep."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
 from ..client import json_type
-from ..cursors import ArrowCursor, LagWindow, Row, chunked, incremental, only_changed
+from ..cursors import (
+    ArrowCursor,
+    LagWindow,
+    Row,
+    chunked,
+    incremental,
+    only_changed,
+    parse_timestamp,
+)
 from ..parallel import FanOut
 from ..quarantine import clean_cursor
 from ..refresh import UserDetailsRefresh
-from ..tables import FEED_CHUNK_SIZE, V1_FEEDS, V1_PER_USER, V1_TABLES, TableSpec
+from ..tables import FEED_CHUNK_SIZE, V1_FEEDS, V1_PER_USER, V1_TABLES, TableSpec, snake_case
 from .api import V1Api
-from .columnar import ArrowRows
 from .parsing import (
     course_stats_attempts,
     group_program_rows,
@@ -72,20 +80,15 @@ def build_resources(
     def lag_window(spec: TableSpec) -> LagWindow:
         return LagWindow(dlt.current.resource_state(), spec.cursor or "", lag)
 
-    def hints(spec: TableSpec) -> dict[str, Any]:
-        return spec.hints() if spec.primary_key else {"name": spec.name, "selected": False}
-
     def mapped(spec: TableSpec, elements: Iterable[Any]) -> list[Row]:
         return [row for element in elements for row in spec.rows(element, api)]  # type: ignore[misc]
 
     def generated(spec: TableSpec) -> DltResource:
-        """list -> rows (filtered by the cursor if any), parent element -> rows, or parent ->
-        one request each -> rows."""
         route = spec.routes[-1]
         if spec.parent is None and spec.cursor:
             start = incremental(spec.cursor, lag)
 
-            @dlt.resource(**hints(spec))
+            @dlt.resource(**spec.hints())
             def changed_listing(since: dlt.sources.incremental[Any] = start) -> Iterator[list[Row]]:
                 window = lag_window(spec)
                 listing = getattr(api, route)(since.start_value)
@@ -97,14 +100,14 @@ def build_resources(
             return changed_listing
         if spec.parent is None:
 
-            @dlt.resource(**hints(spec))
+            @dlt.resource(**spec.hints())
             def listing() -> Iterator[list[Row]]:
                 for chunk in chunked(getattr(api, route)(), FEED_CHUNK_SIZE):
                     yield mapped(spec, chunk)
 
             return listing
 
-        @dlt.transformer(data_from=built[spec.parent], **hints(spec))
+        @dlt.transformer(data_from=built[spec.parent], **spec.hints())
         def child(chunk: list[Row]) -> Iterator[list[Row]]:
             if specs[spec.parent].routes[-1] == route:  # the parent's elements hold the rows
                 yield mapped(spec, chunk)
@@ -118,7 +121,6 @@ def build_resources(
         if spec.rows is not None:
             built[spec.name] = generated(spec)
 
-    # courses: getCourse details for the new and changed courses only
     courses_spec = V1_TABLES["courses"]
     cursor = courses_spec.cursor or ""
     courses_start = incremental(cursor, lag)
@@ -153,7 +155,6 @@ def build_resources(
 
         return retried
 
-    # users: details for new and changed users and a rotating slice
     @dlt.resource(**V1_TABLES["users"].hints())
     def users() -> Iterator[list[Row]]:
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
@@ -180,7 +181,6 @@ def build_resources(
         for batch in fan_out(api.user, selected):
             yield [user_row(u, details) for u, details in batch]
 
-    # group_programs: from the sessions' `groups`, else getGroupPrograms per group
     seen_pairs: set[tuple[Any, Any]] = set()
     per_group: list[bool] = []  # set once a tenant's sessions lack `groups`
 
@@ -205,12 +205,11 @@ def build_resources(
         for batch in fan_out(api.group_programs, api.groups()):
             yield unseen(row for g, answer in batch for row in group_program_rows(id_of(g), answer))
 
-    # user_courses: pyarrow tables, bulk or per user
     attempts = V1_TABLES["user_courses"]
 
-    def refuse_nested_non_objects(element: Row) -> None:
-        """A ``null`` among a course's ``stats`` or a learner's ``attempts``: quarantined and
-        taken out (the parsers would skip it without a trace)."""
+    def bulk_attempts(element: Row) -> list[Row]:
+        """A ``null`` among a course's ``stats`` or a learner's ``attempts`` is quarantined and
+        taken out first (the parsers would skip it without a trace)."""
         stats = [stat for stat in element.get("stats") or () if isinstance(stat, dict)]
         for holder, key in [(element, "stats"), *((stat, "attempts") for stat in stats)]:
             values = holder.get(key)
@@ -220,10 +219,9 @@ def build_resources(
                 quarantine.reject("user_courses", problem, value)
             if bad:
                 holder[key] = [v for v in values if isinstance(v, dict)]
+        return list(course_stats_attempts(element))
 
     def arrow_batches(rows: Iterable[list[Row]]) -> Iterator[Any]:
-        """Attempt rows -> pyarrow tables of about ``ARROW_BATCH_ROWS``, after the lag window
-        dropped the re-read ones whose cursor did not move."""
         window = lag_window(attempts)
         table = ArrowRows(attempts)
         for chunk in rows:
@@ -241,26 +239,20 @@ def build_resources(
 
         @dlt.resource(**arrow_hints)
         def user_courses(since: ArrowCursor = arrow_cursor) -> Iterator[Any]:
-            def elements() -> Iterator[list[Row]]:
-                for element in api.courses_stats(since.start_value):
-                    if isinstance(element, dict):
-                        refuse_nested_non_objects(element)
-                        yield list(course_stats_attempts(element))
-
-            yield from arrow_batches(elements())
+            elements = (e for e in api.courses_stats(since.start_value) if isinstance(e, dict))
+            yield from arrow_batches(map(bulk_attempts, elements))
 
     else:  # same rows and cursor as the bulk strategy; dlt's cursor filters them here
 
         @dlt.transformer(data_from=built["user_list"], **arrow_hints)
         def user_courses(chunk: list[Row], since: ArrowCursor = arrow_cursor) -> Iterator[Any]:
-            def elements() -> Iterator[list[Row]]:
-                for batch in fan_out(api.user_courses, chunk):
-                    for user, answer in batch:
-                        for element in answer or ():
-                            if isinstance(element, dict):
-                                yield list(user_course_attempts(id_of(user) or "", element))
-
-            yield from arrow_batches(elements())
+            answers = (pair for batch in fan_out(api.user_courses, chunk) for pair in batch)
+            yield from arrow_batches(
+                list(user_course_attempts(id_of(user) or "", element))
+                for user, answer in answers
+                for element in answer or ()
+                if isinstance(element, dict)
+            )
 
     return [
         *built.values(),
@@ -271,3 +263,63 @@ def build_resources(
         group_programs,
         user_courses,
     ]
+
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "double": pa.float64(),
+    "bigint": pa.int64(),
+    "bool": pa.bool_(),
+    "timestamp": TIMESTAMP,
+}
+
+
+class ArrowRows(list[Mapping[str, Any]]):
+    """Dict rows (API keys) of ``user_courses``; :meth:`flush` gives a ``pa.Table`` (dlt normalizes
+    dicts at ~12k rows/s, a pyarrow table loads as is) with the names and types dict rows would
+    get, unknown fields as inferred columns and a key only some rows have NULL elsewhere."""
+
+    def __init__(self, spec: TableSpec):
+        super().__init__()
+        self._types = {name: ARROW_TYPES[data_type] for name, data_type in spec.columns.items()}
+        self._not_null = frozenset(spec.primary_key)  # NOT NULL when the batch has no null
+        self._always = {spec.cursor_column}  # present even when no row has it (dlt's cursor)
+
+    def flush(self) -> pa.Table:  # called with rows only
+        rows = list(self)
+        self.clear()
+        keys: dict[str, None] = {}
+        for row in rows:
+            if len(row) != len(keys) or any(key not in keys for key in row):
+                keys.update(dict.fromkeys(row))
+        arrays, fields = [], []
+        for key in keys:
+            name = snake_case(key)
+            array = _array([row.get(key) for row in rows], self._types.get(name))
+            nullable = name not in self._not_null or array.null_count > 0
+            arrays.append(array)
+            fields.append(pa.field(name, array.type, nullable=nullable))
+        for name in self._always - {field.name for field in fields}:
+            arrays.append(pa.nulls(len(rows), self._types[name]))
+            fields.append(pa.field(name, self._types[name]))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _array(values: list[Any], data_type: pa.DataType | None) -> pa.Array:
+    if data_type == TIMESTAMP:
+        try:
+            return pc.cast(pa.array(values, pa.string()), TIMESTAMP)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([parse_timestamp(v) for v in values], TIMESTAMP)
+    if data_type is not None:
+        try:
+            return pa.array(values, data_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass  # an unexpected type: infer it below (dlt puts it in a variant column)
+    if any(isinstance(v, dict | list) for v in values):
+        return pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())

@@ -10,9 +10,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..client import Learning360Client, Params, json_type
-from ..cursors import format_filter_date
+from ..cursors import Row, format_filter_date
 from ..errors import MalformedResponseError, NotFoundError
-from ..cursors import Row
 from ..routes import V2_ROUTES as ROUTES
 from ..tables import V2_TABLES
 

@@ -7,37 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..cursors import Row
-from ..tables import ROLE_PRECEDENCE, V1_ROLE
-
-# v1 column <- v2 field, per table (courses' ``author`` mail stays NULL: the models join
-# ``users`` on ``author_id``, a copied mail would go stale)
-COPIES: dict[str, dict[str, str]] = {
-    "courses": {
-        "creation_date": "createdAt",
-        "modification_date": "modifiedAt",
-        "group": "groupId",
-        "lang": "defaultLang",
-        "course_duration": "duration",
-    },
-    "groups": {"parent": "parentId"},
-    "user_path_sessions": {"path_session_id": "sessionId"},
-    "user_courses": {
-        "global_time": "timeSpent",
-        "first_activity": "firstActivityAt",
-        "last_activity": "lastActivityAt",
-        "path": "pathId",
-        "path_session": "pathSessionId",
-    },
-}
-# v2 fields whose snake_case *is* the v1 column: renamed, not copied (two keys that normalise
-# to one column would collide in dlt)
-RENAMES: dict[str, dict[str, str]] = {
-    "user_path_sessions": {"_id": "enrollment_id", "userId": "user_id", "pathId": "path_id"},
-    "user_courses": {"courseId": "course_id", "userId": "user_id"},
-    "user_certificates": {"userId": "user_id"},
-    "classroom_slots": {"classroomId": "classroom_id"},
-    "classroom_slot_registrations": {"classroomSlotId": "classroom_slot_id"},
-}
+from ..tables import ROLE_PRECEDENCE, V1_ROLE, V2_TABLES
 
 
 def _str(value: Any) -> str | None:
@@ -54,9 +24,10 @@ def _latest(value: Any) -> Any:
 def v1_row(table: str, element: Mapping[str, Any], **defaults: Any) -> Row:
     """``element`` with ``table``'s v1 columns; ``defaults`` fill fields a child route omits."""
     row = {**defaults, **element}
-    for column, v2_field in COPIES.get(table, {}).items():
+    spec = V2_TABLES[table]
+    for column, v2_field in spec.copies.items():
         row[column] = element.get(v2_field)
-    for v2_field, column in RENAMES.get(table, {}).items():
+    for v2_field, column in spec.renames.items():
         row[column] = row.pop(v2_field) if v2_field in row else row.get(column)
     return row
 
@@ -114,16 +85,6 @@ def membership_rows(group_id: str, roles: Iterable[Any]) -> list[Row]:
         {"user_id": user_id, "group_id": group_id, "role": role, "v2_role": v2_role}
         for user_id, (_, role, v2_role) in chosen.items()
     ]
-
-
-def catalog_rows(group_id: str, ids: tuple[Iterable[Any], Iterable[Any]]) -> list[Row]:
-    """A group's catalog: its course ids, then its path-session ids, each once."""
-    items = dict.fromkeys(
-        (item_type, _str(i) or (_str(i.get("_id")) if isinstance(i, Mapping) else None))
-        for item_type, item_ids in zip(("course", "path_session"), ids, strict=True)
-        for i in item_ids
-    )
-    return [{"group_id": group_id, "item_type": t, "item_id": i} for t, i in items if i]
 
 
 def custom_value_rows(user_id: str, values: Iterable[Any]) -> list[Row]:

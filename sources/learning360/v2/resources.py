@@ -1,5 +1,5 @@
 """v2 dlt resources: v1's raw tables (same names, keys, contract columns) plus the v2-only
-tables (docs/migration-v2.md). Simple tables are generated from the dicts below; hand-written
+tables (docs/migration-v2.md). Simple tables are generated from their registry rows; hand-written
 are those with real logic (user_courses' schedule and deletions, certificates)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..parallel import bounded_map
 from ..quarantine import clean_cursor
 from ..refresh import GROUP_BUCKETS, full_read_due, parents_due
 from ..tables import FEED_CHUNK_SIZE, V2_TABLES
+from ..v1.parsing import catalog_rows
 from ..validation import V2Options
 from . import parsing
 from .api import V2Api
@@ -68,7 +69,6 @@ def build_resources(
         return dlt.current.resource_state().setdefault(STATE_KEY, {})
 
     def fan_out(fetch: Callable[[str], Any], ids: list[str], to_rows: Callable[[str, Any], Any]):
-        """``to_rows(id, fetch(id))`` for each parent id, fetched in parallel, in chunks."""
         pairs = bounded_map(fetch, ids, client.workers)
         return chunked((row for i, answer in pairs for row in to_rows(i, answer)), FEED_CHUNK_SIZE)
 
@@ -78,37 +78,6 @@ def build_resources(
     def pages(route: str) -> Callable[[], Iterator[list[Row]]]:
         """A listing read once per run (shared by its tables and fan-outs), in chunks."""
         return lambda: chunked(api.listing(route), FEED_CHUNK_SIZE)
-
-    def changed_since(name: str, read: Callable[[Any], Iterator[list[Any]]], to_row: Any = dict):
-        """Rows changed since the cursor (sent ``lag`` early), minus the lag window's unchanged."""
-        cursor = V2_TABLES[name].cursor or ""
-
-        def rows(since: dlt.sources.incremental[Any] = cursors[name]) -> Iterator[list[Row]]:
-            window = LagWindow(state(), cursor, lag)
-            for page in read(since.start_value):
-                page = clean_cursor(page, name, cursor, client.stats.quarantine)
-                yield [to_row(row) for row in only_changed(page, window)]
-            window.prune()
-
-        return dlt.resource(rows, **V2_TABLES[name].hints())
-
-    def listed_table(name: str, pages: Callable[[], Any], to_row: Callable[[Any], Row]):
-        def rows() -> Iterator[list[Row]]:
-            for page in pages():
-                yield [to_row(e) for e in page if isinstance(e, Mapping)]
-
-        return dlt.resource(rows, **V2_TABLES[name].hints())
-
-    def per_parent(
-        name: str, merge_key: str | None, parents: Callable[[], list[Row]], fetch, to_rows
-    ):
-        """With a ``merge_key``, a re-read parent's rows replace its previous ones."""
-
-        def rows() -> Iterator[list[Row]]:
-            ids = [p.get("_id") for p in parents() if isinstance(p, Mapping)]
-            yield from fan_out(fetch, [i for i in ids if isinstance(i, str)], to_rows)
-
-        return dlt.resource(rows, **V2_TABLES[name].hints(), merge_key=merge_key)
 
     def feed_users(table: str) -> list[Row]:
         return feed.users(table, api.listing("users")) if feed else []
@@ -123,40 +92,60 @@ def build_resources(
         days, groups = options.v2_group_refresh_days, api.listing("groups")
         return parents_due(state(), days, groups, GROUP_BUCKETS)
 
-    def catalog(group_id: str) -> tuple[list[Any], list[Any]]:
-        return api.catalog_course_ids(group_id), api.catalog_path_session_ids(group_id)
+    def catalog(group_id: str) -> dict[str, list[Any]]:  # in v1's shape: v1's rows
+        courses = api.catalog_course_ids(group_id)
+        return {"courses": courses, "pathSessions": api.catalog_path_session_ids(group_id)}
 
-    # ---- generated: changed rows; a listing's rows; a parent's children --------------------
-    listed = {
+    # the parents a per-parent table (``TableSpec.parent``) reads children of this run
+    parents = {
+        "users": users_to_read,
+        "groups": groups_to_read,
+        "classrooms": partial(api.listing, "classrooms"),  # every classroom, every run
+    }
+    # generated from the registry: table -> (read, rows). With a cursor: the changed rows since
+    # it; with a parent: one request per parent id and its rows; else a listing's rows.
+    generated = {
+        "courses": (api.courses, parsing.course_row),
         "users": (pages("users"), parsing.user_row),
         "groups": (pages("groups"), partial(parsing.v1_row, "groups")),
-        "classrooms": (pages("classrooms"), dict),
+        "user_groups": (api.group_roles, parsing.membership_rows),
+        "group_catalog": (catalog, catalog_rows),
+        "paths": (api.paths, dict),
         "path_sessions": (api.path_sessions, dict),
         "user_path_sessions": (api.path_stats, parsing.path_stat_row),
         "skills": (api.skills, dict),
         "custom_fields": (api.custom_fields, dict),
+        "user_custom_fields": (api.user_custom_field_values, parsing.custom_value_rows),
+        "classrooms": (pages("classrooms"), dict),
+        "classroom_slots": (api.classroom_slots, each(parsing.slot_row)),
+        "classroom_slot_registrations": (
+            api.classroom_registrations,
+            each(parsing.registration_row),
+        ),
     }
-    classrooms = partial(api.listing, "classrooms")  # every classroom, every run
-    children = {
-        "user_custom_fields": ("user_id", users_to_read, api.user_custom_field_values),
-        "user_groups": ("group_id", groups_to_read, api.group_roles),
-        "group_catalog": ("group_id", groups_to_read, catalog),
-        "classroom_slots": (None, classrooms, api.classroom_slots),
-        "classroom_slot_registrations": (None, classrooms, api.classroom_registrations),
-    }
-    child_rows = {
-        "user_custom_fields": parsing.custom_value_rows,
-        "user_groups": parsing.membership_rows,
-        "group_catalog": parsing.catalog_rows,
-        "classroom_slots": each(parsing.slot_row),
-        "classroom_slot_registrations": each(parsing.registration_row),
-    }
-    generated = [
-        changed_since("courses", api.courses, parsing.course_row),
-        changed_since("paths", api.paths),
-    ]
-    generated += [listed_table(name, *spec) for name, spec in listed.items()]
-    generated += [per_parent(name, *spec, child_rows[name]) for name, spec in children.items()]
+
+    def generate(name: str, read: Callable[..., Any], to_rows: Callable[..., Any]) -> DltResource:
+        spec = V2_TABLES[name]
+        cursor, start = spec.cursor or "", cursors.get(name)
+
+        def changed(since: dlt.sources.incremental[Any] = start) -> Iterator[list[Row]]:
+            """Sent ``lag`` early: the lag window drops the re-read unchanged rows."""
+            window = LagWindow(state(), cursor, lag)
+            for page in read(since.start_value):
+                page = clean_cursor(page, name, cursor, client.stats.quarantine)
+                yield [to_rows(row) for row in only_changed(page, window)]
+            window.prune()
+
+        def per_parent() -> Iterator[list[Row]]:
+            ids = [p.get("_id") for p in parents[spec.parent]() if isinstance(p, Mapping)]
+            yield from fan_out(read, [i for i in ids if isinstance(i, str)], to_rows)
+
+        def listed() -> Iterator[list[Row]]:
+            for page in read():
+                yield [to_rows(e) for e in page if isinstance(e, Mapping)]
+
+        rows = changed if spec.cursor else per_parent if spec.parent else listed
+        return dlt.resource(rows, **spec.hints(), merge_key=spec.merge_key)
 
     def certificate_holders(since: Any) -> set[str]:
         """Learners with a path completion since ``since`` (a certificate comes with one)."""
@@ -221,8 +210,8 @@ def build_resources(
         if seen is not None:
             client.stats.complete_reads["user_courses"] = seen
 
-    tables = [*generated, user_courses, user_certificates]
-    for resource in tables:
-        resource.selected = resource.name not in options.v2_skip_tables
-    by_name = {resource.name: resource for resource in tables}
+    by_name = {name: generate(name, *spec) for name, spec in generated.items()}
+    by_name |= {"user_courses": user_courses, "user_certificates": user_certificates}
+    for name, resource in by_name.items():
+        resource.selected = name not in options.v2_skip_tables
     return [by_name[name] for name in V2_TABLES]
