@@ -11,7 +11,6 @@ from typing import Any, Literal
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 
 from .cursors import Row
-from .routes import SCOPES
 from .v1 import parsing as v1
 
 snake_case = SnakeCaseNaming().normalize_identifier
@@ -52,10 +51,6 @@ class TableSpec:
     @property
     def cursor_column(self) -> str | None:
         return snake_case(self.cursor) if self.cursor else None
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(SCOPES[route] for route in self.routes))
 
     def hints(self, *, incremental_cursor: bool = True) -> dict[str, Any]:
         """dlt resource hints. dlt.sources.incremental hints the cursor under its API name:
