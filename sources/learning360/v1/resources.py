@@ -192,8 +192,8 @@ def build_resources(
     attempts = V1_TABLES["user_courses"]
 
     def bulk_attempts(element: Row) -> list[Row]:
-        """A ``null`` among a course's ``stats`` or a learner's ``attempts`` is quarantined and
-        taken out first (the parsers would skip it without a trace)."""
+        """A ``null`` among a course's ``stats`` or a learner's ``attempts`` is quarantined (the
+        parsers skip it without a trace)."""
         stats = [stat for stat in element.get("stats") or () if isinstance(stat, dict)]
         for holder, key in [(element, "stats"), *((stat, "attempts") for stat in stats)]:
             values = holder.get(key)
@@ -201,8 +201,6 @@ def build_resources(
             for value in bad:
                 problem = f"GET courses/stats {key} element is {json_type(value)}, not an object"
                 quarantine.reject("user_courses", problem, value)
-            if bad:
-                holder[key] = [v for v in values if isinstance(v, dict)]
         return list(course_stats_attempts(element))
 
     def arrow_batches(chunks: Iterable[list[Row]]) -> Iterator[pa.Table]:
