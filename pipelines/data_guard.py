@@ -139,7 +139,7 @@ def rejected_rows(
             }
         )
     refused_now = {(table, key) for table, key, _ in quarantine.found}
-    for table, keys in sorted(quarantine.resolved(registry).items()):
+    for table, keys in sorted(quarantine.resolved.items()):
         for key in sorted(keys):
             if (table, key) in refused_now:
                 continue  # refused again for another reason: still open

@@ -23,10 +23,8 @@ if TYPE_CHECKING:
 STATE_KEY = "change_feed"
 SUBSCRIPTION_NAME = "learning360 sync"
 
-USER_EVENTS = tuple(
-    f"user.{what}"
-    for what in ("created", "updated", "deleted", "activated", "reactivated", "invited")
-)
+_USER_CHANGES = "created updated deleted activated reactivated invited"
+USER_EVENTS = tuple(f"user.{what}" for what in _USER_CHANGES.split())
 #: the tables the feed serves, and the event types whose logs must prove they are complete
 FEED_TABLES: dict[str, tuple[str, ...]] = {
     "user_certificates": (*USER_EVENTS, "user.certificate.awarded"),
@@ -72,8 +70,7 @@ def read_change_set(
     seen: dict[str, str] = own.setdefault("seen", {})
     last_event: dict[str, str] = own.setdefault("last_event", {})
 
-    def gap(reason: str, event_type: str | None = None) -> None:
-        """The tables that need ``event_type`` (None: every table) fall back."""
+    def gap(reason: str, event_type: str | None = None) -> None:  # None: every table falls back
         reason = f"{event_type}: {reason}" if event_type else reason
         for table, needs in FEED_TABLES.items():
             if event_type is None or event_type in needs:

@@ -71,8 +71,9 @@ class Quarantine:
         self.found: dict[tuple[str, str, str], tuple[str, str]] = {}  # -> (raw, severity)
         self.counts: Counter[str] = Counter()  # "table: reason" -> elements this run
         self._open: dict[str, dict[str, dict[str, str]]] | None = None
-        # watched tables that loaded rows this run -> their open keys that loaded cleanly
-        self._loaded: dict[str, set[str]] = {}
+        # open keys loaded cleanly this run, and keyless ones (a null) of a table that loaded
+        # rows: ``_learning360_rejected`` deletes them (pipelines/data_guard.py)
+        self.resolved: dict[str, set[str]] = {}
 
     def reject(
         self, table: str, reason: str, element: Any, key: Any = None, *, severity: str = REJECTED
@@ -112,30 +113,19 @@ class Quarantine:
         """Keys of ``table`` refused earlier and not resolved: re-request them."""
         return {k for k in self._registry().get(table, {}) if not k.startswith("#")}
 
-    def watching(self, table: str) -> bool:
-        return bool(self._registry().get(table))
-
     def loaded(self, table: str, keys: Iterable[Any]) -> None:
         open_items = self._registry().get(table)
         if not open_items:
             return
         keys = list(keys)
-        texts = {key_text(key) for key in keys}
+        texts = {key_text(key) for key in keys} | {k for k in open_items if k.startswith("#")}
         # an answer refused under its parent's id (a catalog) is resolved by any of its rows
         texts |= {str(key[0]) for key in keys if isinstance(key, tuple) and len(key) > 1}
         with self._lock:
-            self._loaded.setdefault(table, set()).update(texts & open_items.keys())
-
-    def resolved(self, registry: Mapping[str, Any]) -> dict[str, set[str]]:
-        """Open keys loaded cleanly, or keyless ones (a null) of a table that loaded rows:
-        ``_learning360_rejected`` deletes them (pipelines/data_guard.py)."""
-        return {
-            table: keys | {key for key in registry.get(table, {}) if key.startswith("#")}
-            for table, keys in self._loaded.items()
-        }
+            self.resolved.setdefault(table, set()).update(texts & open_items.keys())
 
     def has_rows(self) -> bool:
-        return bool(self.found or any(self.resolved(self._open or {}).values()))
+        return bool(self.found or any(self.resolved.values()))
 
     def summary(self) -> dict[str, int]:
         with self._lock:
@@ -240,9 +230,8 @@ class RowGuard(ItemTransform[Any, dict[str, Any]]):
         if isinstance(item, pa.Table):
             problem = self._arrow_problem(item)
             if problem is None:  # the fast path: clean columnar batch
-                if self.quarantine.watching(self.table):
-                    keys = [item.column(c).to_pylist() for c in self.primary_key]
-                    self.quarantine.loaded(self.table, zip(*keys, strict=True))
+                keys = [item.column(c).to_pylist() for c in self.primary_key]
+                self.quarantine.loaded(self.table, zip(*keys, strict=True))
                 return item
             logger.warning(
                 f"360Learning: {self.table} batch of {item.num_rows} rows has {problem}; "

@@ -11,7 +11,6 @@ from typing import Any, Literal
 from dlt.common.normalizers.naming.snake_case import NamingConvention as SnakeCaseNaming
 
 from .cursors import Row
-from .routes import SCOPES
 from .v1 import parsing as v1
 
 snake_case = SnakeCaseNaming().normalize_identifier
@@ -52,10 +51,6 @@ class TableSpec:
     @property
     def cursor_column(self) -> str | None:
         return snake_case(self.cursor) if self.cursor else None
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(SCOPES[route] for route in self.routes))
 
     def hints(self, *, incremental_cursor: bool = True) -> dict[str, Any]:
         """dlt resource hints. dlt.sources.incremental hints the cursor under its API name:
@@ -154,11 +149,9 @@ V1_TABLES = _by_spec(
                        "score": INT, "completed_at": TS, "first_activity": TS,
                        "last_activity": TS, "global_time": NUM, "path": TEXT,
                        "path_session": TEXT,
-                       # set when v2's complete /courses/stats read stops returning the
-                       # attempt (v1 reads attempts incrementally: never set there)
+                       # set when v2's full /courses/stats read stops returning it (never v1)
                        "deleted": BOOL, "deleted_noticed_at": TS}),
-    # bulk; the per_user strategy is V1_PER_USER below (same rows). No v2 equivalent:
-    # v1's numbers stay double.
+    # bulk (per_user: V1_PER_USER below, same rows); no v2 equivalent: v1's numbers stay double
     TableSpec("user_programs", ("user_id", "program_session_id"), "replace",
               routes=("program_sessions", "program_session_stats"),
               parent="program_session_list", rows=_pairs(v1.program_stats_rows), heavy=True,
@@ -209,7 +202,6 @@ V2_TABLES = _by_spec(
                               "last_login_date": TS, "to_be_deactivated_at": TS},
         write_disposition="replace"),
     _v2("groups", ("groups",), {"parent_id": TEXT}, copies={"parent": "parentId"}),
-    # per group due (refresh.py); merge: a re-read group's rows replace its previous ones
     _v2("user_groups", ("groups", "group_roles"), {"v2_role": TEXT}, write_disposition="merge",
         parent="groups", merge_key="group_id"),
     _v2("group_catalog", ("groups", "catalog_course_ids", "catalog_path_session_ids"), {},

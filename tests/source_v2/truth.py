@@ -26,10 +26,11 @@ from pipelines.verify import (
     v2_catalog,
     v2_view,
 )
+from sources.learning360.routes import SCOPES
 from sources.learning360.tables import V2_TABLES
 
 # every scope a full v2 sync needs, in table order (the emulator's grants in the scope tests)
-REQUIRED_SCOPES = tuple(dict.fromkeys(s for spec in V2_TABLES.values() for s in spec.scopes))
+REQUIRED_SCOPES = tuple(dict.fromkeys(SCOPES[r] for t in V2_TABLES.values() for r in t.routes))
 
 __all__ = [
     "REQUIRED_SCOPES",

@@ -106,19 +106,15 @@ def group_program_rows(group_id: str, programs: Any) -> list[Row]:
     return [{"group_id": group_id, "program_session_id": program_id} for program_id in ids]
 
 
-def attempt_rows(user_id: str | None, course: Mapping[str, Any], attempts: Any) -> Iterator[Row]:
-    """``course`` (an object or a plain id) or ``courseId`` of the element ``course`` names."""
-    course_id = id_of(course.get("course")) or id_of(course.get("courseId"))
-    for attempt in attempts or ():
+def user_course_attempts(user_id: str | None, element: Mapping[str, Any]) -> Iterator[Row]:
+    """One getUserCourses element ``{course, attempts}``, ``course`` an object or a plain id (or
+    ``courseId``)."""
+    course_id = id_of(element.get("course")) or id_of(element.get("courseId"))
+    for attempt in element.get("attempts") or ():
         if isinstance(attempt, Mapping):  # a dict was parsed for us alone: completed in place
             row = attempt if isinstance(attempt, dict) else dict(attempt)
             row["user_id"], row["course_id"] = user_id, course_id
             yield row
-
-
-def user_course_attempts(user_id: str, element: Mapping[str, Any]) -> Iterator[Row]:
-    """One getUserCourses element ``{course, attempts}``."""
-    return attempt_rows(user_id, element, element.get("attempts"))
 
 
 def course_stats_attempts(element: Mapping[str, Any]) -> Iterator[Row]:
@@ -126,7 +122,7 @@ def course_stats_attempts(element: Mapping[str, Any]) -> Iterator[Row]:
     for stat in element.get("stats") or ():
         if isinstance(stat, Mapping):
             user_id = id_of(stat.get("user")) or id_of(stat.get("userId"))
-            yield from attempt_rows(user_id, element, stat.get("attempts"))
+            yield from user_course_attempts(user_id, {**element, "attempts": stat.get("attempts")})
 
 
 def user_program_row(user_id: str, element: Mapping[str, Any]) -> Row | None:

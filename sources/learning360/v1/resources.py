@@ -5,7 +5,7 @@ of ``workers`` threads; resources never build URLs, authenticate or sleep."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import dlt
@@ -71,11 +71,9 @@ def build_resources(
         def call(parent: Row) -> Any:
             return fetch(id_of(parent), quiet=bool(parent.get("deleted")))
 
-        with_id: Iterable[Row] = (parent for parent in parents if id_of(parent))
-        if isinstance(parents, list):  # a known count of calls: progress shows an ETA
-            with_id = list(with_id)
         held = {"buffer": 0, "max_batch": HEAVY_BATCH} if heavy else {}
-        return pool.batches(call, with_id, **held)
+        # a list: a known count of calls, so the progress shows an ETA
+        return pool.batches(call, [parent for parent in parents if id_of(parent)], **held)
 
     def lag_window(spec: TableSpec) -> LagWindow:
         return LagWindow(dlt.current.resource_state(), spec.cursor or "", lag)
@@ -121,62 +119,48 @@ def build_resources(
         if spec.rows is not None:
             built[spec.name] = generated(spec)
 
+    def detailed(table: str, batches: Iterable[list[tuple[Row, Any]]]) -> Iterator[list[Row]]:
+        """Listing rows merged with their getX details; a course gets its author's id."""
+        for batch in batches:
+            rows = [merge_details(row, details) for row, details in batch]
+            for row in rows if table == "courses" else ():
+                row["author_id"] = api.user_id_of_mail(row.get("author"))
+            yield list(clean_cursor(rows, table, V1_TABLES[table].cursor or "", quarantine))
+
     courses_spec = V1_TABLES["courses"]
-    cursor = courses_spec.cursor or ""
-    courses_start = incremental(cursor, lag)
+    courses_start = incremental(courses_spec.cursor or "", lag)
 
     @dlt.resource(**courses_spec.hints())
     def courses(modified: dlt.sources.incremental[Any] = courses_start) -> Iterator[list[Row]]:
         window = lag_window(courses_spec)
-        listing = clean_cursor(api.courses(modified.start_value), "courses", cursor, quarantine)
-        for batch in fan_out(api.course, only_changed(listing, window)):
-            rows = [merge_details(c, details) for c, details in batch]
-            yield list(clean_cursor(with_author_ids(rows), "courses", cursor, quarantine))
+        listing = api.courses(modified.start_value)
+        listing = clean_cursor(listing, "courses", modified.cursor_path, quarantine)
+        yield from detailed("courses", fan_out(api.course, only_changed(listing, window)))
         window.prune()
 
-    def with_author_ids(rows: list[Row]) -> list[Row]:
-        for row in rows:
-            row["author_id"] = api.user_id_of_mail(row.get("author"))
-        return rows
-
-    def retries(
-        table: str, fetch: Callable[..., Any], finish: Callable[[list[Row]], list[Row]] = list
-    ) -> DltResource:
+    def retries(table: str, fetch: Callable[..., Any]) -> DltResource:
         """Records quarantined by an earlier run are re-read from the single-item route, in a
         resource of their own (the table's cursor would filter them out); no request if none."""
+
         spec = V1_TABLES[table]
 
         @dlt.resource(**{**spec.hints(), "name": f"{table}_retries", "table_name": table})
         def retried() -> Iterator[list[Row]]:
-            parents = [{"_id": key} for key in sorted(quarantine.open_keys(table))]
-            for batch in fan_out(fetch, parents):
-                rows = [merge_details(p, details) for p, details in batch if details is not None]
-                yield list(clean_cursor(finish(rows), table, spec.cursor or "", quarantine))
+            batches = fan_out(fetch, [{"_id": key} for key in sorted(quarantine.open_keys(table))])
+            yield from detailed(table, ([(p, d) for p, d in b if d is not None] for b in batches))
 
         return retried
 
     @dlt.resource(**V1_TABLES["users"].hints())
     def users() -> Iterator[list[Row]]:
         refresh = UserDetailsRefresh(dlt.current.resource_state(), user_details_refresh_days)
-        seen: list[str] = []
-
-        def listing() -> Iterator[Row]:
-            for row in api.users():
-                if isinstance(row, dict):
-                    seen.append(id_of(row) or "")
-                    yield row
-            # read whole: a user missing from it is flagged deleted after the load (case 10)
-            client.stats.complete_reads["users"] = seen
-
-        selected: Iterable[Row]
-        if refresh.everyone():  # streamed, but held so the fan-out can show an ETA
-            selected = list(refresh.observe(listing()))
-        else:
-            rows = list(listing())  # read whole to fingerprint it
-            selected = refresh.select(rows)
-            # users quarantined by an earlier run are re-read now, not when their refresh is due
-            retry = quarantine.open_keys("users") - {id_of(row) for row in selected}
-            selected += [row for row in rows if id_of(row) in retry]
+        rows = [row for row in api.users() if isinstance(row, dict)]  # whole: to fingerprint it
+        # read whole: a user missing from it is flagged deleted after the load (case 10)
+        client.stats.complete_reads["users"] = [id_of(row) or "" for row in rows]
+        selected = refresh.select(rows)
+        # users quarantined by an earlier run are re-read now, not when their refresh is due
+        retry = quarantine.open_keys("users") - {id_of(row) for row in selected}
+        selected += [row for row in rows if id_of(row) in retry]
         # a user gone between getUsers and getUser keeps its listing row, without details
         for batch in fan_out(api.user, selected):
             yield [user_row(u, details) for u, details in batch]
@@ -208,8 +192,8 @@ def build_resources(
     attempts = V1_TABLES["user_courses"]
 
     def bulk_attempts(element: Row) -> list[Row]:
-        """A ``null`` among a course's ``stats`` or a learner's ``attempts`` is quarantined and
-        taken out first (the parsers would skip it without a trace)."""
+        """A ``null`` among a course's ``stats`` or a learner's ``attempts`` is quarantined (the
+        parsers skip it without a trace)."""
         stats = [stat for stat in element.get("stats") or () if isinstance(stat, dict)]
         for holder, key in [(element, "stats"), *((stat, "attempts") for stat in stats)]:
             values = holder.get(key)
@@ -217,20 +201,14 @@ def build_resources(
             for value in bad:
                 problem = f"GET courses/stats {key} element is {json_type(value)}, not an object"
                 quarantine.reject("user_courses", problem, value)
-            if bad:
-                holder[key] = [v for v in values if isinstance(v, dict)]
         return list(course_stats_attempts(element))
 
-    def arrow_batches(rows: Iterable[list[Row]]) -> Iterator[Any]:
+    def arrow_batches(chunks: Iterable[list[Row]]) -> Iterator[pa.Table]:
         window = lag_window(attempts)
-        table = ArrowRows(attempts)
-        for chunk in rows:
-            chunk = clean_cursor(chunk, "user_courses", attempts.cursor or "", quarantine)
-            table.extend(only_changed(chunk, window))
-            if len(table) >= ARROW_BATCH_ROWS:
-                yield table.flush()
-        if len(table):
-            yield table.flush()
+        cursor = attempts.cursor or ""
+        chunks = (clean_cursor(chunk, "user_courses", cursor, quarantine) for chunk in chunks)
+        fresh = (row for chunk in chunks for row in only_changed(chunk, window))
+        yield from map(arrow_table, chunked(fresh, ARROW_BATCH_ROWS))
         window.prune()
 
     arrow_hints = attempts.hints(incremental_cursor=False)
@@ -257,7 +235,7 @@ def build_resources(
     return [
         *built.values(),
         courses,
-        retries("courses", api.course, with_author_ids),
+        retries("courses", api.course),
         retries("paths", api.path),
         users,
         group_programs,
@@ -275,35 +253,22 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-class ArrowRows(list[Mapping[str, Any]]):
-    """Dict rows (API keys) of ``user_courses``; :meth:`flush` gives a ``pa.Table`` (dlt normalizes
-    dicts at ~12k rows/s, a pyarrow table loads as is) with the names and types dict rows would
-    get, unknown fields as inferred columns and a key only some rows have NULL elsewhere."""
-
-    def __init__(self, spec: TableSpec):
-        super().__init__()
-        self._types = {name: ARROW_TYPES[data_type] for name, data_type in spec.columns.items()}
-        self._not_null = frozenset(spec.primary_key)  # NOT NULL when the batch has no null
-        self._always = {spec.cursor_column}  # present even when no row has it (dlt's cursor)
-
-    def flush(self) -> pa.Table:  # called with rows only
-        rows = list(self)
-        self.clear()
-        keys: dict[str, None] = {}
-        for row in rows:
-            if len(row) != len(keys) or any(key not in keys for key in row):
-                keys.update(dict.fromkeys(row))
-        arrays, fields = [], []
-        for key in keys:
-            name = snake_case(key)
-            array = _array([row.get(key) for row in rows], self._types.get(name))
-            nullable = name not in self._not_null or array.null_count > 0
-            arrays.append(array)
-            fields.append(pa.field(name, array.type, nullable=nullable))
-        for name in self._always - {field.name for field in fields}:
-            arrays.append(pa.nulls(len(rows), self._types[name]))
-            fields.append(pa.field(name, self._types[name]))
-        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+def arrow_table(rows: list[Row]) -> pa.Table:
+    """``user_courses`` dict rows (API keys) as a ``pa.Table`` (dlt normalizes dicts at ~12k
+    rows/s, a pyarrow table loads as is) with the names and types dict rows would get, unknown
+    fields as inferred columns and a key only some rows have NULL elsewhere."""
+    spec = V1_TABLES["user_courses"]
+    arrays, fields = [], []
+    for key in dict.fromkeys(key for row in rows for key in row):
+        name = snake_case(key)
+        array = _array([row.get(key) for row in rows], ARROW_TYPES.get(spec.columns.get(name, "")))
+        nullable = name not in spec.primary_key or array.null_count > 0
+        arrays.append(array)
+        fields.append(pa.field(name, array.type, nullable=nullable))
+    if spec.cursor_column not in {field.name for field in fields}:  # dlt's cursor reads it
+        arrays.append(pa.nulls(len(rows), TIMESTAMP))
+        fields.append(pa.field(spec.cursor_column, TIMESTAMP))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _array(values: list[Any], data_type: pa.DataType | None) -> pa.Array:

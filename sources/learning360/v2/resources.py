@@ -60,10 +60,7 @@ def build_resources(
     )
 
     # dlt binds each default cursor to its resource's state
-    cursors = {
-        name: incremental(V2_TABLES[name].cursor or "", lag)
-        for name in ("courses", "paths", "user_certificates", "user_courses")
-    }
+    cursors = {name: incremental(t.cursor, lag) for name, t in V2_TABLES.items() if t.cursor}
 
     def state() -> dict[str, Any]:
         return dlt.current.resource_state().setdefault(STATE_KEY, {})
@@ -88,10 +85,6 @@ def build_resources(
         chosen = {u.get("_id") for u in selected}
         return selected + [u for u in feed_users("user_custom_fields") if u["_id"] not in chosen]
 
-    def groups_to_read() -> list[Row]:
-        days, groups = options.v2_group_refresh_days, api.listing("groups")
-        return parents_due(state(), days, groups, GROUP_BUCKETS)
-
     def catalog(group_id: str) -> dict[str, list[Any]]:  # in v1's shape: v1's rows
         courses = api.catalog_course_ids(group_id)
         return {"courses": courses, "pathSessions": api.catalog_path_session_ids(group_id)}
@@ -99,7 +92,9 @@ def build_resources(
     # the parents a per-parent table (``TableSpec.parent``) reads children of this run
     parents = {
         "users": users_to_read,
-        "groups": groups_to_read,
+        "groups": lambda: parents_due(
+            state(), options.v2_group_refresh_days, api.listing("groups"), GROUP_BUCKETS
+        ),
         "classrooms": partial(api.listing, "classrooms"),  # every classroom, every run
     }
     # generated from the registry: table -> (read, rows). With a cursor: the changed rows since
@@ -147,26 +142,19 @@ def build_resources(
         rows = changed if spec.cursor else per_parent if spec.parent else listed
         return dlt.resource(rows, **spec.hints(), merge_key=spec.merge_key)
 
-    def certificate_holders(since: Any) -> set[str]:
-        """Learners with a path completion since ``since`` (a certificate comes with one)."""
-        window = LagWindow(state(), "completedAt", lag)
-        stats = (s for page in api.path_completions(since) for s in page)
-        completions = [
-            s
-            for s in stats
-            if isinstance(s.get("userId"), str) and (s.get("completedAt") or s.get("certificateId"))
-        ]
-        holders = {s["userId"] for s in only_changed(completions, window)}
-        window.prune()
-        return holders
-
     @dlt.resource(**V2_TABLES["user_certificates"].hints())
     def user_certificates(
         delivered: dlt.sources.incremental[Any] = cursors["user_certificates"],
     ) -> Iterator[list[Row]]:
-        """Certificates delivered since the cursor, of those learners and the feed's."""
-        since = delivered.start_value
-        holders = certificate_holders(since) | {u["_id"] for u in feed_users("user_certificates")}
+        """Certificates delivered since the cursor, of the learners with a path completion since
+        then (a certificate comes with one) and of the feed's."""
+        since, window = delivered.start_value, LagWindow(state(), "completedAt", lag)
+        pages = api.path_completions(since)
+        stats = [s for page in pages for s in page if isinstance(s.get("userId"), str)]
+        changed = only_changed(stats, window)
+        holders = {s["userId"] for s in changed if s.get("completedAt") or s.get("certificateId")}
+        window.prune()
+        holders |= {u["_id"] for u in feed_users("user_certificates")}
         fetch = lambda user_id: api.user_certificates(user_id, since)  # noqa: E731
         yield from fan_out(fetch, sorted(holders), each(parsing.certificate_row))
 
@@ -190,24 +178,22 @@ def build_resources(
             slot["last_value"] = format_api_timestamp(old)
             completed.start_value = completed.last_value  # that value minus the lag
         started = full_read_due(own, options.user_courses_full_read_hours, completed.last_value)
-        full = started is not None
-        if full and completed.start_value is not None:
+        complete = started is not None  # until an element is refused
+        if complete and completed.start_value is not None:
             completed.start_value = EPOCH
         # a full read lists every attempt: their ids (~250k short strings on a large company)
         # let the load flag the ones it no longer returns as deleted (pipelines/data_guard.py)
-        seen: list[str] | None = [] if full else None
-        for page in api.course_stats(None if full else completed.start_value):
+        seen: list[Any] = []
+        for page in api.course_stats(None if complete else completed.start_value):
             rows = [parsing.v1_row("user_courses", e) for e in page if isinstance(e, Mapping)]
             rows = list(clean_cursor(rows, "user_courses", "completedAt", client.stats.quarantine))
-            ids = [row.get("_id") for row in rows]
-            if seen is not None and len(rows) == len(page) and all(isinstance(i, str) for i in ids):
-                seen.extend(ids)
-            else:  # an element without an id (quarantined) could be any stored attempt
-                seen = None
+            complete = complete and len(rows) == len(page)
+            seen += [row.get("_id") for row in rows] if complete else []
             yield rows
-        if full:
+        if started is not None:
             own["full_read_at"] = started
-        if seen is not None:
+        # an element without an id (quarantined) could be any stored attempt
+        if complete and all(isinstance(i, str) for i in seen):
             client.stats.complete_reads["user_courses"] = seen
 
     by_name = {name: generate(name, *spec) for name, spec in generated.items()}
