@@ -125,10 +125,7 @@ class ApiKeyAuth:
             headers.update({"X-company-id": self.company_id, "X-apiKey": self.api_key})
 
     def expired(self, code: str | None, description: str | None) -> bool:
-        return False
-
-    def invalidate(self, used_token: str | None) -> None:
-        pass
+        return False  # a key does not expire: invalidate() is never asked
 
 
 class TokenAuth:
@@ -182,7 +179,6 @@ class TokenAuth:
 
 
 def parse_expires_in(value: Any) -> float:
-    """A number or a numeric string; anything else -> 1 h."""
     with contextlib.suppress(TypeError, ValueError):
         if float(value) > 0:
             return float(value)
@@ -374,7 +370,7 @@ class Learning360Client:
             except _Retry as exc:
                 retry = exc
             if refusal is not None:  # raised outside `except`: no __context__
-                raise self._worded(refusal, label)
+                raise errors.describe(self.api_version, refusal)
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
@@ -406,14 +402,6 @@ class Learning360Client:
             return errors.MalformedResponseError(unusable + reason + hint, route=label)
         failed = f"360Learning {label} failed after {attempts} attempts: {reason}"
         return errors.ApiError(failed, route=label)
-
-    def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
-        if worded := errors.describe(self.api_version, refusal):
-            return worded
-        status, code, description = refusal.status, refusal.code, refusal.description
-        message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
-        detail = f": {redact(description)}" if description else ""
-        return errors.ApiError(message + detail, status, code, route=label)
 
     def _attempt(self, method, route, label, url, params: Params, json, parse) -> Any:
         authenticate = route != errors.TOKEN_ROUTE
@@ -466,7 +454,7 @@ class Learning360Client:
             path = redact(url.removeprefix(self.api_url))
             message = f"{label} {path} -> {status} {redact(code or 'not found')}"
             raise errors.NotFoundError(message, status, route=label)
-        raise self._worded(refusal, label)
+        raise errors.describe(self.api_version, refusal)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
         reason = _not_json(response) if parse is None else None
@@ -486,7 +474,6 @@ class Learning360Client:
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
-    """A client with the Auth strategy of ``credentials`` (v1 key or token, v2 credentials)."""
     if problem := credentials_problem(credentials, api_version):
         raise problem
     if api_version == "v2":
