@@ -38,7 +38,6 @@ class UserDetailsRefresh:
         return self._period <= 0 or not (known and len(previous) == len(due) == self._buckets)
 
     def _bucket(self, row: Row, fingerprints: list[int]) -> int:
-        """Adds the row to its bucket's fingerprint; the bucket."""
         b = user_bucket(id_of(row) or "", self._buckets)
         row_print = zlib.crc32(json.dumps(row, sort_keys=True, default=str).encode())
         fingerprints[b] = (fingerprints[b] + row_print) & 0xFFFFFFFF

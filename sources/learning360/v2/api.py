@@ -97,7 +97,6 @@ class V2Api:
         return body if isinstance(body, list) else []
 
     def _records(self, route: str, params: Params = None) -> Iterator[list[Row]]:
-        """A listing's pages without the elements that are not objects: each is quarantined."""
         reject = self.client.stats.quarantine.reject
         for page in self.pages(route, params=params):
             for element in (e for e in page if not isinstance(e, Mapping)):
