@@ -72,13 +72,6 @@ class UserDetailsRefresh:
         return [row for row, b in zip(listing, bucket_of, strict=True) if b in selected]
 
 
-def parents_due(
-    state: MutableMapping[str, Any], days: float, listing: list[Row], buckets: int = USER_BUCKETS
-) -> list[Row]:
-    """The new and changed parents of ``listing`` and those whose refresh is due."""
-    return UserDetailsRefresh(state, days, buckets).select(listing)
-
-
 def full_read_due(state: Mapping[str, Any], hours: float, cursor: Any) -> float | None:
     """The time to record once a full ``/courses/stats`` read is done when one is due (every
     ``hours``, 0: every run): v2 has no signal for the progress of open attempts."""

@@ -24,7 +24,7 @@ from ..cursors import (
 )
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
-from ..refresh import GROUP_BUCKETS, full_read_due, parents_due
+from ..refresh import GROUP_BUCKETS, UserDetailsRefresh, full_read_due
 from ..tables import FEED_CHUNK_SIZE, V2_TABLES
 from ..v1.parsing import catalog_rows
 from ..validation import V2Options
@@ -84,13 +84,14 @@ def build_resources(
 
     def users_to_read() -> list[Row]:
         """New and changed users and those due (``v2_user_refresh_days``), plus the feed's."""
-        selected = parents_due(state(), options.v2_user_refresh_days, api.listing("users"))
+        due = UserDetailsRefresh(state(), options.v2_user_refresh_days)
+        selected = due.select(api.listing("users"))
         chosen = {u.get("_id") for u in selected}
         return selected + [u for u in feed_users("user_custom_fields") if u["_id"] not in chosen]
 
     def groups_to_read() -> list[Row]:
         days, groups = options.v2_group_refresh_days, api.listing("groups")
-        return parents_due(state(), days, groups, GROUP_BUCKETS)
+        return UserDetailsRefresh(state(), days, GROUP_BUCKETS).select(groups)
 
     def catalog(group_id: str) -> dict[str, list[Any]]:  # in v1's shape: v1's rows
         courses = api.catalog_course_ids(group_id)
