@@ -1,8 +1,6 @@
-"""The only place that speaks HTTP to 360Learning, for both API versions, and the Auth strategy
-of each credentials method. Not dlt's ``RESTClient``: it restarts a streamed v1 array mid-way
-without duplicates, re-authenticates once, retries a ``200`` HTML page, throttles across threads
-and counts requests per route template; not dlt's ``OAuth2ClientCredentials``: 360Learning wants
-a JSON token body, not a form."""
+"""The only place that speaks HTTP to 360Learning (v1 and v2), and each credentials method's Auth.
+Not dlt's ``RESTClient``: it resumes a broken v1 stream without duplicates, re-authenticates once,
+retries a ``200`` HTML page, throttles across threads; nor ``OAuth2ClientCredentials`` (a form)."""
 
 from __future__ import annotations
 
@@ -496,7 +494,6 @@ def json_type(value: Any) -> str:
 
 
 def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
-    """Why ``body`` is not what the route promises; ``str`` in ``expect``: "has an ``_id``"."""
     wanted = tuple(t for t in expect if t is not str)
     if not isinstance(body, wanted):
         names = " or ".join("a list" if t is list else "an object" for t in wanted)
@@ -521,7 +518,6 @@ def _not_json(response: requests.Response) -> str | None:
 
 
 def _send_failure(exc: requests.RequestException, timeout: float) -> str:
-    """Why a request got no answer; a TLS or DNS failure is a typo (never retried)."""
     lowered, name = str(exc).lower(), type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
         return (

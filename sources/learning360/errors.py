@@ -139,8 +139,7 @@ def error_code(body: Any) -> tuple[str | None, str | None]:
         code, description = error.get("code"), error.get("message")
     else:
         code, description = error, body.get("error_description") or body.get("message")
-    code, description = (v if isinstance(v, str) and v else None for v in (code, description))
-    return code, description
+    return tuple(v if isinstance(v, str) and v else None for v in (code, description))
 
 
 def is_not_found(status: int, body: Any) -> bool:
