@@ -69,8 +69,7 @@ def learning360(
         raise ConfigurationError(problems[0])
     v2_options = V2Options.checked(settings)
     version = api_version.strip().lower()
-    # pyarrow tables (user_courses) get _dlt_load_id and _dlt_id like dict rows (the models read
-    # loads by _dlt_load_id), from any directory (also in .dlt/config.toml); explicit env wins
+    # arrow rows get _dlt_load_id and _dlt_id like dict rows (the models read them); env wins
     for key in ("ADD_DLT_LOAD_ID", "ADD_DLT_ID"):
         os.environ.setdefault(f"NORMALIZE__PARQUET_NORMALIZER__{key}", "true")
     bounds = Bounds.from_settings(**{f.name: settings[f.name] for f in fields(Bounds)})

@@ -57,7 +57,6 @@ class UserDetailsRefresh:
         self._state.update(fingerprints=fingerprints, due=self._staggered())
 
     def select(self, listing: list[Row]) -> list[Row]:
-        """The listing rows whose details to fetch; updates the state."""
         fingerprints = [0] * self._buckets
         bucket_of = [self._bucket(row, fingerprints) for row in listing]
         if self.everyone():
