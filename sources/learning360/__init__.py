@@ -69,28 +69,18 @@ def learning360(
         raise ConfigurationError(problems[0])
     v2_options = V2Options.checked(settings)
     version = api_version.strip().lower()
-    # pyarrow tables (user_courses) get _dlt_load_id and _dlt_id like dict rows (the models read
-    # loads by _dlt_load_id), from any directory (also in .dlt/config.toml); explicit env wins
+    # arrow rows get _dlt_load_id and _dlt_id like dict rows (the models read them); env wins
     for key in ("ADD_DLT_LOAD_ID", "ADD_DLT_ID"):
         os.environ.setdefault(f"NORMALIZE__PARQUET_NORMALIZER__{key}", "true")
     bounds = Bounds.from_settings(**{f.name: settings[f.name] for f in fields(Bounds)})
-    client = build_client(
-        base_url,
-        credentials,
-        version,
-        max_requests_per_second=max_requests_per_second,
-        workers=workers,
-        stats=stats,
-        bounds=bounds,
-    )
-    resources = (v2_resources if version == "v2" else v1_resources)(
-        client,
-        user_courses_strategy=user_courses_strategy,
-        user_programs_strategy=user_programs_strategy,
-        user_details_refresh_days=float(user_details_refresh_days),
-        modified_lag_seconds=modified_lag_seconds,
-        **({"options": v2_options} if version == "v2" else {}),
-    )
+    options = {key: settings[key] for key in ("max_requests_per_second", "workers", "stats")}
+    client = build_client(base_url, credentials, version, bounds=bounds, **options)
+    names = ("user_courses_strategy", "user_programs_strategy", "user_details_refresh_days")
+    chosen = {name: settings[name] for name in (*names, "modified_lag_seconds")}
+    if version == "v2":
+        resources = v2_resources(client, options=v2_options, **chosen)
+    else:
+        resources = v1_resources(client, **chosen)
     guard_rows(resources, client.stats)  # no NULL or repeated primary key reaches dlt
     # first, so a dataset holding another company's data is refused before any request
     return [company_resource(client, credentials, version), *resources]

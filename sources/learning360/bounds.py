@@ -95,7 +95,6 @@ class ResponseWatchdog:
             if handle in self._watched:
                 sock = self._watched[handle][0]
                 self._watched[handle] = (sock, time.monotonic() + max(0.0, seconds))
-                self._cond.notify()
 
     def release(self, handle: int | None) -> bool:
         """Stops watching; True when the deadline had passed (the socket was shut down)."""

@@ -1,8 +1,6 @@
-"""The only place that speaks HTTP to 360Learning, for both API versions, and the Auth strategy
-of each credentials method. Not dlt's ``RESTClient``: it restarts a streamed v1 array mid-way
-without duplicates, re-authenticates once, retries a ``200`` HTML page, throttles across threads
-and counts requests per route template; not dlt's ``OAuth2ClientCredentials``: 360Learning wants
-a JSON token body, not a form."""
+"""The only place that speaks HTTP to 360Learning (v1 and v2), and each credentials method's Auth.
+Not dlt's ``RESTClient``: it resumes a broken v1 stream without duplicates, re-authenticates once,
+retries a ``200`` HTML page, throttles across threads; nor ``OAuth2ClientCredentials`` (a form)."""
 
 from __future__ import annotations
 
@@ -125,10 +123,7 @@ class ApiKeyAuth:
             headers.update({"X-company-id": self.company_id, "X-apiKey": self.api_key})
 
     def expired(self, code: str | None, description: str | None) -> bool:
-        return False
-
-    def invalidate(self, used_token: str | None) -> None:
-        pass
+        return False  # a key does not expire: invalidate() is never asked
 
 
 class TokenAuth:
@@ -182,7 +177,6 @@ class TokenAuth:
 
 
 def parse_expires_in(value: Any) -> float:
-    """A number or a numeric string; anything else -> 1 h."""
     with contextlib.suppress(TypeError, ValueError):
         if float(value) > 0:
             return float(value)
@@ -374,7 +368,7 @@ class Learning360Client:
             except _Retry as exc:
                 retry = exc
             if refusal is not None:  # raised outside `except`: no __context__
-                raise self._worded(refusal, label)
+                raise errors.describe(self.api_version, refusal)
             if retry.reason == "connection refused" and not self._answered and attempt >= 2:
                 # nothing ever listened there in this run: a wrong base_url or port
                 reason = f"{retry.reason}, {attempt} attempts"
@@ -406,14 +400,6 @@ class Learning360Client:
             return errors.MalformedResponseError(unusable + reason + hint, route=label)
         failed = f"360Learning {label} failed after {attempts} attempts: {reason}"
         return errors.ApiError(failed, route=label)
-
-    def _worded(self, refusal: errors.Refusal, label: str) -> errors.Learning360Error:
-        if worded := errors.describe(self.api_version, refusal):
-            return worded
-        status, code, description = refusal.status, refusal.code, refusal.description
-        message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
-        detail = f": {redact(description)}" if description else ""
-        return errors.ApiError(message + detail, status, code, route=label)
 
     def _attempt(self, method, route, label, url, params: Params, json, parse) -> Any:
         authenticate = route != errors.TOKEN_ROUTE
@@ -466,7 +452,7 @@ class Learning360Client:
             path = redact(url.removeprefix(self.api_url))
             message = f"{label} {path} -> {status} {redact(code or 'not found')}"
             raise errors.NotFoundError(message, status, route=label)
-        raise self._worded(refusal, label)
+        raise errors.describe(self.api_version, refusal)
 
     def _read(self, response: requests.Response, watch: Any, parse: Any) -> Any:
         reason = _not_json(response) if parse is None else None
@@ -486,7 +472,6 @@ class Learning360Client:
 
 
 def build_client(base_url: str, credentials: Any, api_version: str = "v1", **options: Any):
-    """A client with the Auth strategy of ``credentials`` (v1 key or token, v2 credentials)."""
     if problem := credentials_problem(credentials, api_version):
         raise problem
     if api_version == "v2":
@@ -509,7 +494,6 @@ def json_type(value: Any) -> str:
 
 
 def _wrong_shape(body: Any, expect: tuple[type, ...]) -> str | None:
-    """Why ``body`` is not what the route promises; ``str`` in ``expect``: "has an ``_id``"."""
     wanted = tuple(t for t in expect if t is not str)
     if not isinstance(body, wanted):
         names = " or ".join("a list" if t is list else "an object" for t in wanted)
@@ -534,7 +518,6 @@ def _not_json(response: requests.Response) -> str | None:
 
 
 def _send_failure(exc: requests.RequestException, timeout: float) -> str:
-    """Why a request got no answer; a TLS or DNS failure is a typo (never retried)."""
     lowered, name = str(exc).lower(), type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError):
         return (

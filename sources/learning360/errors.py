@@ -62,7 +62,6 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_filter() -> None:
-    """Attach the filter to the loggers that print request URLs (idempotent)."""
     for name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
         target = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in target.filters):
@@ -140,8 +139,7 @@ def error_code(body: Any) -> tuple[str | None, str | None]:
         code, description = error.get("code"), error.get("message")
     else:
         code, description = error, body.get("error_description") or body.get("message")
-    code, description = (v if isinstance(v, str) and v else None for v in (code, description))
-    return code, description
+    return tuple(v if isinstance(v, str) and v else None for v in (code, description))
 
 
 def is_not_found(status: int, body: Any) -> bool:
@@ -206,11 +204,12 @@ _TOKEN_ERRORS = {
 }
 
 
-def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
+def describe(api_version: str, refusal: Refusal) -> Learning360Error:
     """Each version's words for a refused token request, 401 or 403 (v2: its client credentials,
-    a scope per route); None: the client's own words."""
+    a scope per route); any other refusal quoted as it came."""
     status, code, route = refusal.status, refusal.code, refusal.route
     v2 = api_version == "v2"
+    detail = f": {redact(refusal.description)}" if refusal.description else ""
     if route == TOKEN_ROUTE:
         known, unnamed = _TOKEN_ERRORS[api_version], "no error code"
     elif status == 403:
@@ -232,11 +231,11 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error | None:
             f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
             f'serves API v2, or set {config_key("api_version")} = "v1"'
         )
-    elif status != 401:
-        return None
+    elif status != 401:  # the token route answers only 400 or 401 here (client._attempt)
+        message = f"360Learning answered {status} {redact(code or '')} to GET {route}".rstrip()
+        return ApiError(message + detail, status, code, route=f"GET {route}")
     else:
         known, unnamed = (_V2_401 if v2 else _API_401), "unauthorized"
-    detail = f": {redact(refusal.description)}" if refusal.description else ""
     template = known.get(code or "") or known[""]
     message = template.format(status=status, detail=detail, code=redact(code or unnamed))
     return AuthenticationError(message, status, code)

@@ -73,7 +73,6 @@ def _window(executor, fn: Callable[[T], R], items: Iterable[T], buffer: int, mos
 
 
 def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[tuple[T, R]]:
-    """``(item, fn(item))`` as calls complete, on a pool of its own."""
     pool = FanOut(workers)
     try:
         for batch in pool.batches(fn, items):

@@ -38,7 +38,6 @@ class UserDetailsRefresh:
         return self._period <= 0 or not (known and len(previous) == len(due) == self._buckets)
 
     def _bucket(self, row: Row, fingerprints: list[int]) -> int:
-        """Adds the row to its bucket's fingerprint; the bucket."""
         b = user_bucket(id_of(row) or "", self._buckets)
         row_print = zlib.crc32(json.dumps(row, sort_keys=True, default=str).encode())
         fingerprints[b] = (fingerprints[b] + row_print) & 0xFFFFFFFF
@@ -58,7 +57,6 @@ class UserDetailsRefresh:
         self._state.update(fingerprints=fingerprints, due=self._staggered())
 
     def select(self, listing: list[Row]) -> list[Row]:
-        """The listing rows whose details to fetch; updates the state."""
         fingerprints = [0] * self._buckets
         bucket_of = [self._bucket(row, fingerprints) for row in listing]
         if self.everyone():
@@ -71,13 +69,6 @@ class UserDetailsRefresh:
                 due[b] = int(self._now + self._period)
         self._state.update(fingerprints=fingerprints, due=due)
         return [row for row, b in zip(listing, bucket_of, strict=True) if b in selected]
-
-
-def parents_due(
-    state: MutableMapping[str, Any], days: float, listing: list[Row], buckets: int = USER_BUCKETS
-) -> list[Row]:
-    """The new and changed parents of ``listing`` and those whose refresh is due."""
-    return UserDetailsRefresh(state, days, buckets).select(listing)
 
 
 def full_read_due(state: Mapping[str, Any], hours: float, cursor: Any) -> float | None:

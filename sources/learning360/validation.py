@@ -49,7 +49,6 @@ def base_url_problem(base_url: Any) -> str | None:
 
 
 def positive_number_problem(value: Any) -> str | None:
-    """Why ``value`` is not a finite number above zero, or None."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -115,14 +114,12 @@ class V2Options:
 
     @classmethod
     def checked(cls, settings: Mapping[str, Any]) -> V2Options:
-        """The options, or a :class:`ConfigurationError` naming the first bad one."""
         checks = {"v2_skip_tables": _skip_tables, "change_feed": _change_feed_on}
         names = [field.name for field in fields(cls)]
         return cls(**{key: checks.get(key, _window)(key, settings[key]) for key in names})
 
 
 def _skip_tables(key: str, value: Any) -> frozenset[str]:
-    """A list or a comma-separated string of table names; an unknown name is an error."""
     names = value.split(",") if isinstance(value, str) else list(value or ())
     chosen = frozenset(str(name).strip() for name in names if str(name).strip())
     if unknown := chosen - set(V2_TABLES):
@@ -134,7 +131,6 @@ def _skip_tables(key: str, value: Any) -> frozenset[str]:
 
 
 def _change_feed_on(key: str, value: Any) -> bool:
-    """``"webhooks"`` turns the change feed on; unset, ``""`` or ``"off"`` leave it off."""
     text = str(value or "").strip().lower()
     if text not in ("", "off", "none", "false", "webhooks"):
         raise ConfigurationError(
@@ -144,7 +140,6 @@ def _change_feed_on(key: str, value: Any) -> bool:
 
 
 def auth_method(value: str | None) -> str:
-    """A v1 ``auth_method`` normalised, or a configuration error naming the key."""
     method = (value or "oauth").strip().lower()
     if method not in AUTH_METHODS:
         raise ConfigurationError(

@@ -46,11 +46,9 @@ def _method(route: str, **fixed: str) -> Callable[..., Any]:
             )
         except UnexpectedBodyError as exc:
             reason = str(exc).rpartition("a body of ")[2]  # "null, not an object"
+            why = f"GET {template} answered {reason} (retried)"
             self.client.stats.quarantine.reject(
-                table_of_route(template),
-                f"GET {template} answered {reason} (retried)",
-                {"route": template, "id": item_id},
-                item_id,
+                table_of_route(template), why, {"route": template, "id": item_id}, item_id
             )
             return None
         return self._only_records(template, body) if route in RECORD_LISTS else body

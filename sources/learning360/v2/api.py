@@ -86,18 +86,13 @@ class V2Api:
 
     def one(self, route: str, path_params: Params = None) -> Any:
         """A single document (not paginated); None when the item is gone (404)."""
-        try:
-            return self.client.get_page(ROUTES[route], path_params)[0]
-        except NotFoundError as exc:
-            self.client.skip_missing(exc)
-            return None
+        return self.client.get_json(ROUTES[route], path_params, missing_ok=True)
 
     def user_custom_field_values(self, user_id: str) -> list[Row]:
         body = self.one("user_custom_field_values", {"user_id": user_id})
         return body if isinstance(body, list) else []
 
     def _records(self, route: str, params: Params = None) -> Iterator[list[Row]]:
-        """A listing's pages without the elements that are not objects: each is quarantined."""
         reject = self.client.stats.quarantine.reject
         for page in self.pages(route, params=params):
             for element in (e for e in page if not isinstance(e, Mapping)):

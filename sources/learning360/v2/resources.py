@@ -24,7 +24,7 @@ from ..cursors import (
 )
 from ..parallel import bounded_map
 from ..quarantine import clean_cursor
-from ..refresh import GROUP_BUCKETS, full_read_due, parents_due
+from ..refresh import GROUP_BUCKETS, UserDetailsRefresh, full_read_due
 from ..tables import FEED_CHUNK_SIZE, V2_TABLES
 from ..v1.parsing import catalog_rows
 from ..validation import V2Options
@@ -81,7 +81,8 @@ def build_resources(
 
     def users_to_read() -> list[Row]:
         """New and changed users and those due (``v2_user_refresh_days``), plus the feed's."""
-        selected = parents_due(state(), options.v2_user_refresh_days, api.listing("users"))
+        due = UserDetailsRefresh(state(), options.v2_user_refresh_days)
+        selected = due.select(api.listing("users"))
         chosen = {u.get("_id") for u in selected}
         return selected + [u for u in feed_users("user_custom_fields") if u["_id"] not in chosen]
 
@@ -92,9 +93,9 @@ def build_resources(
     # the parents a per-parent table (``TableSpec.parent``) reads children of this run
     parents = {
         "users": users_to_read,
-        "groups": lambda: parents_due(
-            state(), options.v2_group_refresh_days, api.listing("groups"), GROUP_BUCKETS
-        ),
+        "groups": lambda: UserDetailsRefresh(
+            state(), options.v2_group_refresh_days, GROUP_BUCKETS
+        ).select(api.listing("groups")),
         "classrooms": partial(api.listing, "classrooms"),  # every classroom, every run
     }
     # generated from the registry: table -> (read, rows). With a cursor: the changed rows since
