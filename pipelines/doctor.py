@@ -60,8 +60,8 @@ from sources.learning360.client import RetryPolicy, build_client
 from sources.learning360.company import STATE_KEY, CompanyRecord, mismatch_message
 from sources.learning360.defaults import SUPPORTED_API_VERSIONS
 from sources.learning360.errors import Learning360Error, NotFoundError, config_key, redact
-from sources.learning360.quarantine import RequestStats
 from sources.learning360.routes import V1_ROUTES
+from sources.learning360.stats import RequestStats
 from sources.learning360.validation import base_url_problem, credentials_problem
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"

@@ -33,7 +33,7 @@ from pipelines.progress import attach_request_stats
 from pipelines.variants import VariantColumn, pipeline_variants, warn_new_variants
 from sources.learning360 import learning360
 from sources.learning360.company import RESOURCE_NAME as COMPANY_RESOURCE
-from sources.learning360.quarantine import RequestStats
+from sources.learning360.stats import RequestStats
 
 __all__ = ["SyncAlreadyRunning", "make_pipeline", "run_models", "run_sync", "sync_lock"]
 

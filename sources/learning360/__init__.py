@@ -15,6 +15,7 @@ from . import defaults as d
 from .bounds import Bounds
 from .client import build_client
 from .company import company_resource
+from .credentials import Learning360Credentials
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -25,11 +26,12 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from .quarantine import RequestStats, guard_rows
+from .row_guard import guard_rows
+from .stats import RequestStats
 from .tables import MAX_TABLE_NESTING
 from .v1.resources import build_resources as v1_resources
 from .v2.resources import build_resources as v2_resources
-from .validation import Learning360Credentials, V2Options, settings_problems
+from .validation import V2Options, settings_problems
 
 
 @dlt.source(

@@ -26,8 +26,9 @@ from . import errors, routes
 from .bounds import Bounds, ResponseWatchdog
 from .defaults import DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_WORKERS
 from .errors import AuthenticationError, config_key, install_log_filter, redact, register_secret
-from .quarantine import RequestStats, table_of_route
+from .quarantine import table_of_route
 from .routes import ID_KEYED_ROUTES
+from .stats import RequestStats
 from .validation import auth_method, credentials_problem, positive_number_problem
 
 Params = Mapping[str, Any] | None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from .cursors import Row
@@ -32,7 +32,7 @@ class UserDetailsRefresh:
         self._now = clock()
 
     def everyone(self) -> bool:
-        """Every parent is read this run: the listing may stream through :meth:`observe`."""
+        """Every parent is read this run (first run, a reset state, or 0 days)."""
         previous, due = self._state.get("fingerprints"), self._state.get("due")
         known = isinstance(previous, list) and isinstance(due, list)
         return self._period <= 0 or not (known and len(previous) == len(due) == self._buckets)
@@ -47,14 +47,6 @@ class UserDetailsRefresh:
         """Next refreshes spread over one period, so they do not all fall on one day."""
         n = self._buckets
         return [int(self._now + self._period * (b + 1) / n) for b in range(n)]
-
-    def observe(self, rows: Iterable[Row]) -> Iterator[Row]:
-        """Every row, fingerprinted on its way; the state is written once they are exhausted."""
-        fingerprints = [0] * self._buckets
-        for row in rows:
-            self._bucket(row, fingerprints)
-            yield row
-        self._state.update(fingerprints=fingerprints, due=self._staggered())
 
     def select(self, listing: list[Row]) -> list[Row]:
         fingerprints = [0] * self._buckets

@@ -24,7 +24,7 @@ from pipelines.progress import (
     choose_mode,
     make_progress,
 )
-from sources.learning360.quarantine import RequestStats
+from sources.learning360.stats import RequestStats
 from tests.cli.conftest import where
 
 LINE = re.compile(

@@ -21,7 +21,8 @@ from sources.learning360.errors import (
     MalformedResponseError,
     connection_error,
 )
-from sources.learning360.quarantine import RequestStats, RowGuard
+from sources.learning360.row_guard import RowGuard
+from sources.learning360.stats import RequestStats
 
 
 def test_row_guard_drops_missing_and_repeated_keys_of_a_replace_table() -> None:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from sources.learning360.client import Learning360Client, RetryPolicy, build_client
-from sources.learning360.quarantine import RequestStats
-from sources.learning360.validation import Learning360Credentials
+from sources.learning360.credentials import Learning360Credentials
+from sources.learning360.stats import RequestStats
 
 from .fake_http import FakeServer
 

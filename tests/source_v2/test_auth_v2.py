@@ -16,10 +16,10 @@ from pipelines.run import run_sync
 from sources.learning360 import client as auth_module
 from sources.learning360 import learning360, routes
 from sources.learning360.client import RetryPolicy, build_client
+from sources.learning360.credentials import Learning360Credentials
 from sources.learning360.errors import Learning360Error
 from sources.learning360.routes import API_VERSION, API_VERSION_HEADER
 from sources.learning360.v2.api import V2Api
-from sources.learning360.validation import Learning360Credentials
 from tests.source_v2.truth import (
     REQUIRED_SCOPES,
     assert_shared_tables_equal,
