@@ -438,7 +438,7 @@ class Learning360Client:
         if past_deadline:
             raise _Retry(self._too_slow)
         code, description = errors.error_code(body)
-        refusal = errors.Refusal(status, code, description, route)
+        refusal = errors.Refusal(status, code, description, route, method)
         if route == errors.TOKEN_ROUTE and status not in (400, 401, 408, 429) and status < 500:
             raise errors.not_an_api_error(self.base_url, f"{status} to {errors.TOKEN_ROUTE}")
         if authenticate and status == 401 and self.auth.expired(code, description):

@@ -127,7 +127,7 @@ class UnexpectedBodyError(MalformedResponseError):
 
 
 # what the API refused, neutral (route: the template, or TOKEN_ROUTE); describe() words it
-Refusal = namedtuple("Refusal", "status code description route")
+Refusal = namedtuple("Refusal", "status code description route method", defaults=("GET",))
 
 
 def error_code(body: Any) -> tuple[str | None, str | None]:
@@ -208,6 +208,7 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error:
     """Each version's words for a refused token request, 401 or 403 (v2: its client credentials,
     a scope per route); any other refusal quoted as it came."""
     status, code, route = refusal.status, refusal.code, refusal.route
+    label = f"{refusal.method} {route}"  # GET, or a webhook write (pipelines/webhooks.py)
     v2 = api_version == "v2"
     detail = f": {redact(refusal.description)}" if refusal.description else ""
     if route == TOKEN_ROUTE:
@@ -216,7 +217,7 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error:
         scope = SCOPE_OF_TEMPLATE.get(route, "the route's scope")
         denied = f"403 {code or 'forbidden'}"
         return PermissionDeniedError(
-            f"360Learning denied GET {route} ({denied}): the API v2 credential {CLIENT_ID} lacks "
+            f"360Learning denied {label} ({denied}): the API v2 credential {CLIENT_ID} lacks "
             f"the scope {scope}; grant {scope} to it in {WHERE}, or leave the tables that need it "
             f"out with {config_key('v2_skip_tables')}"
             if v2
@@ -227,13 +228,13 @@ def describe(api_version: str, refusal: Refusal) -> Learning360Error:
         )
     elif v2 and status == 400 and code == "invalidApiVersion":
         return ConfigurationError(
-            f"360Learning refused the API version (400 invalidApiVersion) on GET {route}: this "
+            f"360Learning refused the API version (400 invalidApiVersion) on {label}: this "
             f"source sends {API_VERSION_HEADER}: {API_VERSION}; check {BASE_URL} "
             f'serves API v2, or set {config_key("api_version")} = "v1"'
         )
     elif status != 401:  # the token route answers only 400 or 401 here (client._attempt)
-        message = f"360Learning answered {status} {redact(code or '')} to GET {route}".rstrip()
-        return ApiError(message + detail, status, code, route=f"GET {route}")
+        message = f"360Learning answered {status} {redact(code or '')} to {label}".rstrip()
+        return ApiError(message + detail, status, code, route=label)
     else:
         known, unnamed = (_V2_401 if v2 else _API_401), "unauthorized"
     template = known.get(code or "") or known[""]

@@ -221,6 +221,7 @@ def test_unreachable_url_and_missing_scope(configure_v2, emulator, tmp_path, cap
     code = main(["webhooks", "setup", "--url", "http://127.0.0.1:1/x", *cli_args(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1 and "urlUnreachable" in err and "Traceback" not in err
+    assert "to POST webhooks/subscriptions" in err  # the refused write, not a GET
 
 
 @pytest.mark.parametrize(
